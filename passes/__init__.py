@@ -1,0 +1,10 @@
+"""Graph -> graph passes over the slimir IR (installed as `slimir.passes`).
+
+A pass is a named function `(graph, outputs) -> PassReport`; `run(graph, names)` runs a pipeline.
+"""
+
+from __future__ import annotations
+
+from .pipeline import INFERENCE_PIPELINE, PASSES, Pass, PassReport, optimize_for_inference, register_pass, run
+
+__all__ = ["INFERENCE_PIPELINE", "PASSES", "Pass", "PassReport", "optimize_for_inference", "register_pass", "run"]

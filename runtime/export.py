@@ -1,0 +1,113 @@
+"""`slim.export_onnx`: a deployable ONNX model of some outputs, with the variables' values embedded."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Optional
+
+import onnx
+
+from slimir.errors import GraphError, SlimirError
+from slimir.graph import Graph, Tensor
+
+from slimir.analysis import needed_nodes
+
+from .lowering import DEFAULT_OPSET, lower
+
+PARAMS_KEY = "slimir:parameters"
+
+
+def _outputs_and_names(outputs) -> tuple:
+    if isinstance(outputs, Tensor):
+        return [outputs], None
+    if isinstance(outputs, dict):
+        return list(outputs.values()), list(outputs.keys())
+    outs = list(outputs)
+    if not outs or not all(isinstance(t, Tensor) for t in outs):
+        raise SlimirError("export_onnx: outputs must be a tensor, a list of tensors or a dict {name: tensor}")
+    return outs, None
+
+
+def _placeholders(outputs) -> list:
+    return [n.outputs[0] for n in needed_nodes(outputs, set()) if n.type == "placeholder"]
+
+
+def variable_values(variables, session=None) -> dict:
+    """Values to embed: the session's current ones, else the variables' initial values."""
+    if session is not None:
+        return {v: session.variable_value(v) for v in variables}
+    if not variables:
+        return {}
+    from .session import Session
+
+    tmp = Session(graph=variables[0].graph)
+    tmp.initialize(variables)
+    return {v: tmp.variable_value(v) for v in variables}
+
+
+def build_model(outputs, inputs=None, session=None, opset: int = DEFAULT_OPSET, optimize: bool = True,
+                weights: bool = True, graph: Optional[Graph] = None) -> onnx.ModelProto:
+    """The ONNX model for `outputs` (see export_onnx); weights=False leaves variables as graph inputs."""
+    outs, names = _outputs_and_names(outputs)
+    g = graph or outs[0].graph
+    for t in outs:
+        if t.graph is not g:
+            raise GraphError(f"export_onnx: {t.name} belongs to another graph than {outs[0].name}")
+    if session is not None and session.graph is not g:
+        raise GraphError("export_onnx: the session runs another graph than the outputs belong to")
+    feeds = list(inputs) if inputs is not None else _placeholders(outs)
+    if optimize:
+        from slimir.passes import optimize_for_inference
+
+        optimize_for_inference(g, outs)
+    variables = [n.outputs[0] for n in needed_nodes(outs, {id(t) for t in feeds}) if n.type == "variable"]
+    values = variable_values(variables, session) if weights else None
+    low = lower(g, outs, feeds, variables_as="initializers" if weights else "inputs", var_values=values,
+                opset=opset, output_names=names, side_effects=False, name=_model_name(outs))
+    meta = low.model.metadata_props.add()
+    meta.key = PARAMS_KEY
+    meta.value = json.dumps([v.op.name for v in variables])
+    return low.model
+
+
+def _model_name(outs) -> str:
+    top = outs[0].op.name.split("/")[0]
+    return top or "slimir"
+
+
+def export_onnx(outputs, path: str, inputs=None, session=None, opset: int = DEFAULT_OPSET, optimize: bool = True,
+                weights: bool = True, check: bool = True) -> onnx.ModelProto:
+    """Write an ONNX model computing `outputs` from `inputs` (default: the placeholders they need).
+
+    session: embed that session's current variable values; otherwise the initializers' values.
+    The file is written atomically (temporary file, then rename).
+    """
+    model = build_model(outputs, inputs, session, opset, optimize, weights)
+    if check:
+        try:
+            onnx.checker.check_model(model)
+        except onnx.checker.ValidationError as e:  # a lowering bug, never the user's
+            raise SlimirError(f"export_onnx produced an invalid model (please report): {e}") from None
+    save_atomic(model, path)
+    return model
+
+
+def save_atomic(model: onnx.ModelProto, path: str) -> None:
+    """Serialize `model` to `path` through a temporary file in the same folder, fsync'ed, then renamed."""
+    d = os.path.dirname(os.path.abspath(path)) or "."
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(model.SerializeToString())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+

@@ -1,0 +1,246 @@
+"""Lowering: the part of an IR graph that some outputs need, as an ONNX ModelProto.
+
+Each IR node is lowered by its op's `lower` rule through a `Builder`; ONNX value names are the IR
+tensor names (`vgg_16/conv1/conv1_1/Relu:0`) and node names keep the scope names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from slimir.analysis import needed_nodes
+from slimir.errors import FeedError, GraphError, InvalidArgumentError, SlimirError
+from slimir.graph import Graph, Node, Tensor
+from slimir.ops.registry import get_op
+from slimir.shape import fmt
+
+DEFAULT_OPSET = 18
+PYTHON_SIDE = frozenset({"init_variables", "no_op"})
+SIDE_EFFECTS = frozenset({"assign", "print"})
+
+
+class Builder:
+    """Collects ONNX nodes and initializers; `op` and `const` are what op lowerings call."""
+
+    def __init__(self, opset: int = DEFAULT_OPSET):
+        self.opset = opset
+        self.nodes: list = []
+        self.initializers: list = []
+        self._n = 0
+        self._used: set = set()
+        self.current: Optional[Node] = None
+        self.domains: set = set()
+        self._node_names: dict = {}
+
+    def fresh(self, hint: str) -> str:
+        self._n += 1
+        name = f"{hint}__{self._n}"
+        self._used.add(name)
+        return name
+
+    def op(self, op_type: str, inputs: list, outputs: int = 1, domain: str = "", **attrs):
+        """Emit one ONNX node; returns its output name (or list of names when outputs > 1)."""
+        base = self.current.name if self.current is not None else op_type
+        outs = [self.fresh(f"{base}/{op_type}") for _ in range(outputs)]
+        node = helper.make_node(op_type, list(inputs), outs, name=self.node_name(f"{base}/{op_type}"),
+                                domain=domain or None, **attrs)
+        if domain:
+            self.domains.add(domain)
+        self.nodes.append(node)
+        return outs[0] if outputs == 1 else outs
+
+    def node_name(self, want: str) -> str:
+        """A node name not used yet (ONNX Runtime rejects duplicates)."""
+        n = self._node_names.get(want, 0)
+        self._node_names[want] = n + 1
+        return want if n == 0 else f"{want}_{n}"
+
+    def const(self, value, name: Optional[str] = None) -> str:
+        """A constant tensor, stored as an initializer."""
+        arr = np.asarray(value)
+        nm = self.fresh(name or "const") if name is None or name in self._used else name
+        self._used.add(nm)
+        self.initializers.append(numpy_helper.from_array(arr, nm))
+        return nm
+
+
+@dataclass
+class Lowered:
+    """A lowered subgraph and how its inputs/outputs map back to the IR."""
+
+    model: onnx.ModelProto
+    feeds: list  # IR tensors fed, in graph-input order
+    variables: list  # Variables read as graph inputs, in order (after feeds)
+    outputs: list  # IR tensors produced as graph outputs, in order
+    assigns: list = field(default_factory=list)  # (Variable, output index) written back after a run
+    prints: list = field(default_factory=list)  # (print Node, [output indices]) printed after a run
+    python_nodes: list = field(default_factory=list)  # init / no_op nodes the Session runs itself
+
+
+def value_info(name: str, t: Tensor, dim_names: Optional[dict] = None):
+    dims = []
+    for i, d in enumerate(t.shape):
+        if d is not None:
+            dims.append(d)
+        else:
+            dims.append((dim_names or {}).get(i))
+    return helper.make_tensor_value_info(name, t.dtype.onnx, dims)
+
+
+def input_dims(t: Tensor) -> dict:
+    """dim_param names for the unknown dims of a graph input: 'batch' first, then 'name_dK'."""
+    base = t.op.name.replace("/", "_")
+    return {i: ("batch" if i == 0 else f"{base}_d{i}") for i, d in enumerate(t.shape) if d is None}
+
+
+def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = "inputs",
+          var_values: Optional[dict] = None, opset: int = DEFAULT_OPSET, output_names: Optional[list] = None,
+          name: str = "slimir", side_effects: bool = True, doc: str = "") -> Lowered:
+    """Lower what `outputs` need to an ONNX model.
+
+    feeds: tensors that become graph inputs (placeholders, or any tensor to override).
+    variables_as: "inputs" (the Session binds their values) or "initializers" (values from var_values).
+    side_effects: include assign/print nodes reached through control dependencies as extra outputs.
+    """
+    for t in list(outputs) + list(feeds):
+        if t.graph is not graph:
+            raise GraphError(f"{t.name} belongs to another graph than the one being lowered")
+    fed = {id(t): t for t in feeds}
+    nodes = needed_nodes(outputs, fed)
+    b = Builder(opset)
+    names: dict = {}  # id(Tensor) -> onnx value name
+    graph_inputs, var_inputs, var_inits = [], [], []
+    for t in feeds:
+        nm = t.op.name if t.index == 0 else t.name
+        names[id(t)] = nm
+        b._used.add(nm)
+        graph_inputs.append(value_info(nm, t, input_dims(t)))
+    python_nodes, assign_nodes, print_nodes = [], [], []
+    for node in nodes:
+        if node.type in PYTHON_SIDE:
+            python_nodes.append(node)
+            continue
+        if node.type == "placeholder":
+            t = node.outputs[0]
+            if id(t) not in names:
+                raise FeedError(
+                    f"You must feed a value for placeholder tensor '{node.name}' with dtype {t.dtype.name} and "
+                    f"shape {fmt(t.shape)}")
+            continue
+        if node.type == "variable":
+            v = node.outputs[0]
+            if id(v) in names:
+                continue
+            names[id(v)] = node.name
+            b._used.add(node.name)
+            if variables_as == "inputs":
+                var_inputs.append(v)
+                graph_inputs.append(value_info(node.name, v))
+            else:
+                if var_values is None or v not in var_values:
+                    raise SlimirError(f"no value for variable {node.name} to embed in the model")
+                var_inits.append(numpy_helper.from_array(np.asarray(var_values[v], v.dtype.np), node.name))
+            continue
+        if node.type == "assign":
+            assign_nodes.append(node)
+        elif node.type == "print":
+            print_nodes.append(node)
+        op = get_op(node.type)
+        if op.lower is None:
+            raise InvalidArgumentError(f"{node.name}: op {node.type} cannot be lowered to ONNX")
+        start = len(b.nodes)
+        b.current = node
+        try:
+            ins = [names[id(t)] for t in node.inputs]
+        except KeyError:
+            missing = next(t for t in node.inputs if id(t) not in names)
+            raise GraphError(f"{node.name}: input {missing.name} was not lowered") from None
+        out = op.lower(b, node, *ins)
+        b.current = None
+        outs = [out] if isinstance(out, str) else list(out)
+        if len(outs) != len(node.outputs):
+            raise SlimirError(f"{node.name}: lowering of {node.type} gave {len(outs)} outputs, "
+                              f"expected {len(node.outputs)}")
+        emitted = b.nodes[start:]
+        if len(emitted) == 1:
+            emitted[0].name = b.node_name(node.name)
+        renamed: dict = {}
+        for t, v in zip(node.outputs, outs):
+            want = t.name
+            if v in renamed:
+                names[id(t)] = renamed[v]
+                continue
+            if want in b._used:
+                names[id(t)] = v
+                continue
+            if any(v in n.output for n in emitted):
+                for n in emitted:
+                    for i, x in enumerate(n.output):
+                        if x == v:
+                            n.output[i] = want
+                    for i, x in enumerate(n.input):
+                        if x == v:
+                            n.input[i] = want
+            else:
+                b.nodes.append(helper.make_node("Identity", [v], [want], name=b.node_name(f"{node.name}/Identity")))
+            b._used.add(want)
+            renamed[v] = want
+            names[id(t)] = want
+    # graph outputs
+    out_tensors = [o for o in outputs if isinstance(o, Tensor)]
+    assigns, prints = [], []
+    if side_effects:
+        for node in assign_nodes:
+            assigns.append((node.attrs["var"], len(out_tensors)))
+            out_tensors.append(node.outputs[0])
+        for node in print_nodes:
+            idx = []
+            for t in node.inputs[1:]:
+                idx.append(len(out_tensors))
+                out_tensors.append(t)
+            prints.append((node, idx))
+    graph_outputs, used_out = [], set()
+    onames = list(output_names or [])
+    not_node_made = {x.name for x in graph_inputs} | {x.name for x in var_inits} | \
+        {x.name for x in b.initializers}
+    for i, t in enumerate(out_tensors):
+        src = names.get(id(t))
+        if src is None:
+            raise GraphError(f"{t.name} could not be lowered")
+        want = onames[i] if i < len(onames) else src
+        if want in used_out or (want != src and want in b._used) or want in not_node_made:
+            want = b.fresh(f"{t.op.name}/output")
+        if want != src:
+            b.nodes.append(helper.make_node("Identity", [src], [want], name=b.node_name(f"{t.op.name}/output")))
+            b._used.add(want)
+        used_out.add(want)
+        graph_outputs.append(value_info(want, t))
+    g = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=var_inits + b.initializers,
+                          doc_string=doc or None)
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(b.domains)]
+    model = helper.make_model(g, opset_imports=opsets, producer_name="slimir", producer_version=_version())
+    model.ir_version = min_ir_version(opset)
+    return Lowered(model, list(feeds), var_inputs, out_tensors, assigns, prints, python_nodes)
+
+
+def min_ir_version(opset: int) -> int:
+    """The smallest ONNX IR version that supports `opset`, so older ONNX Runtime builds load the model."""
+    try:
+        return helper.find_min_ir_version_for([helper.make_opsetid("", opset)], ignore_unknown=True)
+    except Exception:  # pragma: no cover - very old onnx
+        return 8
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("slimir")
+    except Exception:  # pragma: no cover - not installed
+        return "0"
+

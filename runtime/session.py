@@ -1,0 +1,301 @@
+"""`slim.Session`: runs fetches of an IR graph on ONNX Runtime; variables live in the session.
+
+Each distinct (fetches, fed tensors) set is lowered to ONNX and compiled once; later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+
+from slimir.errors import (FailedPreconditionError, FeedError, GraphError, RuntimeExecutionError, SlimirError)
+from slimir.graph import Graph, Node, Tensor, Variable, _session_stack, get_default_graph, rng_for
+from slimir.ops.array_ops import check_feed
+from slimir.ops.state_ops import format_print
+
+from .lowering import DEFAULT_OPSET, Lowered, lower
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+
+
+def resolve_providers(providers=None, device: Optional[str] = None) -> list:
+    """ONNX Runtime providers for `device` ("cpu"/"cuda") or an explicit list; CPU when CUDA is absent."""
+    import onnxruntime as ort
+
+    if providers is not None:
+        return list(providers)
+    if device is None or device.lower().startswith("cpu") or device == "":
+        return [CPU]
+    if device.lower().startswith(("cuda", "gpu", "/gpu")):
+        if CUDA in ort.get_available_providers():
+            return [CUDA, CPU]
+        warnings.warn("slimir: device='cuda' asked for, but this onnxruntime has no CUDAExecutionProvider "
+                      "(install onnxruntime-gpu instead of onnxruntime); running on the CPU", stacklevel=3)
+        return [CPU]
+    raise SlimirError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+
+
+def session_options(intra_op_num_threads: Optional[int] = None, allow_spinning: Optional[bool] = None,
+                    optimization_level: str = "all"):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[optimization_level]
+    if intra_op_num_threads:
+        so.intra_op_num_threads = int(intra_op_num_threads)
+    if allow_spinning is not None:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
+    return so
+
+
+def ort_session(model, providers, options):
+    """An InferenceSession for an in-memory model; ORT failures become slimir errors."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=providers)
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise RuntimeExecutionError(f"ONNX Runtime could not load the lowered graph: {_first_line(e)}") from None
+
+
+def _first_line(e: Exception) -> str:
+    msg = str(e).strip()
+    return msg.splitlines()[0] if msg else type(e).__name__
+
+
+class _Compiled:
+    __slots__ = ("lowered", "sess", "input_names", "output_names")
+
+    def __init__(self, lowered: Lowered, sess):
+        self.lowered = lowered
+        self.sess = sess
+        self.input_names = [i.name for i in sess.get_inputs()] if sess is not None else []
+        self.output_names = [o.name for o in sess.get_outputs()] if sess is not None else []
+
+
+class Session:
+    """TF1-style session: `run(fetches, feed_dict)` on ONNX Runtime (CPU by default, CUDA on request)."""
+
+    def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None, providers=None,
+                 device: Optional[str] = None, intra_op_num_threads: Optional[int] = None,
+                 allow_spinning: Optional[bool] = None, opset: int = DEFAULT_OPSET):
+        self.graph = graph or get_default_graph()
+        self.providers = resolve_providers(providers, device)
+        self._options = session_options(intra_op_num_threads, allow_spinning)
+        self.opset = opset
+        self._state: dict = {}  # Variable -> np.ndarray
+        self._cache: dict = {}
+        self._print_counts: dict = {}
+        self._closed = False
+        self._lock = threading.RLock()
+        self._default_cm = None
+
+    # -- context management
+    def __enter__(self) -> "Session":
+        _session_stack().append(self)
+        self._graph_cm = self.graph.as_default()
+        self._graph_cm.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._graph_cm.__exit__(*exc)
+        stack = _session_stack()
+        if stack and stack[-1] is self:
+            stack.pop()
+        self.close()
+
+    def as_default(self):
+        sess = self
+
+        class _CM:
+            def __enter__(self_inner):
+                _session_stack().append(sess)
+                return sess
+
+            def __exit__(self_inner, *exc):
+                _session_stack().pop()
+
+        return _CM()
+
+    def close(self) -> None:
+        self._closed = True
+        self._cache.clear()
+
+    # -- variable state
+    def variable_value(self, var: Variable) -> np.ndarray:
+        try:
+            return self._state[var]
+        except KeyError:
+            raise FailedPreconditionError(
+                f"Attempting to use uninitialized value {var.op.name} (run slim.global_variables_initializer() "
+                "or restore a checkpoint first)") from None
+
+    def set_variable_value(self, var: Variable, value) -> None:
+        arr = np.asarray(value)
+        if tuple(arr.shape) != tuple(var.shape):
+            raise FeedError(f"cannot set {var.op.name} of shape {list(var.shape)} to a value of shape {list(arr.shape)}")
+        self._state[var] = np.ascontiguousarray(arr.astype(var.dtype.np, copy=False))
+
+    def is_initialized(self, var: Variable) -> bool:
+        return var in self._state
+
+    def initialize(self, var_list) -> None:
+        """Compute and store the initial values of `var_list` (what the init op does)."""
+        for v in var_list:
+            if v.initial_value_tensor is not None:
+                value = self.run(v.initial_value_tensor)
+            else:
+                rng = rng_for(v.graph, v.op.attrs.get("seed"), v.op.name)
+                value = v.initial_value_fn(rng)
+            self.set_variable_value(v, value)
+
+    # -- run
+    def run(self, fetches, feed_dict: Optional[dict] = None, options=None, run_metadata=None) -> Any:
+        """Evaluate `fetches` (a tensor, op, name, or a list/tuple/dict of them) with `feed_dict`."""
+        if self._closed:
+            raise SlimirError("Attempted to use a closed Session.")
+        flat, rebuild = _flatten_fetches(fetches, self.graph)
+        feeds = self._feeds(feed_dict)
+        with self._lock:
+            values = self._run_flat(flat, feeds)
+        return rebuild(values)
+
+    def _feeds(self, feed_dict) -> dict:
+        out = {}
+        for k, v in (feed_dict or {}).items():
+            t = self.graph.get_tensor_by_name(k) if isinstance(k, str) else k
+            if isinstance(t, Node):
+                raise FeedError(f"cannot feed an operation ({t.name}); feed one of its output tensors")
+            if not isinstance(t, Tensor):
+                raise FeedError(f"feed_dict keys must be tensors or tensor names, got {k!r}")
+            if t.graph is not self.graph:
+                raise GraphError(f"cannot feed {t.name}: it belongs to another graph than this Session's")
+            out[t] = check_feed(t, v)
+        return out
+
+    def _run_flat(self, flat: list, feeds: dict) -> list:
+        fed_ids = tuple(sorted(id(t) for t in feeds))
+        tensors = [f for f in flat if isinstance(f, Tensor) and f not in feeds and not _is_var(f)]
+        ops = [f for f in flat if isinstance(f, Node)]
+        key = (tuple(id(x) for x in tensors), tuple(id(x) for x in ops), fed_ids)
+        comp = self._cache.get(key)
+        if comp is None:
+            comp = self._compile(tensors, ops, list(feeds))
+            self._cache[key] = comp
+        low = comp.lowered
+        for node in low.python_nodes:
+            if node.type == "init_variables":
+                self.initialize(node.attrs["vars"])
+        pre_vars = {f: self.variable_value(f) for f in flat if _is_var(f) and f not in feeds}
+        results: dict = {}
+        if comp.sess is not None:
+            inputs = {}
+            for name, t in zip(comp.input_names, low.feeds + low.variables):
+                inputs[name] = feeds[t] if t in feeds else self.variable_value(t)
+            try:
+                outs = comp.sess.run(comp.output_names, inputs)
+            except Exception as e:
+                what = ", ".join(t.name for t in tensors[:4]) or "the requested ops"
+                raise RuntimeExecutionError(f"running {what} failed in ONNX Runtime: {_first_line(e)}") from None
+            for t, v in zip(low.outputs, outs):
+                results.setdefault(id(t), v)
+            for var, idx in low.assigns:
+                self._state[var] = np.ascontiguousarray(outs[idx])
+            for node, idxs in low.prints:
+                self._print(node, [outs[i] for i in idxs])
+        values = []
+        for f in flat:
+            if isinstance(f, Node):
+                values.append(None)
+            elif f in feeds:
+                values.append(feeds[f])
+            elif _is_var(f):
+                values.append(pre_vars[f])
+            else:
+                values.append(results[id(f)])
+        return values
+
+    def _compile(self, tensors: list, ops: list, feeds: list) -> _Compiled:
+        for t in tensors + ops:
+            if t.graph is not self.graph:
+                raise GraphError(f"cannot fetch {t.name}: it belongs to another graph than this Session's")
+        low = lower(self.graph, tensors + ops, feeds, variables_as="inputs", opset=self.opset)
+        if not low.outputs:
+            return _Compiled(low, None)
+        return _Compiled(low, ort_session(low.model, self.providers, self._options))
+
+    def _print(self, node: Node, values) -> None:
+        n = self._print_counts.get(node, 0) + 1
+        self._print_counts[node] = n
+        first_n = node.attrs["first_n"]
+        if first_n < 0 or n <= first_n:
+            print(format_print(node, values), file=sys.stderr)
+
+    def list_devices(self) -> list:
+        return list(self.providers)
+
+
+class InteractiveSession(Session):
+    """A Session that installs itself as the default session on creation."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _session_stack().append(self)
+
+    def close(self) -> None:
+        stack = _session_stack()
+        if stack and stack[-1] is self:
+            stack.pop()
+        super().close()
+
+
+def _is_var(t) -> bool:
+    return isinstance(t, Variable)
+
+
+def _flatten_fetches(fetches, graph: Graph):
+    """Flatten nested fetches into a list, with a function that rebuilds the structure from values."""
+    flat: list = []
+
+    def walk(f):
+        if isinstance(f, (list, tuple)) and not isinstance(f, str):
+            subs = [walk(x) for x in f]
+            kind = type(f)
+            if hasattr(f, "_fields"):
+                return lambda vals: kind(*[s(vals) for s in subs])
+            return lambda vals: kind(s(vals) for s in subs) if kind is tuple else [s(vals) for s in subs]
+        if isinstance(f, dict):
+            subs = {k: walk(v) for k, v in f.items()}
+            kind = type(f)
+            return lambda vals: kind((k, s(vals)) for k, s in subs.items())
+        if hasattr(f, "values") and callable(f.values) and not isinstance(f, (Tensor, Node)):
+            return walk(list(f.values()))
+        item = _resolve(f, graph)
+        i = len(flat)
+        flat.append(item)
+        return lambda vals: vals[i]
+
+    rebuild = walk(fetches)
+    return flat, rebuild
+
+
+def _resolve(f, graph: Graph):
+    if isinstance(f, (Tensor, Node)):
+        return f
+    if isinstance(f, str):
+        return graph.get_tensor_by_name(f) if ":" in f else graph.get_operation_by_name(f)
+    if f is None:
+        raise SlimirError("Fetch argument None has invalid type <class 'NoneType'>")
+    raise SlimirError(f"Fetch argument {f!r} has invalid type {type(f).__name__}: fetch tensors, ops or their names")

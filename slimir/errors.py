@@ -1,0 +1,45 @@
+"""The one slimir error hierarchy.
+
+Every mistake a user can make raises a `SlimirError`; subclasses also derive from the builtin
+exception TF-Slim raises in the same situation, so `except ValueError` keeps working.
+"""
+
+
+class SlimirError(Exception):
+    """Base class of every error slimir raises on purpose."""
+
+
+class ShapeError(SlimirError, ValueError):
+    """Shapes or ranks that do not fit an op or a layer."""
+
+
+class InvalidArgumentError(SlimirError, ValueError):
+    """An argument value that is out of range or unknown (padding, data_format, sizes...)."""
+
+
+class DTypeError(SlimirError, TypeError):
+    """A dtype that an op or initializer does not accept."""
+
+
+class ScopeError(SlimirError, ValueError):
+    """Variable-scope misuse: reusing missing variables, creating existing ones, bad arg_scope keys."""
+
+
+class GraphError(SlimirError, ValueError):
+    """Mixing tensors of different graphs, or referring to things a graph does not hold."""
+
+
+class FeedError(SlimirError, ValueError):
+    """A feed_dict value with the wrong shape or dtype, or a placeholder left unfed."""
+
+
+class FailedPreconditionError(SlimirError, RuntimeError):
+    """Reading a variable before it was initialised, and similar run-time ordering mistakes."""
+
+
+class RuntimeExecutionError(SlimirError, RuntimeError):
+    """ONNX Runtime refused or failed to run a compiled graph (the ORT message is attached)."""
+
+
+class CheckpointError(SlimirError, ValueError):
+    """A checkpoint that cannot be read or does not fit the variables it is restored into."""

@@ -1,0 +1,578 @@
+"""TF-Slim's layers (slim.conv2d, slim.fully_connected, slim.batch_norm, ...) with TF-Slim's defaults,
+scopes, variable names and collections, plus the meta-layers `repeat` and `stack`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import dtypes as _dt
+from . import utils
+from .arg_scope import add_arg_scope
+from .errors import InvalidArgumentError, ShapeError
+from .graph import GraphKeys, Tensor, control_dependencies, get_default_graph, name_scope, variable_scope
+from .initializers import ones_initializer, xavier_initializer, zeros_initializer
+from .ops import array_ops, math_ops, nn_ops, state_ops
+from .ops.registry import convert_to_tensor
+from .shape import fmt
+from .variables import model_variable
+
+DATA_FORMAT_NHWC = "NHWC"
+DATA_FORMAT_NCHW = "NCHW"
+
+
+# ------------------------------------------------------------------------------------------
+# Argument checking shared by the layers
+
+
+def _where(sc) -> str:
+    name = sc.name if hasattr(sc, "name") else str(sc)
+    return name.rstrip("/")
+
+
+def _pair(value, what: str, where: str) -> tuple:
+    """An int or a pair of ints, each positive (kernel sizes, strides, rates)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise InvalidArgumentError(f"{where}: {what} must be an int or a pair of ints, got {value!r}")
+        out = tuple(value)
+    else:
+        out = (value, value)
+    try:
+        out = tuple(int(v) for v in out)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{where}: {what} must be an int or a pair of ints, got {value!r}") from None
+    if any(v <= 0 for v in out):
+        raise InvalidArgumentError(f"{where}: {what} must be positive, got {value!r}")
+    return out
+
+
+def _num_outputs(n, where: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise InvalidArgumentError(f"{where}: num_outputs should be an int, got {n!r}")
+    if n <= 0:
+        raise InvalidArgumentError(f"{where}: num_outputs must be positive, got {n}")
+    return n
+
+
+def _data_format(df, where: str) -> str:
+    df = df or DATA_FORMAT_NHWC
+    if df not in (DATA_FORMAT_NHWC, DATA_FORMAT_NCHW):
+        raise InvalidArgumentError(f"{where}: data_format has to be either NCHW or NHWC, got {df!r}")
+    return df
+
+
+def _padding(padding, where: str) -> str:
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise InvalidArgumentError(f"{where}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    return padding.upper()
+
+
+def _rank(inputs: Tensor, ranks, where: str, layer: str) -> None:
+    ranks = (ranks,) if isinstance(ranks, int) else tuple(ranks)
+    if len(inputs.shape) not in ranks:
+        want = " or ".join(str(r) for r in ranks)
+        raise ShapeError(f"{where}: {layer} expects input of rank {want}, got {fmt(inputs.shape)}")
+
+
+def _channels(inputs: Tensor, df: str, where: str, layer: str) -> int:
+    c = inputs.shape[1] if df == DATA_FORMAT_NCHW else inputs.shape[-1]
+    if c is None:
+        raise ShapeError(f"{where}: {layer} needs a known number of input channels, got {fmt(inputs.shape)}")
+    return c
+
+
+def _check_valid_fits(inputs: Tensor, kernel, rate, padding, df, where: str, layer: str) -> None:
+    if padding != "VALID":
+        return
+    hw = nn_ops.nhwc(inputs.shape, df)[1:3]
+    for axis, (size, k, d) in enumerate(zip(hw, kernel, rate)):
+        fs = (k - 1) * d + 1
+        if size is not None and size < fs:
+            raise ShapeError(f"{where}: {layer} kernel {list(kernel)} (size {fs} with rate) is larger than the "
+                             f"VALID input {fmt(inputs.shape)} on spatial axis {axis}")
+
+
+def _var(name, shape, dtype, initializer, regularizer, collections, trainable):
+    """A layer parameter: a model variable with the layer's collections added."""
+    return model_variable(name, shape=list(shape), dtype=dtype, initializer=initializer, regularizer=regularizer,
+                          collections=collections, trainable=trainable)
+
+
+def _post(outputs, sc, biases_initializer, biases_regularizer, normalizer_fn, normalizer_params,
+          activation_fn, variables_collections, trainable, num_outputs, df, dtype):
+    """The tail every weight layer shares: bias (unless normalized), normalizer, activation."""
+    if normalizer_fn is None and biases_initializer is not None:
+        biases = _var("biases", [num_outputs], dtype, biases_initializer, biases_regularizer,
+                      utils.get_variable_collections(variables_collections, "biases"), trainable)
+        outputs = nn_ops.bias_add(outputs, biases, data_format=df)
+    if normalizer_fn is not None:
+        outputs = normalizer_fn(outputs, **(normalizer_params or {}))
+    if activation_fn is not None:
+        outputs = activation_fn(outputs)
+    return outputs
+
+
+# ------------------------------------------------------------------------------------------
+# Convolutions
+
+
+@add_arg_scope
+def convolution(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=None, rate=1,
+                activation_fn=math_ops.relu, normalizer_fn=None, normalizer_params=None,
+                weights_initializer=xavier_initializer(), weights_regularizer=None,
+                biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
+                variables_collections=None, outputs_collections=None, trainable=True, scope=None,
+                conv_dims=None):
+    """2-D convolution + bias + activation (TF-Slim's conv2d); weights [kh, kw, in, out]."""
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "Conv", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        if conv_dims not in (None, 2) or len(inputs.shape) != 4:
+            raise ShapeError(f"{where}: conv2d expects input with rank 4, got {fmt(inputs.shape)}")
+        num_outputs = _num_outputs(num_outputs, where)
+        kh, kw = _pair(kernel_size, "kernel_size", where)
+        strides = _pair(stride, "stride", where)
+        rates = _pair(rate, "rate", where)
+        padding = _padding(padding, where)
+        df = _data_format(data_format, where)
+        if max(strides) > 1 and max(rates) > 1:
+            raise InvalidArgumentError(f"{where}: stride > 1 together with rate > 1 is not supported, as in TF")
+        cin = _channels(inputs, df, where, "conv2d")
+        _check_valid_fits(inputs, (kh, kw), rates, padding, df, where, "conv2d")
+        weights = _var("weights", [kh, kw, cin, num_outputs], inputs.dtype, weights_initializer,
+                       weights_regularizer, utils.get_variable_collections(variables_collections, "weights"),
+                       trainable)
+        outputs = _conv(inputs, weights, strides, rates, padding, df)
+        outputs = _post(outputs, sc, biases_initializer, biases_regularizer, normalizer_fn, normalizer_params,
+                        activation_fn, variables_collections, trainable, num_outputs, df, inputs.dtype)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _conv(inputs, weights, strides, rates, padding, df):
+    from .ops.registry import apply_op
+
+    return apply_op("conv2d", [inputs, weights], strides=strides, dilations=rates, padding=padding,
+                     data_format=df)
+
+
+convolution2d = conv2d = convolution
+
+
+@add_arg_scope
+def conv2d_transpose(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=DATA_FORMAT_NHWC,
+                     activation_fn=math_ops.relu, normalizer_fn=None, normalizer_params=None,
+                     weights_initializer=xavier_initializer(), weights_regularizer=None,
+                     biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
+                     variables_collections=None, outputs_collections=None, trainable=True, scope=None):
+    """Transposed 2-D convolution (deconvolution); weights [kh, kw, out, in], TF-Slim output sizes."""
+    from .ops.registry import apply_op
+
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "Conv2d_transpose", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        _rank(inputs, 4, where, "conv2d_transpose")
+        num_outputs = _num_outputs(num_outputs, where)
+        kh, kw = _pair(kernel_size, "kernel_size", where)
+        sh, sw = _pair(stride, "stride", where)
+        padding = _padding(padding, where)
+        df = _data_format(data_format, where)
+        cin = _channels(inputs, df, where, "conv2d_transpose")
+        weights = _var("weights", [kh, kw, num_outputs, cin], inputs.dtype, weights_initializer,
+                       weights_regularizer, utils.get_variable_collections(variables_collections, "weights"),
+                       trainable)
+        _, h, w, _ = nn_ops.nhwc(inputs.shape, df)
+        out_hw = (nn_ops.transposed_out_len(h, kh, sh, padding), nn_ops.transposed_out_len(w, kw, sw, padding))
+        outputs = apply_op("conv2d_transpose", [inputs, weights], strides=(sh, sw), padding=padding,
+                           data_format=df, output_hw=out_hw)
+        outputs = _post(outputs, sc, biases_initializer, biases_regularizer, normalizer_fn, normalizer_params,
+                        activation_fn, variables_collections, trainable, num_outputs, df, inputs.dtype)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+convolution2d_transpose = conv2d_transpose
+
+
+@add_arg_scope
+def separable_convolution2d(inputs, num_outputs, kernel_size, depth_multiplier=1, stride=1, padding="SAME",
+                            data_format=DATA_FORMAT_NHWC, rate=1, activation_fn=math_ops.relu, normalizer_fn=None,
+                            normalizer_params=None, weights_initializer=xavier_initializer(),
+                            pointwise_initializer=None, weights_regularizer=None,
+                            biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
+                            variables_collections=None, outputs_collections=None, trainable=True, scope=None):
+    """Depthwise convolution (depth_multiplier per channel) then, unless num_outputs is None, a 1x1
+    pointwise convolution; TF-Slim's separable_conv2d."""
+    from .ops.registry import apply_op
+
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "SeparableConv2d", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        _rank(inputs, 4, where, "separable_conv2d")
+        if num_outputs is not None:
+            num_outputs = _num_outputs(num_outputs, where)
+        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
+            raise InvalidArgumentError(f"{where}: depth_multiplier must be a positive int, got {depth_multiplier!r}")
+        kh, kw = _pair(kernel_size, "kernel_size", where)
+        strides = _pair(stride, "stride", where)
+        rates = _pair(rate, "rate", where)
+        padding = _padding(padding, where)
+        df = _data_format(data_format, where)
+        if max(strides) > 1 and max(rates) > 1:
+            raise InvalidArgumentError(f"{where}: stride > 1 together with rate > 1 is not supported, as in TF")
+        cin = _channels(inputs, df, where, "separable_conv2d")
+        _check_valid_fits(inputs, (kh, kw), rates, padding, df, where, "separable_conv2d")
+        wcoll = utils.get_variable_collections(variables_collections, "weights")
+        dw = _var("depthwise_weights", [kh, kw, cin, depth_multiplier], inputs.dtype, weights_initializer,
+                  weights_regularizer, wcoll, trainable)
+        outputs = apply_op("depthwise_conv2d", [inputs, dw], strides=strides, dilations=rates, padding=padding,
+                           data_format=df)
+        n_out = cin * depth_multiplier
+        if num_outputs is not None:
+            pw = _var("pointwise_weights", [1, 1, n_out, num_outputs], inputs.dtype,
+                      pointwise_initializer or weights_initializer, weights_regularizer, wcoll, trainable)
+            outputs = apply_op("conv2d", [outputs, pw], strides=(1, 1), dilations=(1, 1), padding="VALID",
+                               data_format=df)
+            n_out = num_outputs
+        outputs = _post(outputs, sc, biases_initializer, biases_regularizer, normalizer_fn, normalizer_params,
+                        activation_fn, variables_collections, trainable, n_out, df, inputs.dtype)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+separable_conv2d = separable_convolution2d
+
+
+@add_arg_scope
+def conv2d_in_plane(inputs, kernel_size, stride=1, padding="SAME", activation_fn=math_ops.relu,
+                    normalizer_fn=None, normalizer_params=None, weights_initializer=xavier_initializer(),
+                    weights_regularizer=None, biases_initializer=zeros_initializer(), biases_regularizer=None,
+                    reuse=None, variables_collections=None, outputs_collections=None, trainable=True, scope=None):
+    """The same [kh, kw] filter applied to every channel separately (TF-Slim's conv2d_in_plane)."""
+    from .ops.registry import apply_op
+
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "ConvInPlane", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        _rank(inputs, 4, where, "conv2d_in_plane")
+        kh, kw = _pair(kernel_size, "kernel_size", where)
+        strides = _pair(stride, "stride", where)
+        padding = _padding(padding, where)
+        cin = _channels(inputs, DATA_FORMAT_NHWC, where, "conv2d_in_plane")
+        _check_valid_fits(inputs, (kh, kw), (1, 1), padding, DATA_FORMAT_NHWC, where, "conv2d_in_plane")
+        weights = _var("weights", [kh, kw, 1, 1], inputs.dtype, weights_initializer, weights_regularizer,
+                       utils.get_variable_collections(variables_collections, "weights"), trainable)
+        kernel = array_ops.tile(weights, [1, 1, cin, 1])
+        outputs = apply_op("depthwise_conv2d", [inputs, kernel], strides=strides, dilations=(1, 1),
+                           padding=padding, data_format=DATA_FORMAT_NHWC)
+        outputs = _post(outputs, sc, biases_initializer, biases_regularizer, normalizer_fn, normalizer_params,
+                        activation_fn, variables_collections, trainable, cin, DATA_FORMAT_NHWC, inputs.dtype)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+convolution2d_in_plane = conv2d_in_plane
+
+
+# ------------------------------------------------------------------------------------------
+# fully_connected
+
+
+@add_arg_scope
+def fully_connected(inputs, num_outputs, activation_fn=math_ops.relu, normalizer_fn=None, normalizer_params=None,
+                    weights_initializer=xavier_initializer(), weights_regularizer=None,
+                    biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
+                    variables_collections=None, outputs_collections=None, trainable=True, scope=None):
+    """Dense layer on the last axis (inputs of rank >= 2); weights [in, out]."""
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "fully_connected", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        num_outputs = _num_outputs(num_outputs, where)
+        if len(inputs.shape) < 2:
+            raise ShapeError(f"{where}: fully_connected expects rank >= 2, got {fmt(inputs.shape)}")
+        cin = inputs.shape[-1]
+        if cin is None:
+            raise ShapeError(f"{where}: the last dimension of the inputs to fully_connected should be defined, "
+                             f"got {fmt(inputs.shape)}")
+        weights = _var("weights", [cin, num_outputs], inputs.dtype, weights_initializer, weights_regularizer,
+                       utils.get_variable_collections(variables_collections, "weights"), trainable)
+        outputs = math_ops.matmul(inputs, weights, name="MatMul" if len(inputs.shape) == 2 else "Tensordot")
+        outputs = _post(outputs, sc, biases_initializer, biases_regularizer, normalizer_fn, normalizer_params,
+                        activation_fn, variables_collections, trainable, num_outputs, DATA_FORMAT_NHWC,
+                        inputs.dtype)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+# ------------------------------------------------------------------------------------------
+# Normalisation
+
+
+@add_arg_scope
+def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, activation_fn=None,
+               param_initializers=None, param_regularizers=None, updates_collections=GraphKeys.UPDATE_OPS,
+               is_training=True, reuse=None, variables_collections=None, outputs_collections=None,
+               trainable=True, batch_weights=None, fused=None, data_format=DATA_FORMAT_NHWC,
+               zero_debias_moving_mean=False, scope=None, renorm=False, renorm_clipping=None,
+               renorm_decay=0.99, adjustment=None):
+    """Batch normalisation (TF-Slim's batch_norm): batch statistics when is_training, else the moving ones.
+
+    In training, the moving mean/variance updates go to `updates_collections` (UPDATE_OPS), or run with
+    the output when it is None. The fused path (rank 2 or 4, the default) updates the moving variance
+    with the unbiased batch variance, as TF's fused kernel does.
+    """
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "BatchNorm", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        for flag, name in ((batch_weights is not None, "batch_weights"), (renorm, "renorm"),
+                           (adjustment is not None, "adjustment"), (zero_debias_moving_mean, "zero_debias_moving_mean")):
+            if flag:
+                raise InvalidArgumentError(f"{where}: batch_norm's {name} is not supported by slimir")
+        if isinstance(is_training, Tensor):
+            raise InvalidArgumentError(f"{where}: is_training must be a Python bool in slimir (got a tensor)")
+        df = _data_format(data_format, where)
+        rank = len(inputs.shape)
+        if rank < 2:
+            raise ShapeError(f"{where}: batch_norm expects an input of rank >= 2, got {fmt(inputs.shape)}")
+        axis = 1 if df == DATA_FORMAT_NCHW else rank - 1
+        c = inputs.shape[axis]
+        if c is None:
+            raise ShapeError(f"{where}: batch_norm needs a known channel dimension, got {fmt(inputs.shape)}")
+        pi = param_initializers or {}
+        pr = param_regularizers or {}
+        dtype = inputs.dtype
+        beta = gamma = None
+        if center:
+            beta = _var("beta", [c], dtype, pi.get("beta", zeros_initializer()), pr.get("beta"),
+                        utils.get_variable_collections(variables_collections, "beta"), trainable)
+        if scale:
+            gamma = _var("gamma", [c], dtype, pi.get("gamma", ones_initializer()), pr.get("gamma"),
+                         utils.get_variable_collections(variables_collections, "gamma"), trainable)
+        g = get_default_graph()
+        with g.device(""):
+            moving_mean = _var("moving_mean", [c], dtype, pi.get("moving_mean", zeros_initializer()), None,
+                               utils.get_variable_collections(variables_collections, "moving_mean"), False)
+            moving_var = _var("moving_variance", [c], dtype, pi.get("moving_variance", ones_initializer()), None,
+                              utils.get_variable_collections(variables_collections, "moving_variance"), False)
+        if beta is None:
+            beta = array_ops.zeros([c], dtype, name="zeros")
+        if gamma is None:
+            gamma = array_ops.ones([c], dtype, name="ones")
+        fused_path = (fused is None or fused) and rank in (2, 4)
+        eps = max(float(epsilon), 1.001e-5) if fused_path else float(epsilon)
+        y, bmean, bvar = nn_ops.fused_batch_norm(inputs, gamma, beta, moving_mean, moving_var, epsilon=eps,
+                                                 axis=axis, is_training=bool(is_training), bessel=fused_path,
+                                                 name="FusedBatchNorm" if fused_path else "batchnorm")
+        outputs = y
+        if is_training:
+            one_minus = 1.0 - float(decay)
+            with name_scope("AssignMovingAvg"):
+                upd_mean = state_ops.assign_sub(moving_mean, (moving_mean - bmean) * one_minus)
+            with name_scope("AssignMovingAvg_1"):
+                upd_var = state_ops.assign_sub(moving_var, (moving_var - bvar) * one_minus)
+            if updates_collections is None:
+                with control_dependencies([upd_mean, upd_var]):
+                    outputs = array_ops.identity(outputs)
+            else:
+                g.add_to_collections(updates_collections, upd_mean)
+                g.add_to_collections(updates_collections, upd_var)
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+@add_arg_scope
+def layer_norm(inputs, center=True, scale=True, activation_fn=None, reuse=None, variables_collections=None,
+               outputs_collections=None, trainable=True, begin_norm_axis=1, begin_params_axis=-1, scope=None):
+    """Layer normalisation over axes [begin_norm_axis, rank) with params over [begin_params_axis, rank)."""
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "LayerNorm", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        rank = len(inputs.shape)
+        if rank == 0:
+            raise ShapeError(f"{where}: layer_norm needs an input of known rank, got {fmt(inputs.shape)}")
+        bpa = begin_params_axis % rank if begin_params_axis < 0 else begin_params_axis
+        bna = begin_norm_axis % rank if begin_norm_axis < 0 else begin_norm_axis
+        if bpa >= rank or bna >= rank:
+            raise ShapeError(f"{where}: begin_params_axis ({begin_params_axis}) and begin_norm_axis "
+                             f"({begin_norm_axis}) must be < rank ({rank})")
+        params_shape = list(inputs.shape[bpa:])
+        if any(d is None for d in params_shape):
+            raise ShapeError(f"{where}: inputs {fmt(inputs.shape)} have undefined dimensions in the params shape")
+        beta = gamma = None
+        if center:
+            beta = _var("beta", params_shape, inputs.dtype, zeros_initializer(), None,
+                        utils.get_variable_collections(variables_collections, "beta"), trainable)
+        if scale:
+            gamma = _var("gamma", params_shape, inputs.dtype, ones_initializer(), None,
+                         utils.get_variable_collections(variables_collections, "gamma"), trainable)
+        axes = list(range(bna, rank))
+        mean = math_ops.reduce_mean(inputs, axes, keepdims=True, name="mean")
+        centered = inputs - mean
+        variance = math_ops.reduce_mean(math_ops.square(centered), axes, keepdims=True, name="variance")
+        outputs = centered * math_ops.rsqrt(variance + 1e-12)
+        if gamma is not None:
+            outputs = outputs * gamma
+        if beta is not None:
+            outputs = outputs + beta
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+@add_arg_scope
+def unit_norm(inputs, dim, epsilon=1e-7, scope=None):
+    """Normalise `inputs` to unit length along `dim`."""
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "UnitNorm", [inputs]) as sc:
+        rank = len(inputs.shape)
+        if not 0 <= dim < rank:
+            raise ShapeError(f"{_where(sc)}: dim must be positive but smaller than the input rank, "
+                             f"got dim={dim} for {fmt(inputs.shape)}")
+        lengths = math_ops.sqrt(epsilon + math_ops.reduce_sum(math_ops.square(inputs), [dim], keepdims=True))
+        return math_ops.div(inputs, lengths)
+
+
+# ------------------------------------------------------------------------------------------
+# Bias, pooling, dropout, flatten, one-hot, softmax
+
+
+@add_arg_scope
+def bias_add(inputs, activation_fn=None, initializer=zeros_initializer(), regularizer=None, reuse=None,
+             variables_collections=None, outputs_collections=None, trainable=True, data_format=DATA_FORMAT_NHWC,
+             scope=None):
+    """Add a learned per-channel bias (TF-Slim's slim.bias_add)."""
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "BiasAdd", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        df = _data_format(data_format, where)
+        rank = len(inputs.shape)
+        if rank < 2 or (df == DATA_FORMAT_NCHW and rank < 3):
+            raise ShapeError(f"{where}: bias_add expects an input of rank >= 2 (>= 3 for NCHW), got {fmt(inputs.shape)}")
+        c = _channels(inputs, df, where, "bias_add")
+        biases = _var("biases", [c], inputs.dtype, initializer, regularizer,
+                      utils.get_variable_collections(variables_collections, "biases"), trainable)
+        outputs = nn_ops.bias_add(inputs, biases, data_format=df)
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _pool(kind, inputs, kernel_size, stride, padding, data_format, outputs_collections, scope):
+    inputs = convert_to_tensor(inputs)
+    default = "MaxPool2D" if kind == "max" else "AvgPool2D"
+    with name_scope(scope, default, [inputs]) as sc:
+        where = sc.rstrip("/")
+        df = _data_format(data_format, where)
+        _rank(inputs, 4, where, "max_pool2d" if kind == "max" else "avg_pool2d")
+        ks = _pair(kernel_size, "kernel_size", where)
+        st = _pair(stride, "stride", where)
+        padding = _padding(padding, where)
+        _check_valid_fits(inputs, ks, (1, 1), padding, df, where, default)
+        fn = nn_ops.max_pool if kind == "max" else nn_ops.avg_pool
+        outputs = fn(inputs, ks, st, padding, data_format=df)
+        return utils.collect_named_outputs(outputs_collections, sc, outputs)
+
+
+@add_arg_scope
+def max_pool2d(inputs, kernel_size, stride=2, padding="VALID", data_format=DATA_FORMAT_NHWC,
+               outputs_collections=None, scope=None):
+    """2-D max pooling (default stride 2, VALID)."""
+    return _pool("max", inputs, kernel_size, stride, padding, data_format, outputs_collections, scope)
+
+
+@add_arg_scope
+def avg_pool2d(inputs, kernel_size, stride=2, padding="VALID", data_format=DATA_FORMAT_NHWC,
+               outputs_collections=None, scope=None):
+    """2-D average pooling (default stride 2, VALID; SAME averages over the valid cells only)."""
+    return _pool("avg", inputs, kernel_size, stride, padding, data_format, outputs_collections, scope)
+
+
+@add_arg_scope
+def dropout(inputs, keep_prob=0.5, noise_shape=None, is_training=True, outputs_collections=None, scope=None,
+            seed=None):
+    """Dropout when is_training (keep with probability keep_prob, scale by 1/keep_prob), else identity."""
+    inputs = convert_to_tensor(inputs)
+    with name_scope(scope, "Dropout", [inputs]) as sc:
+        if isinstance(is_training, Tensor):
+            raise InvalidArgumentError(f"{sc.rstrip('/')}: is_training must be a Python bool in slimir")
+        if not 0 < float(keep_prob) <= 1:
+            raise InvalidArgumentError(f"{sc.rstrip('/')}: keep_prob must be in (0, 1], got {keep_prob}")
+        if is_training and float(keep_prob) < 1.0:
+            outputs = nn_ops.dropout(inputs, rate=1.0 - float(keep_prob), noise_shape=noise_shape, seed=seed,
+                                     name="dropout")
+        else:
+            outputs = array_ops.identity(inputs)
+        return utils.collect_named_outputs(outputs_collections, sc, outputs)
+
+
+@add_arg_scope
+def flatten(inputs, outputs_collections=None, scope=None):
+    """Flatten to [batch, k], keeping the batch dimension (NHWC order, as TF-Slim)."""
+    from .ops.registry import apply_op
+
+    inputs = convert_to_tensor(inputs)
+    with name_scope(scope, "Flatten", [inputs]) as sc:
+        if len(inputs.shape) < 2:
+            raise ShapeError(f"{sc.rstrip('/')}: Inputs must have a least 2 dimensions, got {fmt(inputs.shape)}")
+        outputs = apply_op("flatten", [inputs])
+        return utils.collect_named_outputs(outputs_collections, sc, outputs)
+
+
+@add_arg_scope
+def one_hot_encoding(labels, num_classes, on_value=1.0, off_value=0.0, outputs_collections=None, scope=None):
+    """One-hot encode integer labels into [..., num_classes] float32."""
+    labels = convert_to_tensor(labels)
+    with name_scope(scope, "OneHotEncoding", [labels]) as sc:
+        if labels.dtype is _dt.int32:
+            labels = array_ops.cast(labels, _dt.int64)
+        outputs = array_ops.one_hot(labels, num_classes, on_value=on_value, off_value=off_value)
+        return utils.collect_named_outputs(outputs_collections, sc, outputs)
+
+
+@add_arg_scope
+def softmax(logits, scope=None):
+    """Softmax over the last dimension."""
+    logits = convert_to_tensor(logits)
+    with variable_scope(scope, "softmax", [logits]):
+        return nn_ops.softmax(logits, axis=-1)
+
+
+# ------------------------------------------------------------------------------------------
+# repeat / stack
+
+
+def _layer_name(layer: Callable, default: str) -> str:
+    if hasattr(layer, "__name__"):
+        return layer.__name__
+    if hasattr(layer, "func"):
+        return layer.func.__name__
+    return default
+
+
+def repeat(inputs, repetitions: int, layer: Callable, *args, **kwargs):
+    """Apply `layer` `repetitions` times with the same arguments; scopes `scope/scope_1`, `scope/scope_2`..."""
+    scope = kwargs.pop("scope", None)
+    with variable_scope(scope, "Repeat", [inputs]):
+        inputs = convert_to_tensor(inputs)
+        if scope is None:
+            scope = _layer_name(layer, "repeat")
+        outputs = inputs
+        for i in range(repetitions):
+            kwargs["scope"] = f"{scope}_{i + 1}"
+            outputs = layer(outputs, *args, **kwargs)
+        return outputs
+
+
+def stack(inputs, layer: Callable, stack_args, **kwargs):
+    """Apply `layer` once per entry of `stack_args` (its positional args); scopes `scope/scope_1`..."""
+    scope = kwargs.pop("scope", None)
+    if not isinstance(stack_args, (list, tuple)):
+        raise InvalidArgumentError("stack_args need to be a list or tuple")
+    with variable_scope(scope, "Stack", [inputs]):
+        inputs = convert_to_tensor(inputs)
+        if scope is None:
+            scope = _layer_name(layer, "stack")
+        outputs = inputs
+        for i, layer_args in enumerate(stack_args):
+            kwargs["scope"] = f"{scope}_{i + 1}"
+            if not isinstance(layer_args, (list, tuple)):
+                layer_args = [layer_args]
+            outputs = layer(outputs, *layer_args, **kwargs)
+        return outputs
+

@@ -1,0 +1,1 @@
+"""Network definitions with TF-Slim's scopes, variable names and end points."""

@@ -1,0 +1,36 @@
+"""Small ONNX emission helpers shared by op lowerings (layout changes, reductions across opsets).
+
+`b` is the lowering builder of slimir.runtime.lowering: `b.op(type, inputs, outputs=1, domain='', **attrs)`,
+`b.const(array)`, `b.opset`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NHWC_TO_NCHW = [0, 3, 1, 2]
+NCHW_TO_NHWC = [0, 2, 3, 1]
+HWIO_TO_OIHW = [3, 2, 0, 1]
+
+
+def to_nchw(b, x: str, data_format: str) -> str:
+    return b.op("Transpose", [x], perm=NHWC_TO_NCHW) if data_format == "NHWC" else x
+
+
+def from_nchw(b, y: str, data_format: str) -> str:
+    return b.op("Transpose", [y], perm=NCHW_TO_NHWC) if data_format == "NHWC" else y
+
+
+def reduce(b, op_type: str, x: str, axes, keepdims: bool) -> str:
+    """ReduceX over `axes` (None = all), with axes as input or attribute depending on the opset."""
+    kd = 1 if keepdims else 0
+    if axes is None:
+        return b.op(op_type, [x], keepdims=kd)
+    axes = [int(a) for a in axes]
+    if op_type == "ReduceSum" and b.opset >= 13 or b.opset >= 18:
+        return b.op(op_type, [x, b.const(np.array(axes, np.int64))], keepdims=kd)
+    return b.op(op_type, [x], axes=axes, keepdims=kd)
+
+
+def i64(values) -> np.ndarray:
+    return np.array(values, np.int64)

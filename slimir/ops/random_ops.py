@@ -1,0 +1,91 @@
+"""Random tensors drawn when the graph runs: random_normal, random_uniform, truncated_normal."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..errors import InvalidArgumentError
+from ..graph import Tensor, get_default_graph, get_seed
+from .registry import OpDef, Spec, apply_op, register
+
+
+def _rand_shape(specs, shape, dtype, a, b, seed):
+    if not dtype.is_floating:
+        raise InvalidArgumentError(f"random values need a floating dtype, got {dtype.name}")
+    return [Spec(shape, dtype)]
+
+
+def _seed_attr(seed):
+    return {} if seed is None else {"seed": float(seed)}
+
+
+def _normal_lower(b, node):
+    a = node.attrs
+    return b.op("RandomNormal", [], shape=list(a["shape"]), mean=float(a["a"]), scale=float(a["b"]),
+                dtype=a["dtype"].onnx, **_seed_attr(a["seed"]))
+
+
+def _uniform_lower(b, node):
+    a = node.attrs
+    return b.op("RandomUniform", [], shape=list(a["shape"]), low=float(a["a"]), high=float(a["b"]),
+                dtype=a["dtype"].onnx, **_seed_attr(a["seed"]))
+
+
+def _truncated_lower(b, node):
+    """Standard normals redrawn where |z| > 2 (four rounds), then clipped: TF's truncated normal."""
+    a = node.attrs
+    dt = a["dtype"]
+    z = b.op("RandomNormal", [], shape=list(a["shape"]), dtype=dt.onnx, **_seed_attr(a["seed"]))
+    two = b.const(np.array(2.0, dt.np))
+    for i in range(4):
+        seed = {} if a["seed"] is None else {"seed": float(a["seed"] + i + 1)}
+        z2 = b.op("RandomNormalLike", [z], **seed)
+        z = b.op("Where", [b.op("Greater", [b.op("Abs", [z]), two]), z2, z])
+    z = b.op("Clip", [z, b.const(np.array(-2.0, dt.np)), two])
+    return b.op("Add", [b.op("Mul", [z, b.const(np.array(a["b"], dt.np))]), b.const(np.array(a["a"], dt.np))])
+
+
+def truncated_normal_np(rng: np.random.Generator, shape, mean=0.0, stddev=1.0, dtype=np.float32) -> np.ndarray:
+    """Normal values with those beyond two standard deviations redrawn (TF's truncated_normal)."""
+    z = rng.standard_normal(shape)
+    bad = np.abs(z) > 2
+    while bad.any():
+        z[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(z) > 2
+    return (z * stddev + mean).astype(dtype)
+
+
+register(OpDef("random_normal", _rand_shape, _normal_lower,
+               lambda shape, dtype, a, b, seed: np.random.default_rng(seed).normal(a, b, shape).astype(dtype.np),
+               default_name="random_normal", stateful=True, differentiable=False))
+register(OpDef("random_uniform", _rand_shape, _uniform_lower,
+               lambda shape, dtype, a, b, seed: np.random.default_rng(seed).uniform(a, b, shape).astype(dtype.np),
+               default_name="random_uniform", stateful=True, differentiable=False))
+register(OpDef("truncated_normal", _rand_shape, _truncated_lower,
+               lambda shape, dtype, a, b, seed: truncated_normal_np(np.random.default_rng(seed), shape, a, b, dtype.np),
+               default_name="truncated_normal", stateful=True, differentiable=False))
+
+
+def _random(op_name, shape, a, b, dtype, seed, name):
+    shape = tuple(int(d) for d in shape)
+    dtype = _dt.as_dtype(dtype)
+    key = get_default_graph().unique_name(name or op_name, mark_as_used=False)
+    return apply_op(op_name, [], name=name, shape=shape, dtype=dtype, a=float(a), b=float(b),
+                    seed=get_seed(seed, key))
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, name: Optional[str] = None) -> Tensor:
+    return _random("random_normal", shape, mean, stddev, dtype, seed, name)
+
+
+def random_uniform(shape, minval=0.0, maxval=1.0, dtype=_dt.float32, seed=None, name: Optional[str] = None) -> Tensor:
+    if float(minval) >= float(maxval):
+        raise InvalidArgumentError(f"random_uniform: minval {minval} must be < maxval {maxval}")
+    return _random("random_uniform", shape, minval, maxval, dtype, seed, name)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, name: Optional[str] = None) -> Tensor:
+    return _random("truncated_normal", shape, mean, stddev, dtype, seed, name)

@@ -1,0 +1,93 @@
+"""Static shapes: a tuple of ints with `None` for unknown dimensions (TF's TensorShape, simplified)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence
+
+
+class Shape(tuple):
+    """A static shape; compares equal to lists and tuples of the same dims."""
+
+    def __new__(cls, dims: Optional[Iterable] = ()):
+        if dims is None:
+            dims = ()
+        out = []
+        for d in dims:
+            if d is None or (isinstance(d, int) and d < 0):
+                out.append(None)
+            else:
+                out.append(int(d))
+        return super().__new__(cls, out)
+
+    @property
+    def ndims(self) -> int:
+        return len(self)
+
+    rank = ndims
+
+    def as_list(self) -> list:
+        return list(self)
+
+    def is_fully_defined(self) -> bool:
+        return all(d is not None for d in self)
+
+    def num_elements(self) -> Optional[int]:
+        if not self.is_fully_defined():
+            return None
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (list, tuple)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __ne__(self, other) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = tuple.__hash__
+
+    def __getitem__(self, item):
+        r = tuple.__getitem__(self, item)
+        return Shape(r) if isinstance(item, slice) else r
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join("None" if d is None else str(d) for d in self) + "]"
+
+    __str__ = __repr__
+
+
+def fmt(shape: Sequence) -> str:
+    """Format a shape for error messages: [None, 224, 224, 3]."""
+    return "[" + ", ".join("None" if d is None else str(d) for d in shape) + "]"
+
+
+def broadcast(a: Sequence, b: Sequence) -> Optional[tuple]:
+    """numpy broadcasting of two static shapes; None when they cannot broadcast."""
+    ra, rb = len(a), len(b)
+    n = max(ra, rb)
+    a = (1,) * (n - ra) + tuple(a)
+    b = (1,) * (n - rb) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x == 1:
+            out.append(y)
+        elif y == 1:
+            out.append(x)
+        elif x is None or y is None:
+            out.append(x if y is None else y)
+        elif x == y:
+            out.append(x)
+        else:
+            return None
+    return tuple(out)
+
+
+def compatible(a: Sequence, b: Sequence) -> bool:
+    """True when two shapes may describe the same tensor (None matches anything)."""
+    if len(a) != len(b):
+        return False
+    return all(x is None or y is None or x == y for x, y in zip(a, b))
