@@ -146,7 +146,7 @@ class Session:
         arr = np.asarray(value)
         if tuple(arr.shape) != tuple(var.shape):
             raise FeedError(f"cannot set {var.op.name} of shape {list(var.shape)} to a value of shape {list(arr.shape)}")
-        self._state[var] = np.ascontiguousarray(arr.astype(var.dtype.np, copy=False))
+        self._state[var] = np.array(arr, dtype=var.dtype.np, order="C")
 
     def is_initialized(self, var: Variable) -> bool:
         return var in self._state
@@ -212,7 +212,7 @@ class Session:
             for t, v in zip(low.outputs, outs):
                 results.setdefault(id(t), v)
             for var, idx in low.assigns:
-                self._state[var] = np.ascontiguousarray(outs[idx])
+                self._state[var] = outs[idx]
             for node, idxs in low.prints:
                 self._print(node, [outs[i] for i in idxs])
         values = []

@@ -12,7 +12,8 @@ The facade re-exports the front end (IR, scopes, variables, layers, nets) and th
 
 from . import dtypes, errors, initializers, regularizers, utils  # noqa: F401
 from . import nn  # noqa: F401
-from .arg_scope import add_arg_scope, arg_scope, arg_scoped_arguments, current_arg_scope, has_arg_scope  # noqa: F401
+from .arg_scope import (add_arg_scope, arg_scope, arg_scope_func_key, arg_scoped_arguments,  # noqa: F401
+                        current_arg_scope, has_arg_scope)
 from .dtypes import DType, as_dtype, bool_, float16, float32, float64, int8, int16, int32, int64, uint8  # noqa: F401
 from .graph import (AUTO_REUSE, Graph, GraphKeys, Node, Tensor, Variable, VariableScope,  # noqa: F401
                     add_to_collection, add_to_collections, control_dependencies, device, get_collection,

@@ -253,6 +253,7 @@ class Graph:
         self._local = threading.local()
         self._var_store: dict[str, Variable] = {}
         self._var_scope_counts: dict[str, int] = {}
+        self._var_scope_desc: dict[str, set] = {}  # scope name -> names of scopes opened below it
         self.version = 0  # bumped on every structural change; sessions use it to invalidate caches
 
     # -- per-thread scope state
@@ -383,7 +384,7 @@ class Graph:
             name, exact_name = name[:-1], True
         full = name if exact_name else self.unique_name(name)
         if exact_name:
-            self._names_in_use[full.lower()] = self._names_in_use.get(full.lower(), 0) + 1
+            self._names_in_use.setdefault(full.lower(), 1)
         device = next((d for d in reversed(self._device_stack) if d), "")
         node = Node(self, full, type_, inputs, attrs, list(self._control_deps), device)
         for i, (shape, dtype) in enumerate(out_specs):
@@ -586,6 +587,9 @@ def variable_scope(name_or_scope=None, default_name: Optional[str] = None, value
         )
         saved_counts = dict(g._var_scope_counts) if isinstance(name_or_scope, VariableScope) else None
         g._var_scope_counts[new_name] = g._var_scope_counts.get(new_name, 0) + 1
+        parts = new_name.split("/")
+        for i in range(1, len(parts)):
+            g._var_scope_desc.setdefault("/".join(parts[:i]), set()).add(new_name)
         g._var_scope = scope
         try:
             yield scope
@@ -594,10 +598,8 @@ def variable_scope(name_or_scope=None, default_name: Optional[str] = None, value
             if saved_counts is not None:
                 g._var_scope_counts = saved_counts
             else:
-                prefix = new_name + "/"
-                for k in g._var_scope_counts:
-                    if k.startswith(prefix):
-                        g._var_scope_counts[k] = 0
+                for k in g._var_scope_desc.get(new_name, ()):
+                    g._var_scope_counts[k] = 0
 
 
 def _graph_of(values) -> Graph:

@@ -125,7 +125,7 @@ class VarianceScaling(Initializer):
     def __init__(self, factor=2.0, mode="FAN_IN", uniform=False, seed=None, dtype=_dt.float32):
         super().__init__(dtype)
         if mode not in ("FAN_IN", "FAN_OUT", "FAN_AVG"):
-            raise InvalidArgumentError(f"mode {mode!r} must be one of FAN_IN, FAN_OUT, FAN_AVG")
+            raise DTypeError(f"Unknown mode {mode!r}: must be one of FAN_IN, FAN_OUT, FAN_AVG")
         self.factor, self.mode, self.uniform, self.seed = float(factor), mode, bool(uniform), seed
 
     def sample(self, shape, dtype, rng):

@@ -155,11 +155,27 @@ def _conv(inputs, weights, strides, rates, padding, df):
                      data_format=df)
 
 
-convolution2d = conv2d = convolution
+@add_arg_scope
+def convolution2d(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=None, rate=1,
+                  activation_fn=math_ops.relu, normalizer_fn=None, normalizer_params=None,
+                  weights_initializer=xavier_initializer(), weights_regularizer=None,
+                  biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
+                  variables_collections=None, outputs_collections=None, trainable=True, scope=None):
+    """TF-Slim's conv2d (an alias): `convolution` for 2-D inputs; its own arg_scope key, as in TF-Slim."""
+    return convolution(inputs, num_outputs, kernel_size, stride=stride, padding=padding,
+                       data_format=data_format, rate=rate, activation_fn=activation_fn,
+                       normalizer_fn=normalizer_fn, normalizer_params=normalizer_params,
+                       weights_initializer=weights_initializer, weights_regularizer=weights_regularizer,
+                       biases_initializer=biases_initializer, biases_regularizer=biases_regularizer, reuse=reuse,
+                       variables_collections=variables_collections, outputs_collections=outputs_collections,
+                       trainable=trainable, scope=scope, conv_dims=2)
+
+
+conv2d = convolution2d
 
 
 @add_arg_scope
-def conv2d_transpose(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=DATA_FORMAT_NHWC,
+def convolution2d_transpose(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=DATA_FORMAT_NHWC,
                      activation_fn=math_ops.relu, normalizer_fn=None, normalizer_params=None,
                      weights_initializer=xavier_initializer(), weights_regularizer=None,
                      biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
@@ -189,7 +205,7 @@ def conv2d_transpose(inputs, num_outputs, kernel_size, stride=1, padding="SAME",
         return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
-convolution2d_transpose = conv2d_transpose
+conv2d_transpose = convolution2d_transpose
 
 
 @add_arg_scope
@@ -241,7 +257,7 @@ separable_conv2d = separable_convolution2d
 
 
 @add_arg_scope
-def conv2d_in_plane(inputs, kernel_size, stride=1, padding="SAME", activation_fn=math_ops.relu,
+def convolution2d_in_plane(inputs, kernel_size, stride=1, padding="SAME", activation_fn=math_ops.relu,
                     normalizer_fn=None, normalizer_params=None, weights_initializer=xavier_initializer(),
                     weights_regularizer=None, biases_initializer=zeros_initializer(), biases_regularizer=None,
                     reuse=None, variables_collections=None, outputs_collections=None, trainable=True, scope=None):
@@ -267,7 +283,7 @@ def conv2d_in_plane(inputs, kernel_size, stride=1, padding="SAME", activation_fn
         return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
-convolution2d_in_plane = conv2d_in_plane
+conv2d_in_plane = convolution2d_in_plane
 
 
 # ------------------------------------------------------------------------------------------

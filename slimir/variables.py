@@ -100,6 +100,8 @@ def _true_getter(name, shape=None, dtype=None, initializer=None, regularizer=Non
     g = get_default_graph()
     scope = g._var_scope
     full = f"{scope.name}/{name}" if scope.name else name
+    if dtype is None and isinstance(initializer, Tensor):
+        dtype = initializer.dtype
     dtype = _dt.as_dtype(dtype) if dtype is not None else scope.dtype
     reuse = scope.reuse
     existing = g._var_store.get(full)
@@ -125,12 +127,13 @@ def _true_getter(name, shape=None, dtype=None, initializer=None, regularizer=Non
         initializer = GlorotUniform() if dtype.is_floating else Zeros()
     if isinstance(initializer, Initializer):
         initializer.check_dtype(dtype)
-    elif not callable(initializer) and not isinstance(initializer, Tensor):
-        arr = np.asarray(initializer)
-        if arr.dtype.kind == "f" and not dtype.is_floating:
-            raise DTypeError(f"variable {full}: float initial value for a {dtype.name} variable")
-        if shape is not None and arr.shape != tuple(shape):
-            raise ShapeError(f"variable {full}: initial value of shape {fmt(arr.shape)} given with shape {fmt(shape)}")
+    elif isinstance(initializer, Tensor) or not callable(initializer):
+        if shape is not None:
+            raise ShapeError(f"variable {full}: If initializer is a constant, do not specify shape.")
+        if not isinstance(initializer, Tensor):
+            arr = np.asarray(initializer)
+            if arr.dtype.kind == "f" and not dtype.is_floating:
+                raise DTypeError(f"variable {full}: float initial value for a {dtype.name} variable")
     shp = _infer_shape(full, shape, initializer, dtype)
     var = _new_variable(full, shp, dtype, initializer, trainable, collections, exact_name=True, device=device)
     g._var_store[full] = var

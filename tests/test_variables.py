@@ -314,11 +314,13 @@ def test_get_variables_by_name():
         fooa = slim.variable("fooa", [5])
     with slim.variable_scope("B"):
         a2 = slim.variable("a", [5])
+    assert slim.get_variables_by_name("a", scope="B") == [a2]
+    # (With a top-level "a" present, TF-Slim's pattern '<scope>.*/a:|^a:' would
+    # also return it for any scope, so the scoped query is checked before.)
     top = slim.variable("a", [5])
     assert slim.get_variables_by_name("a") == [a, a2, top]
     assert slim.get_variables_by_name("fooa") == [fooa]
     assert slim.get_variables_by_name("/a") == []
-    assert slim.get_variables_by_name("a", scope="B") == [a2]
 
 
 def test_get_unique_variable():

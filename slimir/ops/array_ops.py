@@ -53,7 +53,7 @@ def constant(value, dtype=None, shape=None, name: str = "Const", graph=None) -> 
             arr = arr.reshape(shape)
         else:
             raise ShapeError(f"constant: {arr.size} values cannot fill shape {fmt(shape)}")
-    arr = np.ascontiguousarray(arr)
+    arr = np.array(arr, order="C")  # (np.ascontiguousarray would turn a scalar into shape [1])
     arr.setflags(write=False)
     g = graph or get_default_graph()
     with g.as_default() if graph is not None else _null():
@@ -712,5 +712,5 @@ def check_feed(t: Tensor, value: np.ndarray) -> np.ndarray:
     s = t.shape
     if len(s) != arr.ndim or any(d is not None and d != a for d, a in zip(s, arr.shape)):
         raise FeedError(f"cannot feed a value of shape {fmt(arr.shape)} to {t.name}, which has shape {fmt(s)}")
-    return np.ascontiguousarray(arr)
+    return arr if arr.flags.c_contiguous else np.array(arr, order="C")
 
