@@ -1,0 +1,53 @@
+"""Networks by name, as TF-Slim's research/slim `nets_factory`: `get_network_fn('vgg_16', 1000)` gives a
+function `images -> (logits, end_points)` that applies the network under its own arg_scope."""
+
+from __future__ import annotations
+
+import functools
+
+from ..arg_scope import arg_scope
+from ..errors import InvalidArgumentError
+from . import alexnet, cifarnet, lenet, overfeat, vgg
+
+__all__ = ["arg_scopes_map", "get_network_fn", "networks_map"]
+
+networks_map = {
+    "alexnet_v2": alexnet.alexnet_v2,
+    "cifarnet": cifarnet.cifarnet,
+    "overfeat": overfeat.overfeat,
+    "vgg_a": vgg.vgg_a,
+    "vgg_16": vgg.vgg_16,
+    "vgg_19": vgg.vgg_19,
+    "lenet": lenet.lenet,
+}
+
+arg_scopes_map = {
+    "alexnet_v2": alexnet.alexnet_v2_arg_scope,
+    "cifarnet": cifarnet.cifarnet_arg_scope,
+    "overfeat": overfeat.overfeat_arg_scope,
+    "vgg_a": vgg.vgg_arg_scope,
+    "vgg_16": vgg.vgg_arg_scope,
+    "vgg_19": vgg.vgg_arg_scope,
+    "lenet": lenet.lenet_arg_scope,
+}
+
+
+def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
+    """A function `network_fn(images, **kwargs) -> (logits, end_points)` for the network `name`.
+
+    The network runs under its arg_scope with `weight_decay`, with `num_classes` and `is_training`
+    fixed; extra keyword arguments go to the network. `network_fn.default_image_size` is the
+    network's input size. An unknown name raises ValueError.
+    """
+    if name not in networks_map:
+        raise InvalidArgumentError(f"Name of network unknown {name} (known: {', '.join(sorted(networks_map))})")
+    func = networks_map[name]
+
+    @functools.wraps(func)
+    def network_fn(images, **kwargs):
+        with arg_scope(arg_scopes_map[name](weight_decay=weight_decay)):
+            return func(images, num_classes=num_classes, is_training=is_training, **kwargs)
+
+    if hasattr(func, "default_image_size"):
+        network_fn.default_image_size = func.default_image_size
+    return network_fn
