@@ -458,8 +458,10 @@ def bias_add(inputs, activation_fn=None, initializer=zeros_initializer(), regula
         where = _where(sc)
         df = _data_format(data_format, where)
         rank = len(inputs.shape)
-        if rank < 2 or (df == DATA_FORMAT_NCHW and rank < 3):
-            raise ShapeError(f"{where}: bias_add expects an input of rank >= 2 (>= 3 for NCHW), got {fmt(inputs.shape)}")
+        if rank < 2:
+            raise ShapeError(f"{where}: bias_add expects an input of rank >= 2, got {fmt(inputs.shape)}")
+        if df == DATA_FORMAT_NCHW and rank != 4:
+            raise ShapeError(f"{where}: bias_add with data format NCHW only supports 4-D inputs, got {fmt(inputs.shape)}")
         c = _channels(inputs, df, where, "bias_add")
         biases = _var("biases", [c], inputs.dtype, initializer, regularizer,
                       utils.get_variable_collections(variables_collections, "biases"), trainable)
@@ -524,9 +526,12 @@ def flatten(inputs, outputs_collections=None, scope=None):
 
     inputs = convert_to_tensor(inputs)
     with name_scope(scope, "Flatten", [inputs]) as sc:
-        if len(inputs.shape) < 2:
-            raise ShapeError(f"{sc.rstrip('/')}: Inputs must have a least 2 dimensions, got {fmt(inputs.shape)}")
-        outputs = apply_op("flatten", [inputs])
+        if len(inputs.shape) < 1:
+            raise ShapeError(f"{sc.rstrip('/')}: Inputs must have a least 1 dimension, got {fmt(inputs.shape)}")
+        if len(inputs.shape) == 1:
+            outputs = array_ops.expand_dims(inputs, 1)
+        else:
+            outputs = apply_op("flatten", [inputs])
         return utils.collect_named_outputs(outputs_collections, sc, outputs)
 
 
@@ -545,7 +550,10 @@ def one_hot_encoding(labels, num_classes, on_value=1.0, off_value=0.0, outputs_c
 def softmax(logits, scope=None):
     """Softmax over the last dimension."""
     logits = convert_to_tensor(logits)
-    with variable_scope(scope, "softmax", [logits]):
+    with variable_scope(scope, "softmax", [logits]) as sc:
+        if len(logits.shape) < 2 or logits.shape[-1] is None:
+            raise ShapeError(f"{_where(sc)}: softmax needs rank >= 2 and a known last dimension, "
+                             f"got {fmt(logits.shape)}")
         return nn_ops.softmax(logits, axis=-1)
 
 
