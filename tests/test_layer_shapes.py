@@ -7,7 +7,6 @@ import pytest
 import slimir as slim
 from slimir import errors
 
-
 # ----------------------------------------------------------------------------------------------- helpers
 
 
@@ -80,26 +79,31 @@ def test_conv2d_collections():
     "in_shape, args, kwargs, out_shape, w_shape",
     [
         # TF-Slim's documented/tested shapes.
-        ([5, 6, 8, 3], (32, [3, 3]), dict(stride=2), [5, 3, 4, 32], [3, 3, 3, 32]),
-        ([5, 7, 9, 3], (32, [3, 3]), dict(padding="VALID"), [5, 5, 7, 32], [3, 3, 3, 32]),
+        ([5, 6, 8, 3], (32, [3, 3]), {"stride": 2}, [5, 3, 4, 32], [3, 3, 3, 32]),
+        ([5, 7, 9, 3], (32, [3, 3]), {"padding": "VALID"}, [5, 5, 7, 32], [3, 3, 3, 32]),
         ([5, 7, 9, 3], (32, 3), {}, [5, 7, 9, 32], [3, 3, 3, 32]),
         ([5, 7, 9, 4], (32, [3, 1]), {}, [5, 7, 9, 32], [3, 1, 4, 32]),
         ([5, 7, 9, 4], (32, [1, 3]), {}, [5, 7, 9, 32], [1, 3, 4, 32]),
-        ([5, 7, 9, 32], (64, [7, 9]), dict(padding="VALID"), [5, 1, 1, 64], [7, 9, 32, 64]),
-        ([5, 10, 12, 3], (32, [3, 3]), dict(rate=2, padding="SAME"), [5, 10, 12, 32], [3, 3, 3, 32]),
-        ([5, 10, 12, 3], (32, [3, 3]), dict(rate=2, padding="VALID"), [5, 6, 8, 32], [3, 3, 3, 32]),
-        ([5, 10, 12, 3], (32, [3, 3]), dict(rate=[2, 3], padding="VALID"), [5, 6, 6, 32], [3, 3, 3, 32]),
-        ([5, 9, 11, 3], (32, [3, 3]), dict(rate=2, padding="VALID"), [5, 5, 7, 32], [3, 3, 3, 32]),
-        ([5, 7, 9, 3], (32, [3, 3]), dict(stride=[2, 3]), [5, 4, 3, 32], [3, 3, 3, 32]),
-        ([5, 7, 9, 3], (32, [3, 3]), dict(stride=3, padding="VALID"), [5, 2, 3, 32], [3, 3, 3, 32]),
+        ([5, 7, 9, 32], (64, [7, 9]), {"padding": "VALID"}, [5, 1, 1, 64], [7, 9, 32, 64]),
+        ([5, 10, 12, 3], (32, [3, 3]), {"rate": 2, "padding": "SAME"}, [5, 10, 12, 32], [3, 3, 3, 32]),
+        ([5, 10, 12, 3], (32, [3, 3]), {"rate": 2, "padding": "VALID"}, [5, 6, 8, 32], [3, 3, 3, 32]),
+        ([5, 10, 12, 3], (32, [3, 3]), {"rate": [2, 3], "padding": "VALID"}, [5, 6, 6, 32], [3, 3, 3, 32]),
+        ([5, 9, 11, 3], (32, [3, 3]), {"rate": 2, "padding": "VALID"}, [5, 5, 7, 32], [3, 3, 3, 32]),
+        ([5, 7, 9, 3], (32, [3, 3]), {"stride": [2, 3]}, [5, 4, 3, 32], [3, 3, 3, 32]),
+        ([5, 7, 9, 3], (32, [3, 3]), {"stride": 3, "padding": "VALID"}, [5, 2, 3, 32], [3, 3, 3, 32]),
         # Channels-first: weights stay [kh, kw, in, out].
-        ([5, 4, 7, 9], (32, [3, 3]), dict(data_format="NCHW"), [5, 32, 7, 9], [3, 3, 4, 32]),
-        ([2, 3, 9, 11], (8, [3, 3]), dict(stride=2, padding="VALID", data_format="NCHW"), [2, 8, 4, 5],
-         [3, 3, 3, 8]),
+        ([5, 4, 7, 9], (32, [3, 3]), {"data_format": "NCHW"}, [5, 32, 7, 9], [3, 3, 4, 32]),
+        (
+            [2, 3, 9, 11],
+            (8, [3, 3]),
+            {"stride": 2, "padding": "VALID", "data_format": "NCHW"},
+            [2, 8, 4, 5],
+            [3, 3, 3, 8],
+        ),
         # Unknown dims propagate as None.
         ([None, 28, 28, 1], (32, [5, 5]), {}, [None, 28, 28, 32], [5, 5, 1, 32]),
-        ([None, None, None, 3], (32, [3, 3]), dict(padding="VALID"), [None, None, None, 32], [3, 3, 3, 32]),
-        ([None, 3, None, None], (32, [3, 3]), dict(data_format="NCHW"), [None, 32, None, None], [3, 3, 3, 32]),
+        ([None, None, None, 3], (32, [3, 3]), {"padding": "VALID"}, [None, None, None, 32], [3, 3, 3, 32]),
+        ([None, 3, None, None], (32, [3, 3]), {"data_format": "NCHW"}, [None, 32, None, None], [3, 3, 3, 32]),
     ],
 )
 def test_conv2d_output_and_weight_shapes(in_shape, args, kwargs, out_shape, w_shape):
@@ -121,12 +125,19 @@ def test_conv2d_without_biases_and_with_normalizer():
         net = slim.conv2d(net, 32, [3, 3], normalizer_fn=slim.batch_norm, normalizer_params={"scale": True})
         assert _shape(net) == [5, 7, 9, 32]
         # The normalizer replaces the biases.
-        assert sorted(_var_shapes()) == sorted([
-            "Conv/weights", "Conv/BatchNorm/beta", "Conv/BatchNorm/moving_mean",
-            "Conv/BatchNorm/moving_variance",
-            "Conv_1/weights", "Conv_1/BatchNorm/beta", "Conv_1/BatchNorm/gamma",
-            "Conv_1/BatchNorm/moving_mean", "Conv_1/BatchNorm/moving_variance",
-        ])
+        assert sorted(_var_shapes()) == sorted(
+            [
+                "Conv/weights",
+                "Conv/BatchNorm/beta",
+                "Conv/BatchNorm/moving_mean",
+                "Conv/BatchNorm/moving_variance",
+                "Conv_1/weights",
+                "Conv_1/BatchNorm/beta",
+                "Conv_1/BatchNorm/gamma",
+                "Conv_1/BatchNorm/moving_mean",
+                "Conv_1/BatchNorm/moving_variance",
+            ]
+        )
         assert len(slim.get_variables("Conv/BatchNorm")) == 3
         assert len(slim.get_variables("Conv_1/BatchNorm")) == 4
         assert len(slim.get_collection(slim.GraphKeys.UPDATE_OPS)) == 4
@@ -144,8 +155,14 @@ def test_conv2d_regularizers_go_to_regularization_losses():
         x = _ph([2, 8, 8, 3])
         slim.conv2d(x, 4, [3, 3], weights_regularizer=slim.l2_regularizer(0.01), scope="c1")
         assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 1
-        slim.conv2d(x, 4, [3, 3], weights_regularizer=slim.l2_regularizer(0.01),
-                    biases_regularizer=slim.l2_regularizer(0.01), scope="c2")
+        slim.conv2d(
+            x,
+            4,
+            [3, 3],
+            weights_regularizer=slim.l2_regularizer(0.01),
+            biases_regularizer=slim.l2_regularizer(0.01),
+            scope="c2",
+        )
         assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 3
         # Reusing the variables does not add the regularization loss again.
         slim.conv2d(x, 4, [3, 3], weights_regularizer=slim.l2_regularizer(0.01), scope="c1", reuse=True)
@@ -171,8 +188,9 @@ def test_conv2d_variables_collections_list_and_dict():
         x = _ph([2, 8, 8, 3])
         slim.conv2d(x, 4, [3, 3], variables_collections=["my_vars"], scope="a")
         assert sorted(_names("my_vars")) == ["a/biases", "a/weights"]
-        slim.conv2d(x, 4, [3, 3], variables_collections={"weights": ["only_w"], "biases": ["only_b"]},
-                    scope="b")
+        slim.conv2d(
+            x, 4, [3, 3], variables_collections={"weights": ["only_w"], "biases": ["only_b"]}, scope="b"
+        )
         assert _names("only_w") == ["b/weights"]
         assert _names("only_b") == ["b/biases"]
         # Still model variables.
@@ -249,25 +267,48 @@ def test_one_hot_encoding_alias():
 @pytest.mark.parametrize(
     "in_shape, num_outputs, kernel, kwargs, out_shape",
     [
-        ([5, 10, 12, 3], 32, [3, 3], dict(stride=1, padding="SAME"), [5, 10, 12, 32]),
-        ([5, 10, 12, 3], 32, [3, 3], dict(stride=1, padding="VALID"), [5, 12, 14, 32]),
-        ([5, 9, 11, 3], 32, [3, 3], dict(stride=[2, 2], padding="VALID"), [5, 19, 23, 32]),
-        ([5, 9, 11, 3], 32, [3, 3], dict(stride=2, padding="SAME"), [5, 18, 22, 32]),
-        ([1, 1, 1, 1], 1, [2, 2], dict(stride=[2, 2], padding="SAME"), [1, 2, 2, 1]),
-        ([1, 1, 1, 1], 1, [2, 2], dict(stride=[2, 2], padding="VALID"), [1, 2, 2, 1]),
-        ([1, 2, 2, 1], 1, [2, 2], dict(stride=[2, 2], padding="SAME"), [1, 4, 4, 1]),
-        ([1, 2, 2, 1], 1, [2, 2], dict(stride=[2, 2], padding="VALID"), [1, 4, 4, 1]),
-        ([1, 3, 2, 1], 1, [2, 4], dict(stride=[2, 1], padding="VALID"), [1, 6, 5, 1]),
-        ([1, 3, 2, 1], 1, [2, 4], dict(stride=[2, 4], padding="VALID"), [1, 6, 8, 1]),
-        ([1, 3, 2, 1], 1, [2, 4], dict(stride=[2, 5], padding="VALID"), [1, 6, 10, 1]),
-        ([None, 9, 11, 3], 32, [3, 3], dict(stride=2, padding="VALID"), [None, 19, 23, 32]),
-        ([None, None, None, 3], 32, [3, 3], dict(stride=2, padding="VALID"), [None, None, None, 32]),
+        ([5, 10, 12, 3], 32, [3, 3], {"stride": 1, "padding": "SAME"}, [5, 10, 12, 32]),
+        ([5, 10, 12, 3], 32, [3, 3], {"stride": 1, "padding": "VALID"}, [5, 12, 14, 32]),
+        ([5, 9, 11, 3], 32, [3, 3], {"stride": [2, 2], "padding": "VALID"}, [5, 19, 23, 32]),
+        ([5, 9, 11, 3], 32, [3, 3], {"stride": 2, "padding": "SAME"}, [5, 18, 22, 32]),
+        ([1, 1, 1, 1], 1, [2, 2], {"stride": [2, 2], "padding": "SAME"}, [1, 2, 2, 1]),
+        ([1, 1, 1, 1], 1, [2, 2], {"stride": [2, 2], "padding": "VALID"}, [1, 2, 2, 1]),
+        ([1, 2, 2, 1], 1, [2, 2], {"stride": [2, 2], "padding": "SAME"}, [1, 4, 4, 1]),
+        ([1, 2, 2, 1], 1, [2, 2], {"stride": [2, 2], "padding": "VALID"}, [1, 4, 4, 1]),
+        ([1, 3, 2, 1], 1, [2, 4], {"stride": [2, 1], "padding": "VALID"}, [1, 6, 5, 1]),
+        ([1, 3, 2, 1], 1, [2, 4], {"stride": [2, 4], "padding": "VALID"}, [1, 6, 8, 1]),
+        ([1, 3, 2, 1], 1, [2, 4], {"stride": [2, 5], "padding": "VALID"}, [1, 6, 10, 1]),
+        ([None, 9, 11, 3], 32, [3, 3], {"stride": 2, "padding": "VALID"}, [None, 19, 23, 32]),
+        ([None, None, None, 3], 32, [3, 3], {"stride": 2, "padding": "VALID"}, [None, None, None, 32]),
         # Channels-first.
-        ([5, 3, 10, 12], 32, [3, 3], dict(stride=1, padding="SAME", data_format="NCHW"), [5, 32, 10, 12]),
-        ([5, 3, 10, 12], 32, [3, 3], dict(stride=1, padding="VALID", data_format="NCHW"), [5, 32, 12, 14]),
-        ([5, 3, 9, 11], 32, [3, 3], dict(stride=[2, 2], padding="VALID", data_format="NCHW"),
-         [5, 32, 19, 23]),
-        ([1, 1, 3, 2], 1, [2, 4], dict(stride=[2, 5], padding="VALID", data_format="NCHW"), [1, 1, 6, 10]),
+        (
+            [5, 3, 10, 12],
+            32,
+            [3, 3],
+            {"stride": 1, "padding": "SAME", "data_format": "NCHW"},
+            [5, 32, 10, 12],
+        ),
+        (
+            [5, 3, 10, 12],
+            32,
+            [3, 3],
+            {"stride": 1, "padding": "VALID", "data_format": "NCHW"},
+            [5, 32, 12, 14],
+        ),
+        (
+            [5, 3, 9, 11],
+            32,
+            [3, 3],
+            {"stride": [2, 2], "padding": "VALID", "data_format": "NCHW"},
+            [5, 32, 19, 23],
+        ),
+        (
+            [1, 1, 3, 2],
+            1,
+            [2, 4],
+            {"stride": [2, 5], "padding": "VALID", "data_format": "NCHW"},
+            [1, 1, 6, 10],
+        ),
     ],
 )
 def test_conv2d_transpose_shapes(in_shape, num_outputs, kernel, kwargs, out_shape):
@@ -324,13 +365,13 @@ def test_separable_conv2d_depthwise_only_when_num_outputs_is_none():
 @pytest.mark.parametrize(
     "in_shape, num_outputs, kwargs, out_shape",
     [
-        ([5, 3, 3, 3], 32, dict(padding="VALID"), [5, 1, 1, 32]),
-        ([5, 5, 5, 3], 32, dict(padding="VALID", rate=2), [5, 1, 1, 32]),
-        ([5, 3, 3, 3], None, dict(padding="VALID"), [5, 1, 1, 6]),
-        ([5, 5, 5, 3], None, dict(padding="VALID", rate=2), [5, 1, 1, 6]),
-        ([None, 10, 12, 3], 8, dict(stride=2), [None, 5, 6, 8]),
-        ([4, 3, 10, 12], None, dict(stride=2, padding="VALID", data_format="NCHW"), [4, 6, 4, 5]),
-        ([4, 3, 10, 12], 5, dict(stride=2, padding="VALID", data_format="NCHW"), [4, 5, 4, 5]),
+        ([5, 3, 3, 3], 32, {"padding": "VALID"}, [5, 1, 1, 32]),
+        ([5, 5, 5, 3], 32, {"padding": "VALID", "rate": 2}, [5, 1, 1, 32]),
+        ([5, 3, 3, 3], None, {"padding": "VALID"}, [5, 1, 1, 6]),
+        ([5, 5, 5, 3], None, {"padding": "VALID", "rate": 2}, [5, 1, 1, 6]),
+        ([None, 10, 12, 3], 8, {"stride": 2}, [None, 5, 6, 8]),
+        ([4, 3, 10, 12], None, {"stride": 2, "padding": "VALID", "data_format": "NCHW"}, [4, 6, 4, 5]),
+        ([4, 3, 10, 12], 5, {"stride": 2, "padding": "VALID", "data_format": "NCHW"}, [4, 5, 4, 5]),
     ],
 )
 def test_separable_conv2d_shapes(in_shape, num_outputs, kwargs, out_shape):
@@ -352,8 +393,9 @@ def test_separable_conv2d_regularizer_covers_both_kernels_and_trainable_flag():
         x = _ph([5, 3, 3, 3])
         slim.separable_conv2d(x, 32, [3, 3], 2, weights_regularizer=slim.l2_regularizer(0.01), scope="c1")
         assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 2
-        slim.separable_conv2d(x, 32, [3, 3], 2, weights_regularizer=slim.l2_regularizer(0.01), scope="c1",
-                              reuse=True)
+        slim.separable_conv2d(
+            x, 32, [3, 3], 2, weights_regularizer=slim.l2_regularizer(0.01), scope="c1", reuse=True
+        )
         assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 2
     for num_outputs in (None, 8):
         with slim.Graph().as_default():
@@ -364,12 +406,23 @@ def test_separable_conv2d_regularizer_covers_both_kernels_and_trainable_flag():
 
 def test_separable_conv2d_with_batch_norm_variables_collections():
     with slim.Graph().as_default():
-        params = {"variables_collections": {k: ["bn_vars"] for k in
-                                            ("beta", "gamma", "moving_mean", "moving_variance")}}
-        net = slim.separable_conv2d(_ph([5, 3, 3, 3]), 8, [3, 3], 2, normalizer_fn=slim.batch_norm,
-                                    normalizer_params=params, scope="conv1")
-        slim.separable_conv2d(net, 32, [3, 3], 2, normalizer_fn=slim.batch_norm, normalizer_params=params,
-                              scope="conv2")
+        params = {
+            "variables_collections": {
+                k: ["bn_vars"] for k in ("beta", "gamma", "moving_mean", "moving_variance")
+            }
+        }
+        net = slim.separable_conv2d(
+            _ph([5, 3, 3, 3]),
+            8,
+            [3, 3],
+            2,
+            normalizer_fn=slim.batch_norm,
+            normalizer_params=params,
+            scope="conv1",
+        )
+        slim.separable_conv2d(
+            net, 32, [3, 3], 2, normalizer_fn=slim.batch_norm, normalizer_params=params, scope="conv2"
+        )
         assert len(slim.get_collection("bn_vars")) == 6
         assert len(slim.get_variables("conv1/BatchNorm")) == 3
         assert len(slim.get_variables("conv2/BatchNorm")) == 3
@@ -413,7 +466,7 @@ def test_fully_connected_default_scope_and_shapes():
     "in_shape, out_shape",
     [
         ([None, 27], [None, 32]),
-        ([2, 5, 7], [2, 5, 32]),          # rank 3: applied to the last axis
+        ([2, 5, 7], [2, 5, 32]),  # rank 3: applied to the last axis
         ([None, 5, 7], [None, 5, 32]),
         ([None, None, 7], [None, None, 32]),
         ([2, 3, 4, 7], [2, 3, 4, 32]),
@@ -429,8 +482,9 @@ def test_fully_connected_works_on_last_axis(in_shape, out_shape):
 def test_fully_connected_normalizer_regularizers_trainable():
     with slim.Graph().as_default():
         x = _ph([5, 27])
-        with slim.arg_scope([slim.fully_connected], normalizer_fn=slim.batch_norm,
-                            normalizer_params={"decay": 0.9}):
+        with slim.arg_scope(
+            [slim.fully_connected], normalizer_fn=slim.batch_norm, normalizer_params={"decay": 0.9}
+        ):
             net = slim.fully_connected(x, 27)
             net = slim.fully_connected(net, 27)
         assert _shape(net) == [5, 27]
@@ -458,17 +512,17 @@ def test_fully_connected_normalizer_regularizers_trainable():
 @pytest.mark.parametrize(
     "in_shape, args, kwargs, out_shape",
     [
-        ([5, 3, 6, 3], ([3, 3],), {}, [5, 1, 2, 3]),                    # default stride 2, VALID
+        ([5, 3, 6, 3], ([3, 3],), {}, [5, 1, 2, 3]),  # default stride 2, VALID
         ([5, 3, 6, 3], (3,), {}, [5, 1, 2, 3]),
-        ([5, 2, 3, 6], ([3, 3],), dict(data_format="NCHW"), [5, 2, 1, 2]),
-        ([5, 3, 6, 3], ([3, 3],), dict(padding="SAME"), [5, 2, 3, 3]),
-        ([5, 3, 3, 6], ([3, 3],), dict(padding="SAME", data_format="NCHW"), [5, 3, 2, 3]),
-        ([5, 3, 6, 3], ([3, 3],), dict(stride=1, padding="SAME"), [5, 3, 6, 3]),
-        ([5, 3, 6, 3], ([3, 6],), dict(stride=1), [5, 1, 1, 3]),         # global pooling
+        ([5, 2, 3, 6], ([3, 3],), {"data_format": "NCHW"}, [5, 2, 1, 2]),
+        ([5, 3, 6, 3], ([3, 3],), {"padding": "SAME"}, [5, 2, 3, 3]),
+        ([5, 3, 3, 6], ([3, 3],), {"padding": "SAME", "data_format": "NCHW"}, [5, 3, 2, 3]),
+        ([5, 3, 6, 3], ([3, 3],), {"stride": 1, "padding": "SAME"}, [5, 3, 6, 3]),
+        ([5, 3, 6, 3], ([3, 6],), {"stride": 1}, [5, 1, 1, 3]),  # global pooling
         ([None, 28, 28, 32], ([2, 2],), {}, [None, 14, 14, 32]),
-        ([None, 7, 7, 8], ([2, 2],), dict(padding="SAME"), [None, 4, 4, 8]),
+        ([None, 7, 7, 8], ([2, 2],), {"padding": "SAME"}, [None, 4, 4, 8]),
         ([None, 7, 7, 8], ([2, 2],), {}, [None, 3, 3, 8]),
-        ([2, 9, 8, 1], ([3, 2],), dict(stride=[3, 2]), [2, 3, 4, 1]),
+        ([2, 9, 8, 1], ([3, 2],), {"stride": [3, 2]}, [2, 3, 4, 1]),
     ],
 )
 def test_pool_shapes(pool, prefix, in_shape, args, kwargs, out_shape):
@@ -521,7 +575,7 @@ def test_dropout_not_training_is_identity():
         ([5, 3, 3], [5, 9]),
         ([5, 7], [5, 7]),
         ([5, None], [5, None]),
-        ([5], [5, 1]),                      # rank 1 becomes [batch, 1], as tf.layers.flatten does
+        ([5], [5, 1]),  # rank 1 becomes [batch, 1], as tf.layers.flatten does
         ([None, None, None, None], [None, None]),
         ([None, 4, None, 2], [None, None]),
     ],
@@ -598,8 +652,12 @@ def test_batch_norm_default_variables_and_collections():
 def test_batch_norm_scale_center_and_trainable():
     with slim.Graph().as_default():
         slim.batch_norm(_ph([5, 3, 3, 3]), scale=True)
-        assert sorted(_var_shapes()) == ["BatchNorm/beta", "BatchNorm/gamma", "BatchNorm/moving_mean",
-                                         "BatchNorm/moving_variance"]
+        assert sorted(_var_shapes()) == [
+            "BatchNorm/beta",
+            "BatchNorm/gamma",
+            "BatchNorm/moving_mean",
+            "BatchNorm/moving_variance",
+        ]
         assert len(slim.get_model_variables()) == 4
         assert sorted(_names(slim.GraphKeys.TRAINABLE_VARIABLES)) == ["BatchNorm/beta", "BatchNorm/gamma"]
     with slim.Graph().as_default():
@@ -621,8 +679,8 @@ def test_batch_norm_scale_center_and_trainable():
         ([5, 7], {}, [7]),
         ([None, 7], {}, [7]),
         ([None, 4, 4, 6], {}, [6]),
-        ([5, 3, 4, 4], dict(data_format="NCHW"), [3]),
-        ([None, 3, None, None], dict(data_format="NCHW"), [3]),
+        ([5, 3, 4, 4], {"data_format": "NCHW"}, [3]),
+        ([None, 3, None, None], {"data_format": "NCHW"}, [3]),
         ([2, 3, 5], {}, [5]),
     ],
 )
@@ -663,8 +721,11 @@ def test_batch_norm_variables_collections_and_param_regularizers():
         for name in colls:
             assert _names(name + "_coll") == ["BatchNorm/" + name]
     with slim.Graph().as_default():
-        slim.batch_norm(_ph([5, 3, 3, 3]), scale=True,
-                        param_regularizers={"beta": slim.l2_regularizer(0.1), "gamma": slim.l2_regularizer(0.1)})
+        slim.batch_norm(
+            _ph([5, 3, 3, 3]),
+            scale=True,
+            param_regularizers={"beta": slim.l2_regularizer(0.1), "gamma": slim.l2_regularizer(0.1)},
+        )
         assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 2
 
 
@@ -678,7 +739,7 @@ def test_batch_norm_variables_collections_and_param_regularizers():
         ([5, 2, 3], {}, [3]),
         ([5, 2, 3, 4], {}, [4]),
         ([None, 3, 3, 3], {}, [3]),
-        ([5, 6, 3, 4], dict(data_format="NCHW"), [6]),
+        ([5, 6, 3, 4], {"data_format": "NCHW"}, [6]),
     ],
 )
 def test_bias_add_shapes(in_shape, kwargs, bias_shape):
@@ -722,12 +783,10 @@ def test_layer_norm_variables_and_shapes():
 
 
 def test_layer_norm_bad_axes():
-    with slim.Graph().as_default():
-        with pytest.raises(ValueError):
-            slim.layer_norm(_ph([10, 300]), begin_norm_axis=2)
-    with slim.Graph().as_default():
-        with pytest.raises(ValueError):
-            slim.layer_norm(_ph([5, 3, 3, None]))  # params dims must be fully defined
+    with slim.Graph().as_default(), pytest.raises(ValueError):
+        slim.layer_norm(_ph([10, 300]), begin_norm_axis=2)
+    with slim.Graph().as_default(), pytest.raises(ValueError):
+        slim.layer_norm(_ph([5, 3, 3, None]))  # params dims must be fully defined
 
 
 # ---------------------------------------------------------------------------------------- repeat / stack
@@ -739,9 +798,12 @@ def test_repeat_with_scope_unrolls_names():
         assert _shape(y) == [5, 3, 3, 32]
         assert y.op.name.startswith("conv1/conv1_3/")
         assert [v.op.name for v in slim.get_model_variables()] == [
-            "conv1/conv1_1/weights", "conv1/conv1_1/biases",
-            "conv1/conv1_2/weights", "conv1/conv1_2/biases",
-            "conv1/conv1_3/weights", "conv1/conv1_3/biases",
+            "conv1/conv1_1/weights",
+            "conv1/conv1_1/biases",
+            "conv1/conv1_2/weights",
+            "conv1/conv1_2/biases",
+            "conv1/conv1_3/weights",
+            "conv1/conv1_3/biases",
         ]
         assert _var("conv1/conv1_1/weights").shape.as_list() == [3, 3, 3, 32]
         assert _var("conv1/conv1_2/weights").shape.as_list() == [3, 3, 32, 32]
@@ -769,9 +831,12 @@ def test_stack_fully_connected_with_scope():
         assert _shape(y) == [5, 128]
         assert y.op.name.startswith("fc/fc_3/")
         assert [(v.op.name, v.shape.as_list()) for v in slim.get_model_variables()] == [
-            ("fc/fc_1/weights", [27, 32]), ("fc/fc_1/biases", [32]),
-            ("fc/fc_2/weights", [32, 64]), ("fc/fc_2/biases", [64]),
-            ("fc/fc_3/weights", [64, 128]), ("fc/fc_3/biases", [128]),
+            ("fc/fc_1/weights", [27, 32]),
+            ("fc/fc_1/biases", [32]),
+            ("fc/fc_2/weights", [32, 64]),
+            ("fc/fc_2/biases", [64]),
+            ("fc/fc_3/weights", [64, 128]),
+            ("fc/fc_3/biases", [128]),
         ]
 
 
@@ -788,14 +853,22 @@ def test_stack_without_scope_uses_layer_function_name():
 
 def test_stack_with_tuple_arguments():
     with slim.Graph().as_default():
-        y = slim.stack(_ph([2, 8, 8, 3]), slim.conv2d, [(32, [3, 3]), (32, [1, 1]), (64, [3, 3]), (64, [1, 1])],
-                       scope="core")
+        y = slim.stack(
+            _ph([2, 8, 8, 3]),
+            slim.conv2d,
+            [(32, [3, 3]), (32, [1, 1]), (64, [3, 3]), (64, [1, 1])],
+            scope="core",
+        )
         assert _shape(y) == [2, 8, 8, 64]
         assert _var_shapes() == {
-            "core/core_1/weights": [3, 3, 3, 32], "core/core_1/biases": [32],
-            "core/core_2/weights": [1, 1, 32, 32], "core/core_2/biases": [32],
-            "core/core_3/weights": [3, 3, 32, 64], "core/core_3/biases": [64],
-            "core/core_4/weights": [1, 1, 64, 64], "core/core_4/biases": [64],
+            "core/core_1/weights": [3, 3, 3, 32],
+            "core/core_1/biases": [32],
+            "core/core_2/weights": [1, 1, 32, 32],
+            "core/core_2/biases": [32],
+            "core/core_3/weights": [3, 3, 32, 64],
+            "core/core_3/biases": [64],
+            "core/core_4/weights": [1, 1, 64, 64],
+            "core/core_4/biases": [64],
         }
         with pytest.raises(ValueError):
             slim.stack(y, slim.conv2d, 32, scope="bad")  # stack_args must be a list or tuple
@@ -805,21 +878,28 @@ def test_readme_vgg16_snippet_names():
     # The README's "Working Example: Specifying the VGG16 Layers", conv part, under a variable scope.
     with slim.Graph().as_default():
         inputs = _ph([None, 224, 224, 3])
-        with slim.variable_scope("vgg16"):
-            with slim.arg_scope([slim.conv2d, slim.fully_connected], activation_fn=slim.nn.relu,
-                                weights_initializer=slim.truncated_normal_initializer(0.0, 0.01),
-                                weights_regularizer=slim.l2_regularizer(0.0005)):
-                net = slim.repeat(inputs, 2, slim.conv2d, 64, [3, 3], scope="conv1")
-                net = slim.max_pool2d(net, [2, 2], scope="pool1")
-                net = slim.repeat(net, 2, slim.conv2d, 128, [3, 3], scope="conv2")
-                net = slim.max_pool2d(net, [2, 2], scope="pool2")
-                net = slim.repeat(net, 3, slim.conv2d, 256, [3, 3], scope="conv3")
-                net = slim.max_pool2d(net, [2, 2], scope="pool3")
+        with (
+            slim.variable_scope("vgg16"),
+            slim.arg_scope(
+                [slim.conv2d, slim.fully_connected],
+                activation_fn=slim.nn.relu,
+                weights_initializer=slim.truncated_normal_initializer(0.0, 0.01),
+                weights_regularizer=slim.l2_regularizer(0.0005),
+            ),
+        ):
+            net = slim.repeat(inputs, 2, slim.conv2d, 64, [3, 3], scope="conv1")
+            net = slim.max_pool2d(net, [2, 2], scope="pool1")
+            net = slim.repeat(net, 2, slim.conv2d, 128, [3, 3], scope="conv2")
+            net = slim.max_pool2d(net, [2, 2], scope="pool2")
+            net = slim.repeat(net, 3, slim.conv2d, 256, [3, 3], scope="conv3")
+            net = slim.max_pool2d(net, [2, 2], scope="pool3")
         assert _shape(net) == [None, 28, 28, 256]
         assert net.op.name.startswith("vgg16/pool3/")
         assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 7
         assert [v.op.name for v in slim.get_model_variables()][-2:] == [
-            "vgg16/conv3/conv3_3/weights", "vgg16/conv3/conv3_3/biases"]
+            "vgg16/conv3/conv3_3/weights",
+            "vgg16/conv3/conv3_3/biases",
+        ]
 
 
 # ---------------------------------------------------------------------------------------- bad input

@@ -57,13 +57,17 @@ def _windows(x, kh, kw, stride, padding, rate=(1, 1), pad_value=0.0):
     """Yields (i, j, patch) with patch [N, OH, OW, C] for kernel tap (i, j); x is NHWC."""
     sh, sw = _pair(stride)
     rh, rw = _pair(rate)
-    n, h, w, c = x.shape
+    _n, h, w, _c = x.shape
     oh, top, bottom = _pads(h, (kh - 1) * rh + 1, sh, padding)
     ow, left, right = _pads(w, (kw - 1) * rw + 1, sw, padding)
     xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=pad_value)
     for i in range(kh):
         for j in range(kw):
-            yield i, j, xp[:, i * rh:i * rh + (oh - 1) * sh + 1:sh, j * rw:j * rw + (ow - 1) * sw + 1:sw, :]
+            yield (
+                i,
+                j,
+                xp[:, i * rh : i * rh + (oh - 1) * sh + 1 : sh, j * rw : j * rw + (ow - 1) * sw + 1 : sw, :],
+            )
 
 
 def np_conv2d(x, w, stride=1, padding="SAME", rate=1):
@@ -102,7 +106,7 @@ def np_conv2d_transpose(x, w, stride, padding):
     x = x.astype(np.float64)
     w = w.astype(np.float64)
     sh, sw = _pair(stride)
-    n, h, wd, c = x.shape
+    n, h, wd, _c = x.shape
     kh, kw, o, _ = w.shape
     if padding == "SAME":
         oh, ow = h * sh, wd * sw
@@ -113,8 +117,10 @@ def np_conv2d_transpose(x, w, stride, padding):
     full = np.zeros((n, max((h - 1) * sh + kh, top + oh), max((wd - 1) * sw + kw, left + ow), o))
     for i in range(h):
         for j in range(wd):
-            full[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :] += np.einsum("nc,abdc->nabd", x[:, i, j, :], w)
-    return full[:, top:top + oh, left:left + ow, :]
+            full[:, i * sh : i * sh + kh, j * sw : j * sw + kw, :] += np.einsum(
+                "nc,abdc->nabd", x[:, i, j, :], w
+            )
+    return full[:, top : top + oh, left : left + ow, :]
 
 
 def _relu(v):
@@ -144,11 +150,17 @@ def test_numpy_references_self_check():
     np.testing.assert_allclose(np_pool(-x, [1, 2], [1, 2], "SAME", "max").ravel(), [-1, -3])
     # Transposed conv, 1x1 input, stride 2, k 2, SAME -> kernel copied.
     wt = np.array([1.0, 2.0, 3.0, 4.0]).reshape(2, 2, 1, 1)
-    np.testing.assert_allclose(np_conv2d_transpose(np.ones((1, 1, 1, 1)), wt, 2, "SAME").ravel(), [1, 2, 3, 4])
+    np.testing.assert_allclose(
+        np_conv2d_transpose(np.ones((1, 1, 1, 1)), wt, 2, "SAME").ravel(), [1, 2, 3, 4]
+    )
     # Transpose is the adjoint of conv: <conv(y), x> == <y, convT(x)>.
     rng = np.random.default_rng(0)
-    for k, padding, y_shape in [(3, "SAME", (1, 8, 6, 2)), (3, "VALID", (1, 7, 9, 2)),
-                                (4, "SAME", (1, 8, 6, 2)), (4, "VALID", (1, 8, 6, 2))]:
+    for k, padding, y_shape in [
+        (3, "SAME", (1, 8, 6, 2)),
+        (3, "VALID", (1, 7, 9, 2)),
+        (4, "SAME", (1, 8, 6, 2)),
+        (4, "VALID", (1, 8, 6, 2)),
+    ]:
         y = rng.standard_normal(y_shape)
         wk = rng.standard_normal((k, k, 2, 4))
         cy = np_conv2d(y, wk, stride=2, padding=padding)
@@ -166,7 +178,7 @@ def test_numpy_references_self_check():
     [
         ((8, 7), [3, 3], 1, "SAME", 1),
         ((8, 7), [3, 3], 1, "VALID", 1),
-        ((8, 7), [3, 3], 2, "SAME", 1),    # odd total padding -> more on the bottom/right
+        ((8, 7), [3, 3], 2, "SAME", 1),  # odd total padding -> more on the bottom/right
         ((8, 7), [3, 3], 2, "VALID", 1),
         ((8, 7), [3, 3], 3, "SAME", 1),
         ((8, 7), [3, 3], 3, "VALID", 1),
@@ -182,8 +194,16 @@ def test_conv2d_nhwc_matches_numpy(in_hw, kernel, stride, padding, rate):
     xv = _rand(rng, (2,) + in_hw + (3,))
     with slim.Graph().as_default():
         x = _ph([None, in_hw[0], in_hw[1], 3])
-        y = slim.conv2d(x, 5, kernel, stride=stride, padding=padding, rate=rate,
-                        biases_initializer=_random_bias(), scope="conv")
+        y = slim.conv2d(
+            x,
+            5,
+            kernel,
+            stride=stride,
+            padding=padding,
+            rate=rate,
+            biases_initializer=_random_bias(),
+            scope="conv",
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             w = sess.run(_var("conv/weights"))
@@ -202,8 +222,17 @@ def test_conv2d_nchw_matches_numpy(stride, padding):
     xv = _rand(rng, (2, 3, 8, 7))  # NCHW
     with slim.Graph().as_default():
         x = _ph([2, 3, 8, 7])
-        y = slim.conv2d(x, 4, [3, 3], stride=stride, padding=padding, data_format="NCHW", activation_fn=None,
-                        biases_initializer=_random_bias(), scope="conv")
+        y = slim.conv2d(
+            x,
+            4,
+            [3, 3],
+            stride=stride,
+            padding=padding,
+            data_format="NCHW",
+            activation_fn=None,
+            biases_initializer=_random_bias(),
+            scope="conv",
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             w = sess.run(_var("conv/weights"))
@@ -219,10 +248,18 @@ def test_conv2d_activation_none_and_normalizer_free_bias():
     xv = _rand(rng, (3, 5, 5, 2))
     with slim.Graph().as_default():
         x = _ph([3, 5, 5, 2])
-        y = slim.conv2d(x, 3, [3, 3], activation_fn=None, biases_initializer=slim.constant_initializer(0.25),
-                        scope="lin")
-        y6 = slim.conv2d(x, 3, [1, 1], activation_fn=slim.nn.relu6, biases_initializer=None,
-                         weights_initializer=slim.constant_initializer(4.0), scope="r6")
+        y = slim.conv2d(
+            x, 3, [3, 3], activation_fn=None, biases_initializer=slim.constant_initializer(0.25), scope="lin"
+        )
+        y6 = slim.conv2d(
+            x,
+            3,
+            [1, 1],
+            activation_fn=slim.nn.relu6,
+            biases_initializer=None,
+            weights_initializer=slim.constant_initializer(4.0),
+            scope="r6",
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             w = sess.run(_var("lin/weights"))
@@ -256,7 +293,7 @@ def test_conv2d_weights_regularizer_value():
         ((4, 5), [3, 3], 1, "VALID"),
         ((4, 5), [3, 3], 2, "SAME"),
         ((4, 5), [3, 3], 2, "VALID"),
-        ((3, 4), [4, 4], 2, "SAME"),   # even kernel: total crop 2 -> 1 before
+        ((3, 4), [4, 4], 2, "SAME"),  # even kernel: total crop 2 -> 1 before
         ((3, 2), [2, 4], [2, 1], "VALID"),
         ((3, 2), [2, 4], [2, 5], "VALID"),  # stride > kernel: zero rows appended
         ((2, 2), [1, 1], 2, "SAME"),
@@ -267,8 +304,16 @@ def test_conv2d_transpose_matches_numpy(in_hw, kernel, stride, padding):
     xv = _rand(rng, (2,) + in_hw + (3,))
     with slim.Graph().as_default():
         x = _ph([None, in_hw[0], in_hw[1], 3])
-        y = slim.conv2d_transpose(x, 4, kernel, stride=stride, padding=padding, activation_fn=None,
-                                  biases_initializer=_random_bias(), scope="up")
+        y = slim.conv2d_transpose(
+            x,
+            4,
+            kernel,
+            stride=stride,
+            padding=padding,
+            activation_fn=None,
+            biases_initializer=_random_bias(),
+            scope="up",
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             w = sess.run(_var("up/weights"))
@@ -296,15 +341,26 @@ def test_conv2d_transpose_relu_default():
 # --------------------------------------------------------------------------- separable / depthwise / in-plane
 
 
-@pytest.mark.parametrize("stride, padding, rate", [(1, "SAME", 1), (2, "SAME", 1), (1, "VALID", 1),
-                                                   (2, "VALID", 1), (1, "SAME", 2)])
+@pytest.mark.parametrize(
+    "stride, padding, rate",
+    [(1, "SAME", 1), (2, "SAME", 1), (1, "VALID", 1), (2, "VALID", 1), (1, "SAME", 2)],
+)
 def test_separable_conv2d_matches_numpy(stride, padding, rate):
     rng = np.random.default_rng(6)
     xv = _rand(rng, (2, 7, 6, 3))
     with slim.Graph().as_default():
         x = _ph([2, 7, 6, 3])
-        y = slim.separable_conv2d(x, 5, [3, 3], depth_multiplier=2, stride=stride, padding=padding, rate=rate,
-                                  biases_initializer=_random_bias(), scope="sep")
+        y = slim.separable_conv2d(
+            x,
+            5,
+            [3, 3],
+            depth_multiplier=2,
+            stride=stride,
+            padding=padding,
+            rate=rate,
+            biases_initializer=_random_bias(),
+            scope="sep",
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             dw = sess.run(_var("sep/depthwise_weights"))
@@ -323,8 +379,17 @@ def test_depthwise_only_separable_conv2d_matches_numpy(stride, padding):
     xv = _rand(rng, (2, 6, 6, 3))
     with slim.Graph().as_default():
         x = _ph([None, 6, 6, 3])
-        y = slim.separable_conv2d(x, None, [3, 3], depth_multiplier=3, stride=stride, padding=padding,
-                                  activation_fn=None, biases_initializer=_random_bias(), scope="dw")
+        y = slim.separable_conv2d(
+            x,
+            None,
+            [3, 3],
+            depth_multiplier=3,
+            stride=stride,
+            padding=padding,
+            activation_fn=None,
+            biases_initializer=_random_bias(),
+            scope="dw",
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             dw = sess.run(_var("dw/depthwise_weights"))
@@ -339,8 +404,17 @@ def test_depthwise_separable_conv2d_nchw_matches_numpy():
     xv = _rand(rng, (2, 3, 7, 6))
     with slim.Graph().as_default():
         x = _ph([2, 3, 7, 6])
-        y = slim.separable_conv2d(x, None, [3, 3], depth_multiplier=2, stride=2, data_format="NCHW",
-                                  activation_fn=None, biases_initializer=_random_bias(), scope="dw")
+        y = slim.separable_conv2d(
+            x,
+            None,
+            [3, 3],
+            depth_multiplier=2,
+            stride=2,
+            data_format="NCHW",
+            activation_fn=None,
+            biases_initializer=_random_bias(),
+            scope="dw",
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             dw = sess.run(_var("dw/depthwise_weights"))
@@ -354,10 +428,22 @@ def test_conv2d_in_plane_image_gradients():
     xv = _rand(rng, (5, 10, 10, 7), 0.0, 1.0)
     with slim.Graph().as_default():
         x = _ph([None, None, None, 7])
-        horz = slim.conv2d_in_plane(x, weights_initializer=slim.constant_initializer([1, -1]),
-                                    kernel_size=[1, 2], padding="VALID", activation_fn=None, scope="h")
-        vert = slim.conv2d_in_plane(x, weights_initializer=slim.constant_initializer([1, -1]),
-                                    kernel_size=[2, 1], padding="VALID", activation_fn=None, scope="v")
+        horz = slim.conv2d_in_plane(
+            x,
+            weights_initializer=slim.constant_initializer([1, -1]),
+            kernel_size=[1, 2],
+            padding="VALID",
+            activation_fn=None,
+            scope="h",
+        )
+        vert = slim.conv2d_in_plane(
+            x,
+            weights_initializer=slim.constant_initializer([1, -1]),
+            kernel_size=[2, 1],
+            padding="VALID",
+            activation_fn=None,
+            scope="v",
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             h_out = sess.run(horz, feed_dict={x: xv})
@@ -487,8 +573,9 @@ def test_bias_add_nhwc_and_nchw():
     with slim.Graph().as_default():
         x = _ph([2, 3, 4, 5])
         y = slim.bias_add(x, initializer=_random_bias(), scope="last")
-        z = slim.bias_add(x, activation_fn=slim.nn.relu, initializer=_random_bias(), data_format="NCHW",
-                          scope="first")
+        z = slim.bias_add(
+            x, activation_fn=slim.nn.relu, initializer=_random_bias(), data_format="NCHW", scope="first"
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             b_last = sess.run(_var("last/biases"))
@@ -511,10 +598,17 @@ def test_batch_norm_inference_uses_moving_statistics():
     var0 = np.array([4.0, 0.25, 1.0], np.float32)
     with slim.Graph().as_default():
         x = _ph([None, 3, 3, 3])
-        y = slim.batch_norm(x, is_training=False, scale=True, param_initializers={
-            "beta": slim.constant_initializer(beta0), "gamma": slim.constant_initializer(gamma0),
-            "moving_mean": slim.constant_initializer(mean0),
-            "moving_variance": slim.constant_initializer(var0)})
+        y = slim.batch_norm(
+            x,
+            is_training=False,
+            scale=True,
+            param_initializers={
+                "beta": slim.constant_initializer(beta0),
+                "gamma": slim.constant_initializer(gamma0),
+                "moving_mean": slim.constant_initializer(mean0),
+                "moving_variance": slim.constant_initializer(var0),
+            },
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             out = sess.run(y, feed_dict={x: xv})
@@ -532,9 +626,18 @@ def test_batch_norm_custom_initializer_identity():
     xv = np.full((5, 3, 3, 3), 9.0, np.float32)
     with slim.Graph().as_default():
         x = _ph([5, 3, 3, 3])
-        y = slim.batch_norm(x, is_training=False, scale=True, epsilon=0.0, param_initializers={
-            "beta": slim.constant_initializer(5.0), "gamma": slim.constant_initializer(2.0),
-            "moving_mean": slim.constant_initializer(5.0), "moving_variance": slim.constant_initializer(4.0)})
+        y = slim.batch_norm(
+            x,
+            is_training=False,
+            scale=True,
+            epsilon=0.0,
+            param_initializers={
+                "beta": slim.constant_initializer(5.0),
+                "gamma": slim.constant_initializer(2.0),
+                "moving_mean": slim.constant_initializer(5.0),
+                "moving_variance": slim.constant_initializer(4.0),
+            },
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             out = sess.run(y, feed_dict={x: xv})
@@ -550,11 +653,19 @@ def test_batch_norm_inference_nchw():
     var0 = np.array([4.0, 8.0, 12.0], np.float32)
     with slim.Graph().as_default():
         x = _ph([2, 3, 4, 5])
-        y = slim.batch_norm(x, is_training=False, scale=True, epsilon=0.5, data_format="NCHW",
-                            param_initializers={"beta": slim.constant_initializer(beta0),
-                                                "gamma": slim.constant_initializer(gamma0),
-                                                "moving_mean": slim.constant_initializer(mean0),
-                                                "moving_variance": slim.constant_initializer(var0)})
+        y = slim.batch_norm(
+            x,
+            is_training=False,
+            scale=True,
+            epsilon=0.5,
+            data_format="NCHW",
+            param_initializers={
+                "beta": slim.constant_initializer(beta0),
+                "gamma": slim.constant_initializer(gamma0),
+                "moving_mean": slim.constant_initializer(mean0),
+                "moving_variance": slim.constant_initializer(var0),
+            },
+        )
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             out = sess.run(y, feed_dict={x: xv})
@@ -569,8 +680,15 @@ def test_batch_norm_training_uses_batch_statistics_and_update_ops():
     axes = (0, 1, 2)
     with slim.Graph().as_default():
         x = _ph([10, 2, 2, 3])
-        y = slim.batch_norm(x, decay=0.9, scale=True, param_initializers={
-            "beta": slim.constant_initializer(0.5), "gamma": slim.constant_initializer(2.0)})
+        y = slim.batch_norm(
+            x,
+            decay=0.9,
+            scale=True,
+            param_initializers={
+                "beta": slim.constant_initializer(0.5),
+                "gamma": slim.constant_initializer(2.0),
+            },
+        )
         update_ops = slim.get_collection(slim.GraphKeys.UPDATE_OPS)
         assert len(update_ops) == 2
         with slim.Session() as sess:
@@ -672,7 +790,7 @@ def test_dropout_noise_shape_broadcasts_mask():
             out = sess.run(y, feed_dict={x: xv})
     rows_kept = out[:, 0] != 0
     # Whole rows are kept or dropped together.
-    np.testing.assert_array_equal(out, np.where(rows_kept[:, None], 2.0, 0.0))
+    np.testing.assert_array_equal(out, np.where(rows_kept[:, None], np.full((400, 6), 2.0), 0.0))
     assert 0.35 < rows_kept.mean() < 0.65
 
 
@@ -692,8 +810,9 @@ def test_dropout_keep_prob_one_and_not_training_pass_through():
 # ---------------------------------------------------------------- layer_norm / unit_norm / softmax / ...
 
 
-@pytest.mark.parametrize("shape, begin_norm_axis", [((4, 3, 5, 6), 1), ((4, 3, 5, 6), -1), ((6, 30), 1),
-                                                    ((4, 3, 5, 6), 2)])
+@pytest.mark.parametrize(
+    "shape, begin_norm_axis", [((4, 3, 5, 6), 1), ((4, 3, 5, 6), -1), ((6, 30), 1), ((4, 3, 5, 6), 2)]
+)
 def test_layer_norm_matches_numpy(shape, begin_norm_axis):
     rng = np.random.default_rng(23)
     xv = (rng.standard_normal(shape) * 3.0 + 2.0).astype(np.float32)
@@ -725,8 +844,10 @@ def test_unit_norm_matches_numpy(dim):
         with slim.Session() as sess:
             out = sess.run(y, feed_dict={x: xv})
     x64 = xv.astype(np.float64)
-    _close(out, x64 / np.sqrt(1e-6 + np.sum(x64 ** 2, axis=dim, keepdims=True)))
-    _close(np.sqrt(np.sum(out.astype(np.float64) ** 2, axis=dim)), np.ones(np.delete(xv.shape, dim)), atol=1e-4)
+    _close(out, x64 / np.sqrt(1e-6 + np.sum(x64**2, axis=dim, keepdims=True)))
+    _close(
+        np.sqrt(np.sum(out.astype(np.float64) ** 2, axis=dim)), np.ones(np.delete(xv.shape, dim)), atol=1e-4
+    )
 
 
 def test_softmax_2d_and_3d():
@@ -772,7 +893,7 @@ def test_l2_normalize_matches_numpy(axis):
         with slim.Session() as sess:
             out = sess.run(y, feed_dict={x: xv})
     x64 = xv.astype(np.float64)
-    expected = x64 / np.sqrt(np.maximum(np.sum(x64 ** 2, axis=axis, keepdims=True), 1e-12))
+    expected = x64 / np.sqrt(np.maximum(np.sum(x64**2, axis=axis, keepdims=True), 1e-12))
     _close(out, expected)
     assert np.all(np.isfinite(out))
 
@@ -791,8 +912,9 @@ def test_l2_normalize_epsilon_floor():
 def test_one_hot_encoding_values():
     with slim.Graph().as_default():
         y = slim.one_hot_encoding(slim.constant(np.array([0, 1, 2], np.int32)), num_classes=3)
-        z = slim.one_hot_encoding(slim.constant(np.array([3, 0, 1, 3], np.int64)), num_classes=4,
-                                  on_value=0.9, off_value=0.1 / 3)
+        z = slim.one_hot_encoding(
+            slim.constant(np.array([3, 0, 1, 3], np.int64)), num_classes=4, on_value=0.9, off_value=0.1 / 3
+        )
         with slim.Session() as sess:
             oy = sess.run(y)
             oz = sess.run(z)

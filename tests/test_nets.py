@@ -44,7 +44,7 @@ def _fixture(name):
         path = base / "fixtures" / name
         if path.exists():
             return path
-    raise AssertionError("fixture %s not found next to the repository (shared/fixtures)" % name)
+    raise AssertionError(f"fixture {name} not found next to the repository (shared/fixtures)")
 
 
 def _read_tfslim_names(path):
@@ -68,9 +68,9 @@ VGG_WIDTHS = [64, 128, 256, 512, 512]
 def _vgg_expected_end_points(name):
     keys = []
     for block, (reps, _) in enumerate(zip(VGG_CONFIGS[name], VGG_WIDTHS), start=1):
-        keys += ["%s/conv%d/conv%d_%d" % (name, block, block, i) for i in range(1, reps + 1)]
-        keys.append("%s/pool%d" % (name, block))
-    return keys + ["%s/fc6" % name, "%s/fc7" % name, "%s/fc8" % name]
+        keys += [f"{name}/conv{block}/conv{block}_{i}" for i in range(1, reps + 1)]
+        keys.append(f"{name}/pool{block}")
+    return keys + [f"{name}/fc6", f"{name}/fc7", f"{name}/fc8"]
 
 
 def _vgg_expected_variables(name, num_classes=1000):
@@ -78,13 +78,16 @@ def _vgg_expected_variables(name, num_classes=1000):
     cin = 3
     for block, (reps, width) in enumerate(zip(VGG_CONFIGS[name], VGG_WIDTHS), start=1):
         for i in range(1, reps + 1):
-            rows.append(("%s/conv%d/conv%d_%d/weights" % (name, block, block, i), [3, 3, cin, width]))
-            rows.append(("%s/conv%d/conv%d_%d/biases" % (name, block, block, i), [width]))
+            rows.append((f"{name}/conv{block}/conv{block}_{i}/weights", [3, 3, cin, width]))
+            rows.append((f"{name}/conv{block}/conv{block}_{i}/biases", [width]))
             cin = width
     rows += [
-        (name + "/fc6/weights", [7, 7, 512, 4096]), (name + "/fc6/biases", [4096]),
-        (name + "/fc7/weights", [1, 1, 4096, 4096]), (name + "/fc7/biases", [4096]),
-        (name + "/fc8/weights", [1, 1, 4096, num_classes]), (name + "/fc8/biases", [num_classes]),
+        (name + "/fc6/weights", [7, 7, 512, 4096]),
+        (name + "/fc6/biases", [4096]),
+        (name + "/fc7/weights", [1, 1, 4096, 4096]),
+        (name + "/fc7/biases", [4096]),
+        (name + "/fc8/weights", [1, 1, 4096, num_classes]),
+        (name + "/fc8/biases", [num_classes]),
     ]
     return rows
 
@@ -100,10 +103,12 @@ def test_vgg_16_variables_equal_tfslim_fixture():
         with slim.arg_scope(vgg.vgg_arg_scope()):
             vgg.vgg_16(_ph([None, 224, 224, 3]), num_classes=1000)
         assert _model_vars() == expected
-        assert [(v.op.name, v.shape.as_list())
-                for v in slim.get_collection(slim.GraphKeys.GLOBAL_VARIABLES)] == expected
-        assert [(v.op.name, v.shape.as_list())
-                for v in slim.get_collection(slim.GraphKeys.TRAINABLE_VARIABLES)] == expected
+        assert [
+            (v.op.name, v.shape.as_list()) for v in slim.get_collection(slim.GraphKeys.GLOBAL_VARIABLES)
+        ] == expected
+        assert [
+            (v.op.name, v.shape.as_list()) for v in slim.get_collection(slim.GraphKeys.TRAINABLE_VARIABLES)
+        ] == expected
         for v in slim.get_model_variables():
             assert v.name == v.op.name + ":0"
         assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 16
@@ -117,8 +122,9 @@ def test_vgg_16_parameter_count():
         assert _num_params(slim.get_collection(slim.GraphKeys.TRAINABLE_VARIABLES)) == 138_357_544
 
 
-@pytest.mark.parametrize("name, params", [("vgg_a", 132_863_336), ("vgg_16", 138_357_544),
-                                          ("vgg_19", 143_667_240)])
+@pytest.mark.parametrize(
+    "name, params", [("vgg_a", 132_863_336), ("vgg_16", 138_357_544), ("vgg_19", 143_667_240)]
+)
 def test_vgg_build_logits_end_points_and_variables(name, params):
     vgg = slim.nets.vgg
     fn = getattr(vgg, name)
@@ -142,9 +148,14 @@ def test_vgg_16_end_point_shapes():
         spatial = {1: 224, 2: 112, 3: 56, 4: 28, 5: 14}
         for block, width in enumerate(VGG_WIDTHS, start=1):
             for i in range(1, VGG_CONFIGS["vgg_16"][block - 1] + 1):
-                key = "vgg_16/conv%d/conv%d_%d" % (block, block, i)
+                key = f"vgg_16/conv{block}/conv{block}_{i}"
                 assert _shape(ep[key]) == [None, spatial[block], spatial[block], width], key
-            assert _shape(ep["vgg_16/pool%d" % block]) == [None, spatial[block] // 2, spatial[block] // 2, width]
+            assert _shape(ep[f"vgg_16/pool{block}"]) == [
+                None,
+                spatial[block] // 2,
+                spatial[block] // 2,
+                width,
+            ]
         assert _shape(ep["vgg_16/fc6"]) == [None, 1, 1, 4096]
         assert _shape(ep["vgg_16/fc7"]) == [None, 1, 1, 4096]
         assert _shape(ep["vgg_16/fc8"]) == [None, 1000]
@@ -179,7 +190,7 @@ def test_vgg_custom_scope_and_dropout_keep_prob():
         logits, end_points = vgg.vgg_a(_ph([1, 224, 224, 3]), 7, dropout_keep_prob=0.8, scope="my_vgg")
         assert _shape(logits) == [1, 7]
         assert logits.op.name == "my_vgg/fc8/squeezed"
-        assert list(end_points.keys())[0] == "my_vgg/conv1/conv1_1"
+        assert next(iter(end_points.keys())) == "my_vgg/conv1/conv1_1"
         assert slim.get_model_variables()[0].op.name == "my_vgg/conv1/conv1_1/weights"
 
 
@@ -210,7 +221,7 @@ def test_vgg_arg_scope_is_a_reusable_dict():
             b = sess.run(_var("c/biases"))
             values = sess.run(losses)
             out = sess.run(z, feed_dict={x: np.ones((1, 5, 5, 2), np.float32)})
-        np.testing.assert_allclose(values[0], 0.01 * np.sum(w ** 2) / 2, rtol=1e-5)
+        np.testing.assert_allclose(values[0], 0.01 * np.sum(w**2) / 2, rtol=1e-5)
         np.testing.assert_array_equal(b, np.zeros(3, np.float32))
         assert np.all(out >= 0)  # relu on fully_connected
 
@@ -219,14 +230,22 @@ def test_vgg_arg_scope_is_a_reusable_dict():
 
 
 ALEXNET_VARS = [
-    ("alexnet_v2/conv1/weights", [11, 11, 3, 64]), ("alexnet_v2/conv1/biases", [64]),
-    ("alexnet_v2/conv2/weights", [5, 5, 64, 192]), ("alexnet_v2/conv2/biases", [192]),
-    ("alexnet_v2/conv3/weights", [3, 3, 192, 384]), ("alexnet_v2/conv3/biases", [384]),
-    ("alexnet_v2/conv4/weights", [3, 3, 384, 384]), ("alexnet_v2/conv4/biases", [384]),
-    ("alexnet_v2/conv5/weights", [3, 3, 384, 256]), ("alexnet_v2/conv5/biases", [256]),
-    ("alexnet_v2/fc6/weights", [5, 5, 256, 4096]), ("alexnet_v2/fc6/biases", [4096]),
-    ("alexnet_v2/fc7/weights", [1, 1, 4096, 4096]), ("alexnet_v2/fc7/biases", [4096]),
-    ("alexnet_v2/fc8/weights", [1, 1, 4096, 1000]), ("alexnet_v2/fc8/biases", [1000]),
+    ("alexnet_v2/conv1/weights", [11, 11, 3, 64]),
+    ("alexnet_v2/conv1/biases", [64]),
+    ("alexnet_v2/conv2/weights", [5, 5, 64, 192]),
+    ("alexnet_v2/conv2/biases", [192]),
+    ("alexnet_v2/conv3/weights", [3, 3, 192, 384]),
+    ("alexnet_v2/conv3/biases", [384]),
+    ("alexnet_v2/conv4/weights", [3, 3, 384, 384]),
+    ("alexnet_v2/conv4/biases", [384]),
+    ("alexnet_v2/conv5/weights", [3, 3, 384, 256]),
+    ("alexnet_v2/conv5/biases", [256]),
+    ("alexnet_v2/fc6/weights", [5, 5, 256, 4096]),
+    ("alexnet_v2/fc6/biases", [4096]),
+    ("alexnet_v2/fc7/weights", [1, 1, 4096, 4096]),
+    ("alexnet_v2/fc7/biases", [4096]),
+    ("alexnet_v2/fc8/weights", [1, 1, 4096, 1000]),
+    ("alexnet_v2/fc8/biases", [1000]),
 ]
 
 
@@ -238,11 +257,16 @@ def test_alexnet_v2_build_end_points_and_variables():
         assert _shape(logits) == [5, 1000]
         assert logits.op.name == "alexnet_v2/fc8/squeezed"
         expected_shapes = {
-            "alexnet_v2/conv1": [5, 54, 54, 64], "alexnet_v2/pool1": [5, 26, 26, 64],
-            "alexnet_v2/conv2": [5, 26, 26, 192], "alexnet_v2/pool2": [5, 12, 12, 192],
-            "alexnet_v2/conv3": [5, 12, 12, 384], "alexnet_v2/conv4": [5, 12, 12, 384],
-            "alexnet_v2/conv5": [5, 12, 12, 256], "alexnet_v2/pool5": [5, 5, 5, 256],
-            "alexnet_v2/fc6": [5, 1, 1, 4096], "alexnet_v2/fc7": [5, 1, 1, 4096],
+            "alexnet_v2/conv1": [5, 54, 54, 64],
+            "alexnet_v2/pool1": [5, 26, 26, 64],
+            "alexnet_v2/conv2": [5, 26, 26, 192],
+            "alexnet_v2/pool2": [5, 12, 12, 192],
+            "alexnet_v2/conv3": [5, 12, 12, 384],
+            "alexnet_v2/conv4": [5, 12, 12, 384],
+            "alexnet_v2/conv5": [5, 12, 12, 256],
+            "alexnet_v2/pool5": [5, 5, 5, 256],
+            "alexnet_v2/fc6": [5, 1, 1, 4096],
+            "alexnet_v2/fc7": [5, 1, 1, 4096],
             "alexnet_v2/fc8": [5, 1000],
         }
         assert list(ep.keys()) == list(expected_shapes)
@@ -279,8 +303,8 @@ def test_alexnet_v2_arg_scope():
             c = slim.conv2d(x, 3, [3, 3], scope="c")
             p = slim.max_pool2d(c, [3, 3], 2, scope="p")
             f = slim.fully_connected(slim.flatten(p), 4, scope="f")
-        assert _shape(c) == [1, 7, 7, 3]   # conv2d padding SAME
-        assert _shape(p) == [1, 3, 3, 3]   # max_pool2d padding VALID
+        assert _shape(c) == [1, 7, 7, 3]  # conv2d padding SAME
+        assert _shape(p) == [1, 3, 3, 3]  # max_pool2d padding VALID
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             cb = sess.run(_var("c/biases"))
@@ -294,14 +318,22 @@ def test_alexnet_v2_arg_scope():
 
 
 OVERFEAT_VARS = [
-    ("overfeat/conv1/weights", [11, 11, 3, 64]), ("overfeat/conv1/biases", [64]),
-    ("overfeat/conv2/weights", [5, 5, 64, 256]), ("overfeat/conv2/biases", [256]),
-    ("overfeat/conv3/weights", [3, 3, 256, 512]), ("overfeat/conv3/biases", [512]),
-    ("overfeat/conv4/weights", [3, 3, 512, 1024]), ("overfeat/conv4/biases", [1024]),
-    ("overfeat/conv5/weights", [3, 3, 1024, 1024]), ("overfeat/conv5/biases", [1024]),
-    ("overfeat/fc6/weights", [6, 6, 1024, 3072]), ("overfeat/fc6/biases", [3072]),
-    ("overfeat/fc7/weights", [1, 1, 3072, 4096]), ("overfeat/fc7/biases", [4096]),
-    ("overfeat/fc8/weights", [1, 1, 4096, 1000]), ("overfeat/fc8/biases", [1000]),
+    ("overfeat/conv1/weights", [11, 11, 3, 64]),
+    ("overfeat/conv1/biases", [64]),
+    ("overfeat/conv2/weights", [5, 5, 64, 256]),
+    ("overfeat/conv2/biases", [256]),
+    ("overfeat/conv3/weights", [3, 3, 256, 512]),
+    ("overfeat/conv3/biases", [512]),
+    ("overfeat/conv4/weights", [3, 3, 512, 1024]),
+    ("overfeat/conv4/biases", [1024]),
+    ("overfeat/conv5/weights", [3, 3, 1024, 1024]),
+    ("overfeat/conv5/biases", [1024]),
+    ("overfeat/fc6/weights", [6, 6, 1024, 3072]),
+    ("overfeat/fc6/biases", [3072]),
+    ("overfeat/fc7/weights", [1, 1, 3072, 4096]),
+    ("overfeat/fc7/biases", [4096]),
+    ("overfeat/fc8/weights", [1, 1, 4096, 1000]),
+    ("overfeat/fc8/biases", [1000]),
 ]
 
 
@@ -312,11 +344,16 @@ def test_overfeat_build_end_points_and_variables():
         assert _shape(logits) == [5, 1000]
         assert logits.op.name == "overfeat/fc8/squeezed"
         expected_shapes = {
-            "overfeat/conv1": [5, 56, 56, 64], "overfeat/pool1": [5, 28, 28, 64],
-            "overfeat/conv2": [5, 24, 24, 256], "overfeat/pool2": [5, 12, 12, 256],
-            "overfeat/conv3": [5, 12, 12, 512], "overfeat/conv4": [5, 12, 12, 1024],
-            "overfeat/conv5": [5, 12, 12, 1024], "overfeat/pool5": [5, 6, 6, 1024],
-            "overfeat/fc6": [5, 1, 1, 3072], "overfeat/fc7": [5, 1, 1, 4096],
+            "overfeat/conv1": [5, 56, 56, 64],
+            "overfeat/pool1": [5, 28, 28, 64],
+            "overfeat/conv2": [5, 24, 24, 256],
+            "overfeat/pool2": [5, 12, 12, 256],
+            "overfeat/conv3": [5, 12, 12, 512],
+            "overfeat/conv4": [5, 12, 12, 1024],
+            "overfeat/conv5": [5, 12, 12, 1024],
+            "overfeat/pool5": [5, 6, 6, 1024],
+            "overfeat/fc6": [5, 1, 1, 3072],
+            "overfeat/fc7": [5, 1, 1, 4096],
             "overfeat/fc8": [5, 1000],
         }
         assert list(ep.keys()) == list(expected_shapes)
@@ -351,13 +388,13 @@ def _np_conv_same(x, w, b):
     out = np.zeros(x.shape[:3] + (w.shape[3],))
     for i in range(k):
         for j in range(k):
-            out += np.tensordot(xp[:, i:i + h, j:j + wd, :], w[i, j], axes=([3], [0]))
+            out += np.tensordot(xp[:, i : i + h, j : j + wd, :], w[i, j], axes=([3], [0]))
     return np.maximum(out + b, 0.0)
 
 
 def _np_max_pool_2x2(x):
     n, h, w, c = x.shape
-    return x[:, :h // 2 * 2, :w // 2 * 2, :].reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    return x[:, : h // 2 * 2, : w // 2 * 2, :].reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
 def _np_lrn(x, depth_radius=4, bias=1.0, alpha=0.001 / 9.0, beta=0.75):
@@ -366,7 +403,7 @@ def _np_lrn(x, depth_radius=4, bias=1.0, alpha=0.001 / 9.0, beta=0.75):
     c = x.shape[-1]
     sums = np.zeros_like(x)
     for d in range(c):
-        sums[..., d] = sq[..., max(0, d - depth_radius):d + depth_radius + 1].sum(axis=-1)
+        sums[..., d] = sq[..., max(0, d - depth_radius) : d + depth_radius + 1].sum(axis=-1)
     return x / (bias + alpha * sums) ** beta
 
 
@@ -383,10 +420,14 @@ def _fetch_vars(sess, names):
 
 
 LENET_VARS = [
-    ("LeNet/conv1/weights", [5, 5, 1, 32]), ("LeNet/conv1/biases", [32]),
-    ("LeNet/conv2/weights", [5, 5, 32, 64]), ("LeNet/conv2/biases", [64]),
-    ("LeNet/fc3/weights", [3136, 1024]), ("LeNet/fc3/biases", [1024]),
-    ("LeNet/fc4/weights", [1024, 10]), ("LeNet/fc4/biases", [10]),
+    ("LeNet/conv1/weights", [5, 5, 1, 32]),
+    ("LeNet/conv1/biases", [32]),
+    ("LeNet/conv2/weights", [5, 5, 32, 64]),
+    ("LeNet/conv2/biases", [64]),
+    ("LeNet/fc3/weights", [3136, 1024]),
+    ("LeNet/fc3/biases", [1024]),
+    ("LeNet/fc4/weights", [1024, 10]),
+    ("LeNet/fc4/biases", [10]),
 ]
 
 
@@ -397,9 +438,15 @@ def test_lenet_build_end_points_and_variables():
         logits, ep = lenet.lenet(_ph([None, 28, 28, 1]))
         assert _shape(logits) == [None, 10]
         expected_shapes = {
-            "conv1": [None, 28, 28, 32], "pool1": [None, 14, 14, 32], "conv2": [None, 14, 14, 64],
-            "pool2": [None, 7, 7, 64], "Flatten": [None, 3136], "fc3": [None, 1024], "dropout3": [None, 1024],
-            "Logits": [None, 10], "Predictions": [None, 10],
+            "conv1": [None, 28, 28, 32],
+            "pool1": [None, 14, 14, 32],
+            "conv2": [None, 14, 14, 64],
+            "pool2": [None, 7, 7, 64],
+            "Flatten": [None, 3136],
+            "fc3": [None, 1024],
+            "dropout3": [None, 1024],
+            "Logits": [None, 10],
+            "Predictions": [None, 10],
         }
         assert list(ep.keys()) == list(expected_shapes)
         assert {k: _shape(v) for k, v in ep.items()} == expected_shapes
@@ -486,11 +533,16 @@ def test_lenet_is_training_applies_dropout():
 
 
 CIFARNET_VARS = [
-    ("CifarNet/conv1/weights", [5, 5, 3, 64]), ("CifarNet/conv1/biases", [64]),
-    ("CifarNet/conv2/weights", [5, 5, 64, 64]), ("CifarNet/conv2/biases", [64]),
-    ("CifarNet/fc3/weights", [4096, 384]), ("CifarNet/fc3/biases", [384]),
-    ("CifarNet/fc4/weights", [384, 192]), ("CifarNet/fc4/biases", [192]),
-    ("CifarNet/logits/weights", [192, 10]), ("CifarNet/logits/biases", [10]),
+    ("CifarNet/conv1/weights", [5, 5, 3, 64]),
+    ("CifarNet/conv1/biases", [64]),
+    ("CifarNet/conv2/weights", [5, 5, 64, 64]),
+    ("CifarNet/conv2/biases", [64]),
+    ("CifarNet/fc3/weights", [4096, 384]),
+    ("CifarNet/fc3/biases", [384]),
+    ("CifarNet/fc4/weights", [384, 192]),
+    ("CifarNet/fc4/biases", [192]),
+    ("CifarNet/logits/weights", [192, 10]),
+    ("CifarNet/logits/biases", [10]),
 ]
 
 
@@ -501,9 +553,15 @@ def test_cifarnet_build_end_points_and_variables():
         logits, ep = cifarnet.cifarnet(_ph([None, 32, 32, 3]))
         assert _shape(logits) == [None, 10]
         expected_shapes = {
-            "conv1": [None, 32, 32, 64], "pool1": [None, 16, 16, 64], "conv2": [None, 16, 16, 64],
-            "pool2": [None, 8, 8, 64], "Flatten": [None, 4096], "fc3": [None, 384], "fc4": [None, 192],
-            "Logits": [None, 10], "Predictions": [None, 10],
+            "conv1": [None, 32, 32, 64],
+            "pool1": [None, 16, 16, 64],
+            "conv2": [None, 16, 16, 64],
+            "pool2": [None, 8, 8, 64],
+            "Flatten": [None, 4096],
+            "fc3": [None, 384],
+            "fc4": [None, 192],
+            "Logits": [None, 10],
+            "Predictions": [None, 10],
         }
         assert list(ep.keys()) == list(expected_shapes)
         assert {k: _shape(v) for k, v in ep.items()} == expected_shapes
