@@ -5,6 +5,9 @@ A pass is a named function `(graph, outputs) -> PassReport`; `run(graph, names)`
 
 from __future__ import annotations
 
-from .pipeline import INFERENCE_PIPELINE, PASSES, Pass, PassReport, optimize_for_inference, register_pass, run
+from .clone import Cloned, clone
+from .pipeline import (INFERENCE_PIPELINE, PASSES, Pass, PassReport, PassResult, optimize_for_inference,
+                       register_pass, run)
 
-__all__ = ["INFERENCE_PIPELINE", "PASSES", "Pass", "PassReport", "optimize_for_inference", "register_pass", "run"]
+__all__ = ["INFERENCE_PIPELINE", "PASSES", "Cloned", "Pass", "PassReport", "PassResult", "clone",
+           "optimize_for_inference", "register_pass", "run"]

@@ -44,21 +44,48 @@ def register_pass(name: str, doc: str = ""):
     return deco
 
 
-def run(graph, names, outputs: Optional[list] = None) -> list:
-    """Run the passes `names` in order on `graph`; returns their reports."""
-    reports = []
+@dataclass
+class PassResult:
+    """The rewritten graph, its outputs (and inputs) in the same order as asked, and the reports."""
+
+    graph: object
+    outputs: list
+    feeds: list
+    reports: list
+
+    def __str__(self) -> str:
+        return "\n".join(str(r) for r in self.reports)
+
+
+def run(graph, names, outputs: Optional[list] = None, feeds=(), inplace: bool = False) -> PassResult:
+    """Run the passes `names` in order.
+
+    By default the part of `graph` that `outputs` need (default: every tensor nobody reads) is copied
+    first, so the user's graph is left as it was; `inplace=True` rewrites `graph` itself.
+    """
     for n in names:
         if n not in PASSES:
             raise InvalidArgumentError(f"unknown pass {n!r}; known passes: {', '.join(sorted(PASSES))}")
-        reports.append(PASSES[n].fn(graph, outputs))
-    return reports
+    if outputs is None:
+        outputs = [t for node in graph.nodes for t in node.outputs if not graph.consumers_of(t)]
+    if inplace:
+        g, outs, fds = graph, outputs, list(feeds)
+    else:
+        from .clone import clone
+
+        cl = clone(graph, list(outputs), list(feeds))
+        g, outs, fds = cl.graph, cl.outputs, cl.feeds
+    reports = [PASSES[n].fn(g, outs) for n in names]
+    return PassResult(g, outs, fds, reports)
 
 
-from . import validate  # noqa: E402,F401  (registers passes)
+from . import (constant_folding, cse, dce, fold_batch_norm, fuse_conv_bias_act, identity,  # noqa: E402,F401
+               layout, validate)
 
-INFERENCE_PIPELINE = ["validate_shapes"]
+INFERENCE_PIPELINE = ["validate_shapes", "remove_identity", "fold_batch_norm", "layout_nchw", "fuse_conv_bias_act",
+                      "fuse_gemm", "constant_folding", "cse", "dead_code_elimination"]
 
 
-def optimize_for_inference(graph, outputs) -> list:
-    """The pipeline `export_onnx(optimize=True)` runs."""
-    return run(graph, INFERENCE_PIPELINE, outputs)
+def optimize_for_inference(graph, outputs: list) -> list:
+    """Run the pipeline `export_onnx(optimize=True)` runs, in place; `outputs` is updated in place."""
+    return run(graph, INFERENCE_PIPELINE, outputs, inplace=True).reports

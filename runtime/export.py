@@ -10,7 +10,7 @@ from typing import Optional
 import onnx
 
 from slimir.errors import GraphError, SlimirError
-from slimir.graph import Graph, Tensor
+from slimir.graph import Tensor
 
 from slimir.analysis import needed_nodes
 
@@ -48,28 +48,64 @@ def variable_values(variables, session=None) -> dict:
 
 
 def build_model(outputs, inputs=None, session=None, opset: int = DEFAULT_OPSET, optimize: bool = True,
-                weights: bool = True, graph: Optional[Graph] = None) -> onnx.ModelProto:
-    """The ONNX model for `outputs` (see export_onnx); weights=False leaves variables as graph inputs."""
+                weights: bool = True, input_format: str = "NHWC", reports: Optional[list] = None) -> onnx.ModelProto:
+    """The ONNX model for `outputs` (see export_onnx).
+
+    weights=False leaves the variables as graph inputs (no values computed or serialised);
+    input_format='NCHW' makes 4-D inputs NCHW (the layout pass then removes the input transpose);
+    `reports` (a list) receives the passes' reports.
+    """
+    from slimir.passes import clone, optimize_for_inference
+
     outs, names = _outputs_and_names(outputs)
-    g = graph or outs[0].graph
+    g = outs[0].graph
     for t in outs:
         if t.graph is not g:
             raise GraphError(f"export_onnx: {t.name} belongs to another graph than {outs[0].name}")
     if session is not None and session.graph is not g:
         raise GraphError("export_onnx: the session runs another graph than the outputs belong to")
+    if input_format not in ("NHWC", "NCHW"):
+        raise SlimirError(f"export_onnx: input_format must be 'NHWC' or 'NCHW', got {input_format!r}")
     feeds = list(inputs) if inputs is not None else _placeholders(outs)
-    if optimize:
-        from slimir.passes import optimize_for_inference
-
-        optimize_for_inference(g, outs)
     variables = [n.outputs[0] for n in needed_nodes(outs, {id(t) for t in feeds}) if n.type == "variable"]
     values = variable_values(variables, session) if weights else None
-    low = lower(g, outs, feeds, variables_as="initializers" if weights else "inputs", var_values=values,
-                opset=opset, output_names=names, side_effects=False, name=_model_name(outs))
+    cl = clone(g, outs, feeds, variables="freeze" if weights else "inputs", var_values=values)
+    if input_format == "NCHW":
+        _nchw_inputs(cl)
+    if optimize:
+        done = optimize_for_inference(cl.graph, cl.outputs)
+        if reports is not None:
+            reports.extend(done)
+    live = needed_nodes(cl.outputs, {id(t) for t in cl.feeds})
+    var_inputs = [n.outputs[0] for n in live if n.type == "placeholder" and "variable" in n.meta]
+    low = lower(cl.graph, cl.outputs, cl.feeds + var_inputs, opset=opset, output_names=names, side_effects=False,
+                name=_model_name(outs))
+    params = [n.name for n in live if n.type in ("const", "placeholder") and
+              ("variable" in n.meta or n.meta.get("from_variable"))]
     meta = low.model.metadata_props.add()
     meta.key = PARAMS_KEY
-    meta.value = json.dumps([v.op.name for v in variables])
+    meta.value = json.dumps(params)
     return low.model
+
+
+def _nchw_inputs(cl) -> None:
+    """Replace each 4-D NHWC input by an NCHW one of the same name, transposed back inside the graph."""
+    from slimir.passes.layout import TO_NHWC
+    from slimir.passes.rewrite import build
+    from slimir.shape import Shape
+
+    g = cl.graph
+    for i, f in enumerate(cl.feeds):
+        if len(f.shape) != 4:
+            continue
+        name = f.op.name
+        g._by_name.pop(name, None)
+        n_, h, w, c = f.shape
+        shp = Shape((n_, c, h, w))
+        node = g.add_node("placeholder", [], {"shape": shp, "dtype": f.dtype}, [(shp, f.dtype)], name, exact_name=True)
+        t = build(g, "", "transpose", [node.outputs[0]], name=name + "_nhwc", perm=TO_NHWC)
+        g.replace_uses(f, t, cl.outputs)
+        cl.feeds[i] = node.outputs[0]
 
 
 def _model_name(outs) -> str:
@@ -78,13 +114,15 @@ def _model_name(outs) -> str:
 
 
 def export_onnx(outputs, path: str, inputs=None, session=None, opset: int = DEFAULT_OPSET, optimize: bool = True,
-                weights: bool = True, check: bool = True) -> onnx.ModelProto:
+                weights: bool = True, input_format: str = "NHWC", check: bool = True) -> onnx.ModelProto:
     """Write an ONNX model computing `outputs` from `inputs` (default: the placeholders they need).
 
     session: embed that session's current variable values; otherwise the initializers' values.
+    optimize: run the inference pass pipeline (slimir.passes.INFERENCE_PIPELINE); False exports as built.
+    input_format: 'NCHW' exports 4-D inputs in ONNX's layout instead of TF-Slim's NHWC.
     The file is written atomically (temporary file, then rename).
     """
-    model = build_model(outputs, inputs, session, opset, optimize, weights)
+    model = build_model(outputs, inputs, session, opset, optimize, weights, input_format)
     if check:
         try:
             onnx.checker.check_model(model)

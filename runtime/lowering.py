@@ -36,6 +36,8 @@ class Builder:
         self.current: Optional[Node] = None
         self.domains: set = set()
         self._node_names: dict = {}
+        self._const_values: dict = {}
+        self._derived: dict = {}
 
     def fresh(self, hint: str) -> str:
         self._n += 1
@@ -66,7 +68,42 @@ class Builder:
         nm = self.fresh(name or "const") if name is None or name in self._used else name
         self._used.add(nm)
         self.initializers.append(numpy_helper.from_array(arr, nm))
+        self._const_values[nm] = arr
         return nm
+
+    def derived_const(self, source: str, value) -> str:
+        """A constant computed from the constant `source` (e.g. weights in ONNX layout); it takes over
+        the source's name when the source ends up unused."""
+        nm = self.const(value, name=f"{source}__{len(self._derived)}")
+        self._derived[nm] = source
+        return nm
+
+    def finish_initializers(self, keep: set) -> list:
+        """Initializers still read by a node (or in `keep`); a derived constant whose source went
+        unused is renamed to the source's name (so `conv1/weights` survives in ONNX layout)."""
+        used = {i for n in self.nodes for i in n.input} | keep
+        by_source: dict = {}
+        for d, src in self._derived.items():
+            if d in used:
+                by_source.setdefault(src, []).append(d)
+        rename = {ds[0]: src for src, ds in by_source.items() if len(ds) == 1 and src not in used}
+        out = []
+        for init in self.initializers:
+            if init.name in rename:
+                init.name = rename[init.name]
+                out.append(init)
+            elif init.name in used:
+                out.append(init)
+        if rename:
+            for n in self.nodes:
+                for i, x in enumerate(n.input):
+                    if x in rename:
+                        n.input[i] = rename[x]
+        return out
+
+    def constant_value(self, name: str):
+        """The value of `name` when it is a constant of this model, else None."""
+        return self._const_values.get(name)
 
 
 @dataclass
@@ -146,6 +183,9 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
                     raise SlimirError(f"no value for variable {node.name} to embed in the model")
                 var_inits.append(numpy_helper.from_array(np.asarray(var_values[v], v.dtype.np), node.name))
             continue
+        if node.type == "const":  # an initializer named like the node (conv1/weights), no Identity
+            names[id(node.outputs[0])] = b.const(node.attrs["value"], name=node.name)
+            continue
         if node.type == "assign":
             assign_nodes.append(node)
         elif node.type == "print":
@@ -220,7 +260,8 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
             b._used.add(want)
         used_out.add(want)
         graph_outputs.append(value_info(want, t))
-    g = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=var_inits + b.initializers,
+    inits = b.finish_initializers({o.name for o in graph_outputs})
+    g = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=var_inits + inits,
                           doc_string=doc or None)
     opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(b.domains)]
     model = helper.make_model(g, opset_imports=opsets, producer_name="slimir", producer_version=_version())

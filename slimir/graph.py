@@ -108,7 +108,7 @@ class Node:
     """An operation in the graph (TF's tf.Operation): op `type`, inputs, attributes, outputs."""
 
     __slots__ = ("graph", "name", "type", "inputs", "attrs", "outputs", "control_inputs", "device",
-                 "_id", "__weakref__")
+                 "_id", "meta", "__weakref__")
 
     def __init__(self, graph: "Graph", name: str, type_: str, inputs: list, attrs: dict,
                  control_inputs: list, device: str = ""):
@@ -121,6 +121,7 @@ class Node:
         self.control_inputs = list(control_inputs)
         self.device = device
         self._id = graph._next_id()
+        self.meta: dict = {}  # annotations of passes (e.g. which variable a frozen constant came from)
 
     @property
     def op(self) -> "Node":
@@ -400,6 +401,60 @@ class Graph:
         self._by_name[full] = node
         self.version += 1
         return node
+
+    # -- rewriting (passes work on their own copy of a graph)
+    def consumers_of(self, t: Tensor) -> list:
+        """The nodes that read `t` (a node appears once per input slot it reads `t` in)."""
+        return self._consumers.get(id(t), [])
+
+    def replace_uses(self, old: Tensor, new: Tensor, outputs: Optional[list] = None, exclude=()) -> int:
+        """Make every consumer of `old` (but `exclude`) read `new`; also in the `outputs` list."""
+        n = 0
+        keep = []
+        for node in self._consumers.get(id(old), []):
+            if node in exclude:
+                keep.append(node)
+                continue
+            for i, t in enumerate(node.inputs):
+                if t is old:
+                    node.inputs[i] = new
+                    self._consumers.setdefault(id(new), []).append(node)
+                    n += 1
+        if keep:
+            self._consumers[id(old)] = keep
+        else:
+            self._consumers.pop(id(old), None)
+        if outputs is not None:
+            for i, t in enumerate(outputs):
+                if t is old:
+                    outputs[i] = new
+                    n += 1
+        self.version += 1
+        return n
+
+    def take_name(self, node: Node) -> str:
+        """Rename `node` (about to be replaced) out of the way and return its old name for reuse."""
+        old = node.name
+        if self._by_name.get(old) is node:
+            del self._by_name[old]
+        node.name = self.unique_name(old + "_replaced")
+        self._by_name[node.name] = node
+        return old
+
+    def remove_nodes(self, dead) -> None:
+        """Drop `dead` nodes (their outputs must have no consumers left)."""
+        dead_ids = {id(n) for n in dead}
+        if not dead_ids:
+            return
+        for n in dead:
+            if self._by_name.get(n.name) is n:
+                del self._by_name[n.name]
+            for t in n.inputs:
+                lst = self._consumers.get(id(t))
+                if lst:
+                    lst[:] = [c for c in lst if id(c) not in dead_ids]
+        self.nodes = [n for n in self.nodes if id(n) not in dead_ids]
+        self.version += 1
 
     def get_operation_by_name(self, name: str) -> Node:
         try:

@@ -42,6 +42,8 @@ def test_export_matches_session_and_passes_full_checker(tmp_path):
             want = sess.run(logits, {x: xv})
             path = str(tmp_path / "small.onnx")
             slim.export_onnx(logits, path, session=sess)
+            raw_path = str(tmp_path / "small_raw.onnx")
+            slim.export_onnx(logits, raw_path, session=sess, optimize=False)
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
     got = _run_onnx(path, {"images": xv})[0]
@@ -50,8 +52,13 @@ def test_export_matches_session_and_passes_full_checker(tmp_path):
     names = {n.name for n in model.graph.node}
     assert any(n.startswith("conv1/Conv2D") for n in names)
     inits = {i.name for i in model.graph.initializer}
-    assert {"conv1/weights", "conv1/biases", "bn1/gamma", "bn1/beta", "bn1/moving_mean",
-            "bn1/moving_variance", "logits/weights", "logits/biases"} <= inits
+    assert {"conv1/weights", "conv1/biases", "logits/weights", "logits/biases"} <= inits
+    # batch norm was folded into conv1 by the optimiser; as built, every variable keeps its initializer
+    assert not {"bn1/gamma", "bn1/moving_mean"} & inits
+    raw = onnx.load(raw_path)
+    assert {"conv1/weights", "conv1/biases", "bn1/gamma", "bn1/beta", "bn1/moving_mean", "bn1/moving_variance",
+            "logits/weights", "logits/biases"} <= {i.name for i in raw.graph.initializer}
+    np.testing.assert_allclose(_run_onnx(raw_path, {"images": xv})[0], want, rtol=1e-5, atol=1e-5)
     dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert dim0.dim_param == "batch"
     np.testing.assert_allclose(_run_onnx(path, {"images": xv[:1]})[0], want[:1], rtol=1e-5, atol=1e-5)

@@ -21,6 +21,18 @@ def from_nchw(b, y: str, data_format: str) -> str:
     return b.op("Transpose", [y], perm=NCHW_TO_NHWC) if data_format == "NHWC" else y
 
 
+def weight_layout(b, w: str, perm, reshape=None) -> str:
+    """TF weights in ONNX's layout: transposed (after an optional reshape) at export time when `w` is a
+    constant, else by Reshape/Transpose nodes."""
+    value = b.constant_value(w)
+    if value is not None:
+        v = value.reshape(reshape) if reshape is not None else value
+        return b.derived_const(w, np.ascontiguousarray(np.transpose(v, perm)))
+    if reshape is not None:
+        w = b.op("Reshape", [w, b.const(i64(list(reshape)))])
+    return b.op("Transpose", [w], perm=list(perm))
+
+
 def reduce(b, op_type: str, x: str, axes, keepdims: bool) -> str:
     """ReduceX over `axes` (None = all), with axes as input or attribute depending on the opset."""
     kd = 1 if keepdims else 0

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, ShapeError
 from ..graph import Tensor, get_default_graph, get_seed
 from ..shape import Shape, fmt
-from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, reduce, to_nchw
+from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, reduce, to_nchw, weight_layout
 from .registry import OpDef, Spec, apply_op, expect_float, expect_rank, normalize_axis, register, same_dtype
 
 # ------------------------------------------------------------------------------------------
@@ -78,17 +78,54 @@ def pads_for(size, k, s, d, padding, axis: int):
 
 
 def onnx_pads(in_hw, ks, strides, dils, padding):
-    """ONNX `pads` [t, l, b, r] or None when the input size is unknown (then auto_pad is used)."""
+    """ONNX `pads` [t, l, b, r]; for SAME with a spatial size unknown until run time, None (auto_pad) or
+    "runtime" (pads computed from the input's shape, see `same_pad_at_run_time`).
+
+    SAME pads do not depend on the size when every axis has stride 1 or kernel extent 1. ONNX Runtime's
+    auto_pad rejects dilation and goes negative when the kernel extent is below the stride (TF pads 0),
+    so it serves only kernels at least as large as their strides.
+    """
     if padding == "VALID":
         return [0, 0, 0, 0]
     if any(d is None for d in in_hw) and padding == "SAME":
-        return None
+        fs = [(k - 1) * d + 1 for k, d in zip(ks, dils)]
+        if all(s == 1 or f == 1 for s, f in zip(strides, fs)):
+            in_hw = (1, 1)
+        elif all(f >= s for s, f in zip(strides, fs)) and all(d == 1 for d in dils):
+            return None
+        else:
+            return "runtime"
     (t, bo), (l, r) = (pads_for(in_hw[i], ks[i], strides[i], dils[i], padding, i) for i in range(2))
     return [t, l, bo, r]
 
 
 def _pad_attrs(pads):
     return {"auto_pad": "SAME_UPPER"} if pads is None else {"pads": pads}
+
+
+def same_pad_at_run_time(b, x, ks, strides, dils, value: float, dtype) -> str:
+    """`x` (NCHW) padded with `value` as TF's SAME, the pads computed from its run-time shape."""
+    fs = i64([(k - 1) * d + 1 for k, d in zip(ks, dils)])
+    s = i64(list(strides))
+    hw = b.op("Slice", [b.op("Shape", [x]), b.const(i64([2])), b.const(i64([4]))])
+    out = b.op("Div", [b.op("Add", [hw, b.const(s - 1)]), b.const(s)])
+    total = b.op("Sub", [b.op("Add", [b.op("Mul", [b.op("Sub", [out, b.const(i64([1, 1]))]), b.const(s)]),
+                                      b.const(fs)]), hw])
+    total = b.op("Max", [total, b.const(i64([0, 0]))])
+    head = b.op("Div", [total, b.const(i64([2, 2]))])
+    zero = b.const(i64([0, 0]))
+    pads = b.op("Concat", [zero, head, zero, b.op("Sub", [total, head])], axis=0)
+    return b.op("Pad", [x, pads, b.const(np.array(value, dtype))], mode="constant")
+
+
+def _conv_input(b, node, x, pads, ks):
+    """The NCHW input of an ONNX Conv and its padding attributes."""
+    a = node.attrs
+    x = to_nchw(b, x, a["data_format"])
+    if pads == "runtime":
+        x = same_pad_at_run_time(b, x, ks, a["strides"], a["dilations"], 0.0, node.inputs[0].dtype.np)
+        return x, {"pads": [0, 0, 0, 0]}
+    return x, _pad_attrs(pads)
 
 
 def _np_pad_nhwc(x, pads, value=0.0):
@@ -145,15 +182,16 @@ def _conv2d_shape(specs, strides, dilations, padding, data_format):
     return [Spec(from_nhwc(n, oh, ow, co, data_format), specs[0].dtype)]
 
 
-def _conv2d_lower(b, node, x, w):
+def _conv2d_lower(b, node, x, w, bias=None):
     a = node.attrs
     df = a["data_format"]
     kh, kw = node.inputs[1].shape[:2]
     in_hw = nhwc(node.inputs[0].shape, df)[1:3]
     pads = onnx_pads(in_hw, (kh, kw), a["strides"], a["dilations"], a["padding"])
-    wt = b.op("Transpose", [w], perm=HWIO_TO_OIHW)
-    y = b.op("Conv", [to_nchw(b, x, df), wt], kernel_shape=[kh, kw], strides=list(a["strides"]),
-             dilations=list(a["dilations"]), **_pad_attrs(pads))
+    wt = weight_layout(b, w, HWIO_TO_OIHW)
+    xin, pad_attrs = _conv_input(b, node, x, pads, (kh, kw))
+    y = b.op("Conv", [xin, wt] + ([bias] if bias else []), kernel_shape=[kh, kw],
+             strides=list(a["strides"]), dilations=list(a["dilations"]), **pad_attrs)
     return from_nchw(b, y, df)
 
 
@@ -192,16 +230,16 @@ def _depthwise_shape(specs, strides, dilations, padding, data_format):
     return [Spec(from_nhwc(n, oh, ow, co, data_format), specs[0].dtype)]
 
 
-def _depthwise_lower(b, node, x, w):
+def _depthwise_lower(b, node, x, w, bias=None):
     a = node.attrs
     df = a["data_format"]
     kh, kw, ci, dm = node.inputs[1].shape
     in_hw = nhwc(node.inputs[0].shape, df)[1:3]
     pads = onnx_pads(in_hw, (kh, kw), a["strides"], a["dilations"], a["padding"])
-    w2 = b.op("Reshape", [w, b.const(i64([kh, kw, 1, ci * dm]))])
-    wt = b.op("Transpose", [w2], perm=HWIO_TO_OIHW)
-    y = b.op("Conv", [to_nchw(b, x, df), wt], kernel_shape=[kh, kw], strides=list(a["strides"]),
-             dilations=list(a["dilations"]), group=ci, **_pad_attrs(pads))
+    wt = weight_layout(b, w, HWIO_TO_OIHW, reshape=(kh, kw, 1, ci * dm))
+    xin, pad_attrs = _conv_input(b, node, x, pads, (kh, kw))
+    y = b.op("Conv", [xin, wt] + ([bias] if bias else []), kernel_shape=[kh, kw],
+             strides=list(a["strides"]), dilations=list(a["dilations"]), group=ci, **pad_attrs)
     return from_nchw(b, y, df)
 
 
@@ -247,6 +285,20 @@ def _convt_geometry(in_len, k, s, out_len_, padding, axis):
     return pb, pa, op_
 
 
+def _convt_static_geometry(in_len, k, s, out_len_, padding, axis):
+    """_convt_geometry when the input or output length is unknown until run time.
+
+    A known output fixes the input length (the forward conv's); with neither known, the output is
+    transposed_out_len(input), whose pads and output padding do not depend on the input length.
+    """
+    if in_len is None and out_len_ is not None:
+        in_len = out_len(out_len_, k, s, 1, padding, axis, "conv2d_transpose")
+    if out_len_ is None:
+        in_len = 1 if in_len is None else in_len
+        out_len_ = transposed_out_len(in_len, k, s, padding if isinstance(padding, str) else padding[axis])
+    return _convt_geometry(in_len, k, s, out_len_, padding, axis)
+
+
 def transposed_out_len(size, k, s, padding):
     """TF-Slim/Keras output length of conv2d_transpose."""
     if size is None:
@@ -274,28 +326,20 @@ def _convt_shape(specs, strides, padding, data_format, output_hw):
     return [Spec(from_nhwc(n, oh, ow, co, data_format), x.dtype)]
 
 
-def _convt_lower(b, node, x, w):
+def _convt_lower(b, node, x, w, bias=None):
     a = node.attrs
     df = a["data_format"]
     kh, kw, co, ci = node.inputs[1].shape
     n, h, w_, c = nhwc(node.inputs[0].shape, df)
     oh, ow = a["output_hw"]
     attrs = dict(kernel_shape=[kh, kw], strides=list(a["strides"]))
-    if h is None or w_ is None or oh is None or ow is None:
-        if a["padding"] == "VALID":
-            attrs["pads"] = [0, 0, 0, 0]
-        elif a["padding"] == "SAME":
-            attrs["auto_pad"] = "SAME_UPPER"
-        else:
-            raise ShapeError(f"{node.name}: explicit padding needs known spatial dims")
-    else:
-        t, bo, oph = _convt_geometry(h, kh, a["strides"][0], oh, a["padding"], 0)
-        l, r, opw = _convt_geometry(w_, kw, a["strides"][1], ow, a["padding"], 1)
-        attrs["pads"] = [t, l, bo, r]
-        if oph or opw:
-            attrs["output_padding"] = [oph, opw]
-    wt = b.op("Transpose", [w], perm=[3, 2, 0, 1])
-    y = b.op("ConvTranspose", [to_nchw(b, x, df), wt], **attrs)
+    t, bo, oph = _convt_static_geometry(h, kh, a["strides"][0], oh, a["padding"], 0)
+    l, r, opw = _convt_static_geometry(w_, kw, a["strides"][1], ow, a["padding"], 1)
+    attrs["pads"] = [t, l, bo, r]
+    if oph or opw:
+        attrs["output_padding"] = [oph, opw]
+    wt = weight_layout(b, w, [3, 2, 0, 1])
+    y = b.op("ConvTranspose", [to_nchw(b, x, df), wt] + ([bias] if bias else []), **attrs)
     return from_nchw(b, y, df)
 
 
@@ -309,7 +353,9 @@ def conv2d_transpose_reference(x, w, strides, padding, data_format, output_hw):
     for i in range(kh):
         for j in range(kw):
             full[:, i: i + (h - 1) * sh + 1: sh, j: j + (w_ - 1) * sw + 1: sw, :] += xn @ w[i, j].astype(np.float64).T
-    oh, ow = output_hw
+    pad_hw = (padding, padding) if isinstance(padding, str) else padding
+    oh, ow = (o if o is not None else transposed_out_len(n_, k, s, p)  # unknown when built: the layer's size
+              for o, n_, k, s, p in zip(output_hw, (h, w_), (kh, kw), strides, pad_hw))
     t, _, _ = _convt_geometry(h, kh, sh, oh, padding, 0)
     l, _, _ = _convt_geometry(w_, kw, sw, ow, padding, 1)
     full = np.pad(full, ((0, 0), (0, max(0, t + oh - fh)), (0, max(0, l + ow - fw)), (0, 0)))
@@ -388,9 +434,22 @@ def _pool_lower(onnx_op):
         df = a["data_format"]
         in_hw = nhwc(node.inputs[0].shape, df)[1:3]
         pads = onnx_pads(in_hw, a["ksize"], a["strides"], (1, 1), a["padding"])
-        extra = {"count_include_pad": 0} if onnx_op == "AveragePool" else {}
-        y = b.op(onnx_op, [to_nchw(b, x, df)], kernel_shape=list(a["ksize"]), strides=list(a["strides"]),
-                 **_pad_attrs(pads), **extra)
+        attrs = dict(kernel_shape=list(a["ksize"]), strides=list(a["strides"]))
+        x = to_nchw(b, x, df)
+        if pads == "runtime":  # pad explicitly; an average then divides by the count of real cells
+            dt = node.inputs[0].dtype.np
+            fill = -np.inf if onnx_op == "MaxPool" else 0.0
+            y = b.op(onnx_op, [same_pad_at_run_time(b, x, a["ksize"], a["strides"], (1, 1), fill, dt)], **attrs)
+            if onnx_op == "AveragePool":
+                hw = b.op("Slice", [b.op("Shape", [x]), b.const(i64([2])), b.const(i64([4]))])
+                ones = b.op("ConstantOfShape", [b.op("Concat", [b.const(i64([1, 1])), hw], axis=0)],
+                            value=_scalar_tensor(np.ones(1, dt)))
+                cnt = b.op(onnx_op, [same_pad_at_run_time(b, ones, a["ksize"], a["strides"], (1, 1), 0.0, dt)],
+                           **attrs)
+                y = b.op("Div", [y, cnt])
+        else:
+            extra = {"count_include_pad": 0} if onnx_op == "AveragePool" else {}
+            y = b.op(onnx_op, [x], **attrs, **_pad_attrs(pads), **extra)
         return from_nchw(b, y, df)
 
     return low
@@ -506,21 +565,25 @@ def log_softmax(logits, axis: int = -1, name: Optional[str] = None, dim=None) ->
 # Local response normalisation (TF's tf.nn.lrn: over the last axis of NHWC)
 
 
-def _lrn_shape(specs, depth_radius, bias, alpha, beta):
+def _lrn_shape(specs, depth_radius, bias, alpha, beta, data_format="NHWC"):
     expect_rank(specs[0], 4, "input")
     expect_float(specs[0])
+    check_data_format(data_format)
     return [specs[0]]
 
 
 def _lrn_lower(b, node, x):
     a = node.attrs
     size = 2 * a["depth_radius"] + 1
-    y = b.op("LRN", [to_nchw(b, x, "NHWC")], size=size, alpha=float(a["alpha"] * size), beta=float(a["beta"]),
+    df = a.get("data_format", "NHWC")
+    y = b.op("LRN", [to_nchw(b, x, df)], size=size, alpha=float(a["alpha"] * size), beta=float(a["beta"]),
              bias=float(a["bias"]))
-    return from_nchw(b, y, "NHWC")
+    return from_nchw(b, y, df)
 
 
-def _lrn_ref(x, depth_radius, bias, alpha, beta):
+def _lrn_ref(x, depth_radius, bias, alpha, beta, data_format="NHWC"):
+    if data_format == "NCHW":
+        return np.moveaxis(_lrn_ref(np.moveaxis(x, 1, -1), depth_radius, bias, alpha, beta), -1, 1)
     x64 = x.astype(np.float64)
     sq = x64 ** 2
     c = x.shape[-1]
@@ -568,6 +631,9 @@ def _bn_lower(b, node, x, scale, offset, mean, var):
     a = node.attrs
     r = len(node.inputs[0].shape)
     ax = normalize_axis(a["axis"], r)
+    if not a["is_training"] and ax == 1:
+        y = b.op("BatchNormalization", [x, scale, offset, mean, var], epsilon=float(a["epsilon"]))
+        return [y, b.op("Identity", [mean]), b.op("Identity", [var])]
     eps = b.const(np.array(a["epsilon"], node.inputs[0].dtype.np))
     bshape = b.const(i64([-1 if i == ax else 1 for i in range(r)]))
     if a["is_training"]:

@@ -1,0 +1,48 @@
+"""constant_folding: nodes whose inputs are all constants become constants (computed with the ops'
+numpy references); random and stateful ops are left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from slimir.ops.registry import get_op
+from slimir.shape import Shape
+
+from .pipeline import PassReport, register_pass
+from .rewrite import const, live_nodes, remove_dead
+
+_GROWTH_LIMIT = 1 << 22  # do not materialise big tensors out of small ones (tile, fill)
+
+
+@register_pass("constant_folding")
+def constant_folding(graph, outputs) -> PassReport:
+    """Evaluate variable-free subgraphs at compile time."""
+    before = len(graph.nodes)
+    changes, skipped = [], []
+    for node in live_nodes(graph, outputs):
+        if node.type in ("const", "placeholder", "variable") or not node.outputs or not node.inputs:
+            continue
+        if not all(t.op.type == "const" for t in node.inputs):
+            continue
+        op = get_op(node.type)
+        if op.stateful or op.reference is None:
+            skipped.append(f"{node.name} ({node.type}: stateful or no reference)")
+            continue
+        n_out = sum(Shape(t.shape).num_elements() or 0 for t in node.outputs)
+        n_in = sum(t.op.attrs["value"].size for t in node.inputs)
+        if n_out > max(4 * n_in, _GROWTH_LIMIT):
+            skipped.append(f"{node.name} ({node.type}: result much larger than its inputs)")
+            continue
+        vals = op.reference(*[t.op.attrs["value"] for t in node.inputs], **node.attrs)
+        vals = vals if isinstance(vals, tuple) else (vals,)
+        from_var = any("variable" in t.op.meta or t.op.meta.get("from_variable") for t in node.inputs)
+        scope = node.name.rpartition("/")[0]
+        for t, v in zip(node.outputs, vals):
+            arr = np.asarray(v, dtype=t.dtype.np).reshape(tuple(t.shape))
+            c = const(graph, scope, arr, name=node.name.rpartition("/")[2] + "_folded")
+            if from_var:
+                c.op.meta["from_variable"] = True
+            graph.replace_uses(t, c, outputs)
+        changes.append(f"folded {node.type} {node.name}")
+    remove_dead(graph, outputs)
+    return PassReport("constant_folding", before, len(graph.nodes), changes, skipped)

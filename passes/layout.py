@@ -1,0 +1,181 @@
+"""layout_nchw: run 4-D NHWC layers in ONNX's NCHW layout with as few transposes as possible.
+
+1. Every layout-sensitive NHWC node (convolutions, pooling, bias_add, batch norm, LRN) becomes its
+   NCHW form between two transposes.
+2. Transposes are pushed down through layout-agnostic ops (elementwise, squeeze, reductions),
+   merged when they meet, and dropped when they cancel. A transpose reaching `flatten` followed by
+   fully-connected matmuls is folded into those weights (rows permuted), which keeps TF-Slim's NHWC
+   flatten order without moving any data at run time.
+
+What is left: at most one transpose after each NHWC input and one before each NHWC output.
+"""
+
+from __future__ import annotations
+
+from .pipeline import PassReport, register_pass
+from .rewrite import build, build_replacing, inverse_perm, live_nodes, remove_dead
+
+TO_NCHW = (0, 3, 1, 2)
+TO_NHWC = (0, 2, 3, 1)
+
+_DF_OPS = ("conv2d", "depthwise_conv2d", "conv2d_transpose", "fused_conv2d", "max_pool", "avg_pool", "bias_add")
+_UNARY = {"relu", "relu6", "elu", "sigmoid", "tanh", "softplus", "softsign", "leaky_relu", "neg", "abs", "square",
+          "sqrt", "rsqrt", "exp", "log", "reciprocal", "floor", "ceil", "sign", "clip", "identity", "cast",
+          "stop_gradient", "logical_not"}
+_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum", "pow", "squared_difference", "equal", "not_equal",
+           "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or"}
+_REDUCE = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod"}
+
+
+def _to_nchw_node(graph, node, outputs, changes) -> bool:
+    """Rewrite one NHWC node as transpose -> NCHW node -> transpose."""
+    attrs = dict(node.attrs)
+    if node.type in _DF_OPS:
+        if attrs.get("data_format") != "NHWC" or len(node.inputs[0].shape) != 4:
+            return False
+        attrs["data_format"] = "NCHW"
+    elif node.type == "fused_batch_norm":
+        if len(node.inputs[0].shape) != 4 or attrs["axis"] % 4 != 3:
+            return False
+        attrs["axis"] = 1
+    elif node.type == "lrn":
+        if attrs.get("data_format", "NHWC") != "NHWC":
+            return False
+        attrs["data_format"] = "NCHW"
+    else:
+        return False
+    sc = node.scope
+    x = build(graph, sc, "transpose", [node.inputs[0]], perm=TO_NCHW)
+    new = build_replacing(graph, node, node.type, [x] + list(node.inputs[1:]), **attrs)
+    new = new if isinstance(new, tuple) else (new,)
+    for old, nt in zip(node.outputs, new):
+        if len(old.shape) == 4:
+            nt = build(graph, sc, "transpose", [nt], perm=TO_NHWC)
+        graph.replace_uses(old, nt, outputs)
+    changes.append(f"{node.name}: {node.type} NHWC -> NCHW")
+    return True
+
+
+def _compose(p_inner, p_outer) -> tuple:
+    """transpose(transpose(x, p_inner), p_outer) == transpose(x, result)."""
+    return tuple(p_inner[i] for i in p_outer)
+
+
+def _is_identity(p) -> bool:
+    return tuple(p) == tuple(range(len(p)))
+
+
+def _kept_perm(p, dropped) -> tuple:
+    """The permutation left on the remaining axes after removing output axes `dropped`."""
+    kept_src = [p[i] for i in range(len(p)) if i not in dropped]
+    order = sorted(kept_src)
+    return tuple(order.index(s) for s in kept_src)
+
+
+def _sink(graph, t_node, outputs, work, changes) -> None:
+    """Push transpose `t_node` below its readers where the reader allows it."""
+    p = tuple(t_node.attrs["perm"])
+    x = t_node.inputs[0]
+    y = t_node.outputs[0]
+    if x.op.type == "transpose":  # merge with the transpose above
+        q = _compose(tuple(x.op.attrs["perm"]), p)
+        src = x.op.inputs[0]
+        repl = src if _is_identity(q) else build(graph, t_node.scope, "transpose", [src], perm=q)
+        graph.replace_uses(y, repl, outputs)
+        changes.append(f"{t_node.name}: merged transposes" + (" (cancelled)" if _is_identity(q) else ""))
+        if repl.op.type == "transpose":
+            work.append(repl.op)
+        return
+    for c in list(graph.consumers_of(y)):
+        if c.type in _UNARY and len(c.inputs) == 1:
+            z = build(graph, c.scope, c.type, [x], name=c.name.rpartition("/")[2], **c.attrs)
+        elif c.type in _BINARY:
+            other_i = 1 if c.inputs[0] is y else 0
+            other = c.inputs[other_i]
+            if other is y:
+                o2 = x
+            elif other.op.type == "transpose" and tuple(other.op.attrs["perm"]) == p:
+                o2 = other.op.inputs[0]
+            elif other.shape.is_fully_defined() and len(other.shape) <= len(p):
+                r = len(p) - len(other.shape)
+                o4 = other if r == 0 else build(graph, c.scope, "reshape", [other], shape=(1,) * r + tuple(other.shape))
+                o2 = build(graph, c.scope, "transpose", [o4], perm=inverse_perm(p))
+            else:
+                continue
+            ins = [x, o2] if other_i == 1 else [o2, x]
+            z = build(graph, c.scope, c.type, ins, name=c.name.rpartition("/")[2], **c.attrs)
+        elif c.type == "squeeze" or (c.type in _REDUCE and c.attrs["axis"] is not None):
+            axes = c.attrs["axis"]
+            if axes is None:  # squeeze of all size-1 dims
+                axes = tuple(i for i, d in enumerate(y.shape) if d == 1)
+            axes = tuple(a % len(p) for a in axes)
+            new_axes = tuple(sorted(p[a] for a in axes))
+            attrs = dict(c.attrs, axis=new_axes)
+            z = build(graph, c.scope, c.type, [x], name=c.name.rpartition("/")[2], **attrs)
+            keep = c.type in _REDUCE and c.attrs["keepdims"]
+            rest = p if keep else _kept_perm(p, set(axes))
+            out = z if _is_identity(rest) else build(graph, c.scope, "transpose", [z], perm=rest)
+            graph.replace_uses(c.outputs[0], out, outputs)
+            changes.append(f"{c.name}: {c.type} moved above a transpose")
+            if out.op.type == "transpose":
+                work.append(out.op)
+            continue
+        elif c.type == "flatten" and p == TO_NHWC and _fold_into_matmuls(graph, c, x, outputs, changes):
+            continue
+        else:
+            continue
+        t2 = build(graph, c.scope, "transpose", [z], perm=p)
+        graph.replace_uses(c.outputs[0], t2, outputs)
+        work.append(t2.op)
+        changes.append(f"{c.name}: {c.type} moved above a transpose")
+
+
+def _fold_into_matmuls(graph, flat, x, outputs, changes) -> bool:
+    """flatten(NCHW->NHWC transpose of x) @ W  ==  flatten(x) @ W' with W's rows permuted (H,W,C)->(C,H,W)."""
+    out = flat.outputs[0]
+    readers = graph.consumers_of(out)
+    if not readers or any(o is out for o in outputs):
+        return False
+    n, c, h, w = x.shape
+    if None in (c, h, w):
+        return False
+    for r in readers:
+        if r.type != "matmul" or r.inputs[0] is not out or r.attrs["transpose_a"] or r.attrs["transpose_b"] \
+                or len(r.inputs[1].shape) != 2:
+            return False
+    f = build(graph, flat.scope, "flatten", [x], name="Flatten")
+    for r in list(readers):
+        wt = r.inputs[1]
+        o = wt.shape[1]
+        sc = r.scope
+        w4 = build(graph, sc, "reshape", [wt], shape=(h, w, c, o))
+        wp = build(graph, sc, "transpose", [w4], perm=(2, 0, 1, 3))
+        w2 = build(graph, sc, "reshape", [wp], shape=(c * h * w, o), name="weights_nchw")
+        mm = build(graph, sc, "matmul", [f, w2], name=r.name.rpartition("/")[2], **r.attrs)
+        graph.replace_uses(r.outputs[0], mm, outputs)
+        changes.append(f"{r.name}: NHWC flatten order folded into the weights")
+    return True
+
+
+@register_pass("layout_nchw")
+def layout_nchw(graph, outputs) -> PassReport:
+    """NHWC layers -> NCHW with transposes only at the graph's NHWC inputs and outputs."""
+    before = len(graph.nodes)
+    changes: list = []
+    for node in live_nodes(graph, outputs):
+        _to_nchw_node(graph, node, outputs, changes)
+    remove_dead(graph, outputs)
+    for _ in range(4):
+        n0 = len(changes)
+        work = [n for n in live_nodes(graph, outputs) if n.type == "transpose"]
+        while work:
+            t = work.pop(0)
+            if t.graph is not graph or not t.outputs or not graph.consumers_of(t.outputs[0]):
+                continue
+            if t.name not in graph._by_name or graph._by_name[t.name] is not t:
+                continue
+            _sink(graph, t, outputs, work, changes)
+        remove_dead(graph, outputs)
+        if len(changes) == n0:
+            break
+    return PassReport("layout_nchw", before, len(graph.nodes), changes)
