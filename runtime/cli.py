@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="build a network (is_training=False) and write it as an ONNX model",
                         description="Build NET with is_training=False and write it as an ONNX model whose weights "
-                                    "are the variables' initial values.",
+                                    "are the variables' initial values (drawn with --seed).",
                         epilog="networks: " + _net_help())
     ex.add_argument("net", metavar="NET", help="network name (see the list below)")
     ex.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="where to write the model")
@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--opset", type=_positive("--opset"), default=None, metavar="N",
                     help="ONNX opset (default: 18)")
     ex.add_argument("--no-optimize", action="store_true", help="skip the inference pass pipeline")
+    ex.add_argument("--seed", type=_non_negative("--seed"), default=0, metavar="N",
+                    help="graph random seed the initial weights are drawn with (default: 0, reproducible)")
 
     ins = sub.add_parser("inspect", help="print layers, shapes, parameter counts and FLOPs",
                          description="Print the layers, output shapes, parameter counts and FLOPs of a network "
@@ -121,8 +123,11 @@ def _default_num_classes(func) -> int:
 
 
 def build_network(name: str, num_classes: Optional[int] = None, image_size: Optional[int] = None,
-                  batch_size: Optional[int] = None):
-    """(graph, images placeholder, output tensor) for network `name`, built with is_training=False."""
+                  batch_size: Optional[int] = None, seed: Optional[int] = None):
+    """(graph, images placeholder, output tensor) for network `name`, built with is_training=False.
+
+    `seed` is the graph's random seed: variables initialise to the same values in every build.
+    """
     import slimir as slim
     from slimir.nets import nets_factory
 
@@ -136,6 +141,8 @@ def build_network(name: str, num_classes: Optional[int] = None, image_size: Opti
     channels = _CHANNELS.get(name, 3)
     graph = slim.Graph()
     with graph.as_default():
+        if seed is not None:
+            slim.set_random_seed(seed)
         images = slim.placeholder(slim.float32, [batch_size, size, size, channels], name="images")
         network_fn = nets_factory.get_network_fn(name, num_classes, is_training=False)
         net, _ = network_fn(images)
@@ -172,13 +179,13 @@ def cmd_export(args) -> int:
     if not os.path.isdir(parent):
         raise _Usage(f"-o {out}: the folder {parent} does not exist")
     t0 = time.perf_counter()
-    graph, images, net = build_network(args.net, args.num_classes, args.image_size, args.batch_size)
+    graph, images, net = build_network(args.net, args.num_classes, args.image_size, args.batch_size, args.seed)
     model = export_onnx(net, out, opset=opset, optimize=not args.no_optimize)
     seconds = time.perf_counter() - t0
     params, _, _ = count_parameters(model)
     size = os.path.getsize(out)
     print(f"wrote {out} ({size:,} bytes, {_mb(size)}) in {seconds:.1f} s")
-    print(f"  network     {args.net}, is_training=False, weights = initial values")
+    print(f"  network     {args.net}, is_training=False, weights = initial values (seed {args.seed})")
     print(f"  parameters  {params:,}")
     print(f"  input       {model.graph.input[0].name} {_shape_str(_dims(model.graph.input[0]))}")
     for o in model.graph.output:

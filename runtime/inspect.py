@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -159,6 +160,37 @@ def _num(shape) -> int:
     return n
 
 
+def _container_scopes(nodes) -> set:
+    """Scopes that hold other scopes (`vgg_16`, `CifarNet`), as opposed to a layer's own scope."""
+    out = set()
+    for n in nodes:
+        parts = n.name.split("/")
+        for i in range(1, len(parts) - 1):
+            out.add("/".join(parts[:i]))
+    return out
+
+
+def _auto_named(node: Node) -> bool:
+    """True when the node kept its op's default name (`Conv2D`, `Relu_1`) rather than one given by the user."""
+    try:
+        default = get_op(node.type).default_name
+    except SlimirError:
+        return False
+    last = node.name.rsplit("/", 1)[-1]
+    return re.sub(r"_\d+$", "", last) == default
+
+
+def _layer_key(node: Node, containers: set) -> str:
+    """The layer a node belongs to: its scope (`vgg_16/conv1/conv1_1`), except for an op named by the user
+    directly in a network's scope (`CifarNet/norm1`), which is a layer of its own."""
+    scope = node.scope
+    if not scope:
+        return node.name
+    if scope in containers and node.type != "variable" and not _auto_named(node):
+        return node.name
+    return scope
+
+
 def describe_graph(outputs, inputs=None) -> GraphReport:
     """Per node and per layer (scope): op, output shape, parameters and FLOPs of what `outputs` need.
 
@@ -175,6 +207,7 @@ def describe_graph(outputs, inputs=None) -> GraphReport:
     variables = []
     total_params = trainable = total_flops = 0
     feeds = [t for t in (inputs or [])]
+    containers = _container_scopes(nodes)
     for node in nodes:
         if node.type == "placeholder" and not inputs:
             feeds.append(node.outputs[0])
@@ -191,21 +224,21 @@ def describe_graph(outputs, inputs=None) -> GraphReport:
         info = NodeInfo(node.name, node.type, _dims(out0.shape) if out0 is not None else None,
                         out0.dtype.name if out0 is not None else "", params, flops)
         infos.append(info)
-        key = node.scope or node.name
+        key = _layer_key(node, containers)
         layer = layers.get(key)
         if layer is None:
             layer = layers[key] = LayerInfo(key, [], None)
         layer.nodes.append(info)
         layer.params += params
         layer.flops += flops
-        if node.type != "variable":
+        if node.type not in ("variable", "const"):
             if node.type not in layer.ops:
                 layer.ops.append(node.type)
             if out0 is not None:
                 layer.shape = info.shape
     for layer in layers.values():
-        if not layer.ops:  # a scope holding only variables (shared weights read elsewhere)
-            layer.ops = ["variable"]
+        if not layer.ops:  # a scope holding only variables or constants (shared weights read elsewhere)
+            layer.ops = sorted({n.op for n in layer.nodes})
             layer.shape = layer.nodes[-1].shape
     return GraphReport(
         inputs=[ValueInfo(t.op.name, _dims(t.shape), t.dtype.name) for t in feeds],

@@ -1,0 +1,226 @@
+"""Tests of the `slimir` command (runtime/cli.py) and of runtime/inspect.py: exported models pass the
+full ONNX checker and compute what slim.Session computes; inspect reports TF-Slim's parameter counts;
+bad input gives one `slimir: error:` line and exit status 2."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import slimir as slim
+from slimir.runtime import cli
+from slimir.runtime.export import build_model
+from slimir.runtime.inspect import count_parameters, describe_graph, describe_onnx, format_graph, format_onnx
+
+RTOL = 1e-5
+ATOL = 1e-5
+
+
+def _run(argv, capsys):
+    rc = cli.main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _total_params(text):
+    m = re.search(r"Total parameters: ([\d,]+)", text)
+    assert m, text
+    return int(m.group(1).replace(",", ""))
+
+
+def _ort(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _input_dims(model):
+    return [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+
+
+# ------------------------------------------------------------------------------------------ export
+
+
+@pytest.mark.parametrize("net, channels, params", [("lenet", 1, 3_274_634), ("cifarnet", 3, 1_756_426)])
+def test_export_matches_session(net, channels, params, tmp_path, capsys):
+    path = tmp_path / f"{net}.onnx"
+    rc, out, err = _run(["export", net, "-o", str(path)], capsys)
+    assert rc == 0, err
+    assert err == ""
+    assert str(path) in out and f"{params:,}" in out
+    assert path.is_file() and path.stat().st_size > params * 4
+
+    onnx.checker.check_model(str(path), full_check=True)
+    model = onnx.load(str(path))
+    assert _input_dims(model)[0] == "batch"  # dynamic batch by default
+    assert count_parameters(model)[0] == params
+
+    # The same network built in this process with the export's default seed (0): the same initial weights.
+    graph, images, logits = cli.build_network(net, seed=0)
+    size = images.shape[1]
+    xv = np.random.default_rng(0).uniform(0.0, 1.0, size=(3, size, size, channels)).astype(np.float32)
+    with graph.as_default():
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            expected = sess.run(logits, {images: xv})
+    assert np.abs(expected).max() > 1e-3
+
+    sess = _ort(path)
+    (actual,) = sess.run(None, {sess.get_inputs()[0].name: xv})
+    assert actual.shape == (3, 10)
+    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_export_fixed_batch_size(tmp_path, capsys):
+    path = tmp_path / "lenet_b4.onnx"
+    rc, out, err = _run(["export", "lenet", "-o", str(path), "--batch-size", "4", "--num-classes", "7"], capsys)
+    assert rc == 0, err
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert _input_dims(model) == [4, 28, 28, 1]
+    out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
+    assert out_dims == [4, 7]
+    sess = _ort(path)
+    (y,) = sess.run(None, {"images": np.zeros((4, 28, 28, 1), np.float32)})
+    assert y.shape == (4, 7)
+
+
+def test_export_options_image_size_opset_no_optimize(tmp_path, capsys):
+    path = tmp_path / "cifar.onnx"
+    rc, _, err = _run(["export", "cifarnet", "-o", str(path), "--image-size", "40", "--opset", "17",
+                       "--no-optimize", "--num-classes", "0"], capsys)
+    assert rc == 0, err
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert {o.domain: o.version for o in model.opset_import}[""] == 17
+    assert _input_dims(model) == ["batch", 40, 40, 3]
+    # num_classes=0: the 192 features of fc4 (no logits layer).
+    assert model.graph.output[0].type.tensor_type.shape.dim[1].dim_value == 192
+    assert not any(i.name.startswith("CifarNet/logits") for i in model.graph.initializer)
+
+
+# ----------------------------------------------------------------------------------------- inspect
+
+
+def test_inspect_vgg_16_parameter_count(capsys):
+    rc, out, err = _run(["inspect", "vgg_16"], capsys)
+    assert rc == 0, err
+    assert _total_params(out) == 138_357_544
+    assert "138,357,544" in out
+    for layer in ("vgg_16/conv3/conv3_2", "vgg_16/pool5", "vgg_16/fc6", "vgg_16/fc8"):
+        assert layer in out
+    assert "[?, 1, 1, 4096]" in out  # fc6's output shape
+    assert "GFLOPs" in out
+
+
+def test_inspect_nodes_and_passes(capsys):
+    rc, out, err = _run(["inspect", "lenet", "--nodes", "--passes", "--batch-size", "2"], capsys)
+    assert rc == 0, err
+    assert "LeNet/conv1/Conv2D" in out and "conv2d" in out
+    assert "[2, 28, 28, 32]" in out
+    assert "export pass pipeline" in out
+
+
+@pytest.mark.parametrize("net", ["lenet", "cifarnet"])
+def test_inspect_exported_file_reports_the_nets_parameters(net, tmp_path, capsys):
+    path = tmp_path / f"{net}.onnx"
+    assert cli.main(["export", net, "-o", str(path)]) == 0
+    capsys.readouterr()
+    rc, from_net, err = _run(["inspect", net], capsys)
+    assert rc == 0, err
+    rc, from_file, err = _run(["inspect", str(path)], capsys)
+    assert rc == 0, err
+    assert _total_params(from_file) == _total_params(from_net)
+    assert "Conv" in from_file and "MatMul" in from_file
+    assert "images" in from_file and "batch" in from_file
+
+
+def test_python_dash_m_and_console_script(tmp_path):
+    env = dict(os.environ)
+    r = subprocess.run([sys.executable, "-m", "slimir", "--help"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "export" in r.stdout and "inspect" in r.stdout and "vgg_16" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "slimir", "inspect", "lenet"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert _total_params(r.stdout) == 3_274_634
+    script = Path(sys.executable).parent / "slimir"
+    if script.exists():
+        r = subprocess.run([str(script), "inspect", "no_such_net"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2
+        assert r.stderr.startswith("slimir: error:") and r.stderr.count("\n") == 1
+        assert "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["inspect", "no_such_net"], "unknown network 'no_such_net'"),
+    (["export", "resnet_v1_50", "-o", "{tmp}/r.onnx"], "unknown network 'resnet_v1_50'"),
+    (["inspect", "{tmp}/missing.onnx"], "no such file"),
+    (["export", "lenet", "-o", "{tmp}/no/such/folder/x.onnx"], "does not exist"),
+    (["export", "lenet"], "-o/--output"),
+    (["export", "lenet", "-o", "{tmp}/x.onnx", "--batch-size", "0"], "--batch-size"),
+    (["export", "lenet", "-o", "{tmp}/x.onnx", "--batch-size", "two"], "--batch-size"),
+    (["inspect", "lenet", "--image-size", "-5"], "--image-size"),
+    (["inspect", "lenet", "--num-classes", "1.5"], "--num-classes"),
+    (["export", "lenet", "-o", "{tmp}/x.onnx", "--opset", "7"], "--opset"),
+    (["inspect", "vgg_16", "--image-size", "16"], "vgg_16/pool5"),
+    (["inspect", "vgg_16", "--image-size", "100"], "vgg_16/fc6"),
+    (["inspect", "{tmp}/corrupt.onnx"], "not a readable ONNX model"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_errors_are_one_line_exit_2(argv, fragment, tmp_path, capsys):
+    (tmp_path / "corrupt.onnx").write_bytes(b"this is not a protobuf")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    rc, out, err = _run(argv, capsys)
+    assert rc == 2
+    assert err.startswith("slimir: error:"), err
+    assert err.count("\n") == 1, err
+    assert fragment in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+# ------------------------------------------------------------------------------ inspect as a library
+
+
+def test_describe_graph_and_onnx_agree():
+    graph, images, logits = cli.build_network("cifarnet")
+    report = describe_graph(logits)
+    assert report.total_params == 1_756_426 == report.trainable_params
+    assert [la.name for la in report.layers][:3] == ["images", "CifarNet/conv1", "CifarNet/pool1"]
+    conv1 = next(la for la in report.layers if la.name == "CifarNet/conv1")
+    assert conv1.ops == ["conv2d", "bias_add", "relu"]
+    assert conv1.shape == [None, 32, 32, 64]
+    assert conv1.params == 5 * 5 * 3 * 64 + 64
+    text = format_graph(report)
+    assert "1,756,426" in text and "CifarNet/norm1" in text
+    # FLOPs of the convolutions and matmuls equal those ONNX shape inference gives for the lowered model.
+    dense = sum(n.flops for n in report.nodes if n.op in ("conv2d", "matmul"))
+    with graph.as_default():
+        model = build_model(logits, weights=False)
+    onnx.checker.check_model(model, full_check=True)
+    rep = describe_onnx(model)
+    assert rep.params == 1_756_426 and rep.params_source == "metadata"
+    assert rep.param_inputs == 10 and [i.name for i in rep.inputs] == ["images"]
+    assert rep.total_flops == dense == 2 * (5 * 5 * 3 * 32 * 32 * 64 + 5 * 5 * 64 * 16 * 16 * 64
+                                            + 4096 * 384 + 384 * 192 + 192 * 10)
+    assert rep.op_counts["Conv"] == 2 and rep.op_counts["LRN"] == 2
+    assert "Total parameters: 1,756,426" in format_onnx(rep)
+
+
+def test_describe_onnx_without_slimir_metadata_counts_float_initializers():
+    graph, images, logits = cli.build_network("lenet", num_classes=3)
+    with graph.as_default():
+        model = build_model(logits, weights=True, optimize=False)  # initializers = the variables, as built
+    del model.metadata_props[:]
+    rep = describe_onnx(model)
+    assert rep.params_source == "initializers"
+    assert rep.params == 3_274_634 - 1024 * 10 - 10 + 1024 * 3 + 3
