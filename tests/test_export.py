@@ -12,8 +12,8 @@ from slimir import errors
 def _small_net(x, is_training=False):
     with slim.arg_scope([slim.conv2d, slim.fully_connected], activation_fn=slim.nn.relu,
                         weights_initializer=slim.truncated_normal_initializer(stddev=0.1)):
-        net = slim.conv2d(x, 8, [3, 3], scope="conv1")
-        net = slim.batch_norm(net, is_training=is_training, scale=True, scope="bn1")
+        net = slim.conv2d(x, 8, [3, 3], scope="conv1", normalizer_fn=slim.batch_norm,
+                          normalizer_params={"is_training": is_training, "scale": True})
         net = slim.max_pool2d(net, [2, 2], scope="pool1")
         net = slim.conv2d(net, 16, [3, 3], stride=2, padding="VALID", scope="conv2")
         net = slim.avg_pool2d(net, [2, 2], padding="SAME", scope="pool2")
@@ -37,7 +37,7 @@ def test_export_matches_session_and_passes_full_checker(tmp_path):
         logits = _small_net(x)
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
-            mm = slim.get_variables("bn1/moving_mean")[0]
+            mm = slim.get_variables("conv1/BatchNorm/moving_mean")[0]
             sess.set_variable_value(mm, rng.standard_normal(8).astype(np.float32))
             want = sess.run(logits, {x: xv})
             path = str(tmp_path / "small.onnx")
@@ -52,12 +52,13 @@ def test_export_matches_session_and_passes_full_checker(tmp_path):
     names = {n.name for n in model.graph.node}
     assert any(n.startswith("conv1/Conv2D") for n in names)
     inits = {i.name for i in model.graph.initializer}
-    assert {"conv1/weights", "conv1/biases", "logits/weights", "logits/biases"} <= inits
+    assert {"conv1/weights", "conv2/weights", "conv2/biases", "logits/weights", "logits/biases"} <= inits
     # batch norm was folded into conv1 by the optimiser; as built, every variable keeps its initializer
-    assert not {"bn1/gamma", "bn1/moving_mean"} & inits
+    assert not {"conv1/BatchNorm/gamma", "conv1/BatchNorm/moving_mean"} & inits
+    assert "BatchNormalization" not in {n.op_type for n in model.graph.node}
     raw = onnx.load(raw_path)
-    assert {"conv1/weights", "conv1/biases", "bn1/gamma", "bn1/beta", "bn1/moving_mean", "bn1/moving_variance",
-            "logits/weights", "logits/biases"} <= {i.name for i in raw.graph.initializer}
+    assert {"conv1/weights", "conv1/BatchNorm/gamma", "conv1/BatchNorm/beta", "conv1/BatchNorm/moving_mean",
+            "conv1/BatchNorm/moving_variance", "logits/weights", "logits/biases"} <= {i.name for i in raw.graph.initializer}
     np.testing.assert_allclose(_run_onnx(raw_path, {"images": xv})[0], want, rtol=1e-5, atol=1e-5)
     dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert dim0.dim_param == "batch"
