@@ -10,6 +10,7 @@ from .. import dtypes as _dt
 from ..errors import DTypeError, FeedError, InvalidArgumentError, ShapeError
 from ..graph import Tensor, Variable, get_default_graph
 from ..shape import Shape, fmt
+from .lowering_utils import i64
 from .registry import OpDef, Spec, apply_op, expect_rank, normalize_axis, register
 
 # ------------------------------------------------------------------------------------------
@@ -190,7 +191,8 @@ def _reshape_lower(b, node, x):
     tgt = [d if d is not None else -1 for d in out]
     if tgt.count(-1) > 1:
         tgt = list(node.attrs["shape"])
-    return b.op("Reshape", [x, b.const(np.array(tgt, np.int64))])
+    zero = {"allowzero": 1} if 0 in tgt and -1 not in tgt else {}  # else ONNX copies the input dim for a 0
+    return b.op("Reshape", [x, b.const(np.array(tgt, np.int64))], **zero)
 
 
 def _reshape_ref(x, shape):
@@ -233,7 +235,8 @@ def _transpose_shape(specs, perm):
 
 
 register(OpDef("transpose", _transpose_shape,
-               lambda b, node, x: b.op("Transpose", [x], perm=list(node.attrs["perm"])),
+               lambda b, node, x: b.op("Transpose", [x], perm=list(node.attrs["perm"])) if node.attrs["perm"]
+               else b.op("Identity", [x]),
                lambda x, perm: np.transpose(x, perm), default_name="transpose"))
 
 
@@ -436,6 +439,10 @@ def _norm_index(shape, key):
             if dim is not None:
                 start, stop, step = k.indices(dim)
                 n = len(range(start, stop, step))
+                if n == 0:  # ONNX Slice would read -1 as "the last element"
+                    start, stop, step = 0, 0, 1
+                elif stop < 0:  # a negative step running past index 0
+                    stop = None
             else:
                 start, stop = k.start, k.stop
                 n = None
@@ -535,20 +542,41 @@ def _pad_shape(specs, paddings, mode, constant_values):
         raise ShapeError(f"pad: {len(paddings)} padding pairs for an input of rank {len(s)}")
     if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
         raise InvalidArgumentError(f"pad: unknown mode {mode!r}")
+    limit = {"CONSTANT": None, "REFLECT": 1, "SYMMETRIC": 0}[mode]
+    for d, (a, c) in zip(s, paddings):
+        if min(a, c) < 0 or (limit is not None and d is not None and max(a, c) > d - limit):
+            raise InvalidArgumentError(f"pad: paddings {[list(q) for q in paddings]} do not fit {mode} padding of "
+                                       f"an input of shape {fmt(s)}")
     out = tuple(None if d is None else d + a + c for d, (a, c) in zip(s, paddings))
     return [Spec(out, specs[0].dtype)]
 
 
 def _pad_lower(b, node, x):
     p = node.attrs["paddings"]
-    pads = [a for a, _ in p] + [c for _, c in p]
-    mode = {"CONSTANT": "constant", "REFLECT": "reflect", "SYMMETRIC": "edge"}[node.attrs["mode"]]
     if node.attrs["mode"] == "SYMMETRIC":
-        raise InvalidArgumentError(f"{node.name}: SYMMETRIC padding has no ONNX equivalent")
+        return _symmetric_pad(b, x, p)
+    pads = [a for a, _ in p] + [c for _, c in p]
+    mode = {"CONSTANT": "constant", "REFLECT": "reflect"}[node.attrs["mode"]]
     ins = [x, b.const(np.array(pads, np.int64))]
     if mode == "constant":
         ins.append(b.const(np.array(node.attrs["constant_values"], node.inputs[0].dtype.np)))
     return b.op("Pad", ins, mode=mode)
+
+
+def _symmetric_pad(b, x, paddings):
+    """SYMMETRIC (edge-inclusive mirror) padding, which ONNX Pad lacks: reversed slices concatenated per axis."""
+    y = x
+    for ax, (lo, hi) in enumerate(paddings):
+        parts = [y]
+        if lo:  # x[lo-1::-1]
+            parts.insert(0, b.op("Slice", [y, b.const(i64([lo - 1])), b.const(i64([-_BIG])), b.const(i64([ax])),
+                                           b.const(i64([-1]))]))
+        if hi:  # x[:-hi-1:-1]
+            parts.append(b.op("Slice", [y, b.const(i64([-1])), b.const(i64([-hi - 1])), b.const(i64([ax])),
+                                        b.const(i64([-1]))]))
+        if len(parts) > 1:
+            y = b.op("Concat", parts, axis=ax)
+    return y if y is not x else b.op("Identity", [x])
 
 
 def _pad_ref(x, paddings, mode, constant_values):
@@ -599,9 +627,15 @@ def _one_hot_shape(specs, depth, on_value, off_value, axis, dtype):
 
 
 def _one_hot_lower(b, node, x):
+    """Equal(indices, arange(depth)) then Where(on, off): any index/output dtype (ORT's OneHot kernels
+    cover few), and negative indices give all-off rows as in TF (ONNX OneHot counts them from the end)."""
     a = node.attrs
-    vals = b.const(np.array([a["off_value"], a["on_value"]], a["dtype"].np))
-    return b.op("OneHot", [x, b.const(np.array(a["depth"], np.int64)), vals], axis=a["axis"])
+    r = len(node.inputs[0].shape)
+    ax = a["axis"] if a["axis"] >= 0 else r + 1 + a["axis"]
+    eye = b.const(np.arange(a["depth"], dtype=np.int64).reshape((-1,) + (1,) * (r - ax)))
+    idx = b.op("Unsqueeze", [b.op("Cast", [x], to=_dt.int64.onnx), b.const(i64([ax]))])
+    on, off = (b.const(np.array(a[k], a["dtype"].np)) for k in ("on_value", "off_value"))
+    return b.op("Where", [b.op("Equal", [idx, eye]), on, off])
 
 
 def _one_hot_ref(x, depth, on_value, off_value, axis, dtype):

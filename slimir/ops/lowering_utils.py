@@ -46,3 +46,12 @@ def reduce(b, op_type: str, x: str, axes, keepdims: bool) -> str:
 
 def i64(values) -> np.ndarray:
     return np.array(values, np.int64)
+
+
+def onnx_seed(seed, salt: int = 0) -> dict:
+    """The `seed` attribute of an ONNX random op: {} for None, else a value float32 holds exactly.
+
+    ONNX stores seeds as float32, so seeds above 2**24 that differ by less than their spacing would
+    collapse into one stream; folding into [0, 2**24) keeps nearby seeds (and seed + salt) distinct.
+    """
+    return {} if seed is None else {"seed": float((int(seed) + salt) % 2**24)}

@@ -155,7 +155,12 @@ def _binary_shape(specs, *, to_bool=False):
 
 
 def _make_binary(name, default, onnx_op, ref, to_bool):
-    if onnx_op is not None:
+    if name == "div":
+        def low(b, node, x, y):
+            if node.inputs[0].dtype.is_integer:  # floor division as the reference (ONNX Div truncates)
+                x = b.op("Sub", [x, b.op("Mod", [x, y])])
+            return b.op("Div", [x, y])
+    elif onnx_op is not None:
         def low(b, node, x, y, _o=onnx_op):
             return b.op(_o, [x, y])
     elif name == "squared_difference":

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, ShapeError
 from ..graph import Tensor, get_default_graph, get_seed
 from ..shape import Shape, fmt
-from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, reduce, to_nchw, weight_layout
+from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, onnx_seed, reduce, to_nchw, weight_layout
 from .registry import OpDef, Spec, apply_op, expect_float, expect_rank, normalize_axis, register, same_dtype
 
 # ------------------------------------------------------------------------------------------
@@ -714,7 +714,7 @@ def _dropout_lower(b, node, x):
     a = node.attrs
     dt = node.inputs[0].dtype
     ns = a["noise_shape"]
-    seed = {} if a["seed"] is None else {"seed": float(a["seed"])}
+    seed = onnx_seed(a["seed"])
     if ns is None:
         u = b.op("RandomUniformLike", [x], dtype=dt.onnx, **seed)
     else:

@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..errors import InvalidArgumentError
 from ..graph import Tensor, get_default_graph, get_seed
+from .lowering_utils import onnx_seed
 from .registry import OpDef, Spec, apply_op, register
 
 
@@ -18,8 +19,8 @@ def _rand_shape(specs, shape, dtype, a, b, seed):
     return [Spec(shape, dtype)]
 
 
-def _seed_attr(seed):
-    return {} if seed is None else {"seed": float(seed)}
+def _seed_attr(seed, salt: int = 0):
+    return onnx_seed(seed, salt)
 
 
 def _normal_lower(b, node):
@@ -41,8 +42,7 @@ def _truncated_lower(b, node):
     z = b.op("RandomNormal", [], shape=list(a["shape"]), dtype=dt.onnx, **_seed_attr(a["seed"]))
     two = b.const(np.array(2.0, dt.np))
     for i in range(4):
-        seed = {} if a["seed"] is None else {"seed": float(a["seed"] + i + 1)}
-        z2 = b.op("RandomNormalLike", [z], **seed)
+        z2 = b.op("RandomNormalLike", [z], **_seed_attr(a["seed"], i + 1))
         z = b.op("Where", [b.op("Greater", [b.op("Abs", [z]), two]), z2, z])
     z = b.op("Clip", [z, b.const(np.array(-2.0, dt.np)), two])
     return b.op("Add", [b.op("Mul", [z, b.const(np.array(a["b"], dt.np))]), b.const(np.array(a["a"], dt.np))])

@@ -1,0 +1,66 @@
+"""A small numpy interpreter of the IR: runs each node's registered `reference` function.
+
+It is the ground truth the tests compare the ONNX lowering (and the passes) against; it holds no state.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import numpy as np
+
+from .analysis import needed_nodes
+from .errors import FeedError, SlimirError
+from .graph import Node, Variable
+from .ops.registry import get_op
+
+#: Ops with no numerical effect that the interpreter steps over (the Session runs them in Python).
+PYTHON_SIDE = frozenset({"init_variables", "no_op"})
+
+
+def evaluate(fetches: Iterable, feed_dict: Optional[dict] = None,
+             variables: Optional[dict] = None) -> list:
+    """Evaluate `fetches` (tensors, or nodes: these give None) with numpy references.
+
+    feed_dict: {Tensor: value} for placeholders or any tensor to override.
+    variables: {Variable: value} for the variables the fetches read.
+    Returns one array per fetch, in order.
+    """
+    fetches = list(fetches)
+    values: dict = {}  # id(Tensor) -> np.ndarray
+    for t, v in (feed_dict or {}).items():
+        values[id(t)] = np.asarray(v, t.dtype.np)
+    for node in needed_nodes(fetches, set(values)):
+        if node.type in PYTHON_SIDE:
+            continue
+        if node.type == "placeholder":
+            raise FeedError(f"evaluate: no value fed for placeholder {node.name}")
+        if node.type == "variable":
+            out = _variable_value(node.outputs[0], variables)
+        else:
+            out = _run_node(node, values)
+        outs = out if isinstance(out, tuple) else (out,)
+        if len(outs) != len(node.outputs):
+            raise SlimirError(f"{node.name}: reference of {node.type} gave {len(outs)} outputs, "
+                              f"expected {len(node.outputs)}")
+        for t, v in zip(node.outputs, outs):
+            values[id(t)] = np.asarray(v)
+    return [None if isinstance(f, Node) else values[id(f)] for f in fetches]
+
+
+def _variable_value(v: Variable, variables: Optional[dict]) -> np.ndarray:
+    if variables is None or v not in variables:
+        raise FeedError(f"evaluate: no value given for variable {v.op.name}")
+    return np.asarray(variables[v], v.dtype.np)
+
+
+def _run_node(node: Node, values: dict):
+    """Call the op's reference on the node's input values and attributes."""
+    op = get_op(node.type)
+    if op.reference is None:
+        raise SlimirError(f"{node.name}: op {node.type} has no numpy reference")
+    args = [values[id(t)] for t in node.inputs]
+    return op.reference(*args, **node.attrs)
+
+
+__all__ = ["evaluate"]
