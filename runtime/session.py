@@ -95,7 +95,8 @@ class Session:
         self.providers = resolve_providers(providers, device)
         self._options = session_options(intra_op_num_threads, allow_spinning)
         self.opset = opset
-        self._state: dict = {}  # Variable -> np.ndarray
+        self._state: dict = {}  # Variable -> np.ndarray (its current value)
+        self._spare: dict = {}  # Variable -> np.ndarray (the buffer the next assign writes into)
         self._cache: dict = {}
         self._print_counts: dict = {}
         self._closed = False
@@ -135,6 +136,7 @@ class Session:
 
     # -- variable state
     def variable_value(self, var: Variable) -> np.ndarray:
+        """The variable's current value (the session's own buffer: copy it before keeping it)."""
         try:
             return self._state[var]
         except KeyError:
@@ -198,21 +200,19 @@ class Session:
         for node in low.python_nodes:
             if node.type == "init_variables":
                 self.initialize(node.attrs["vars"])
-        pre_vars = {f: self.variable_value(f) for f in flat if _is_var(f) and f not in feeds}
+        pre_vars = {f: self.variable_value(f).copy() for f in flat if _is_var(f) and f not in feeds}
         results: dict = {}
         if comp.sess is not None:
-            inputs = {}
-            for name, t in zip(comp.input_names, low.feeds + low.variables):
-                inputs[name] = feeds[t] if t in feeds else self.variable_value(t)
             try:
-                outs = comp.sess.run(comp.output_names, inputs)
+                outs = self._execute(comp, feeds)
+            except SlimirError:
+                raise
             except Exception as e:
                 what = ", ".join(t.name for t in tensors[:4]) or "the requested ops"
                 raise RuntimeExecutionError(f"running {what} failed in ONNX Runtime: {_first_line(e)}") from None
             for t, v in zip(low.outputs, outs):
-                results.setdefault(id(t), v)
-            for var, idx in low.assigns:
-                self._state[var] = outs[idx]
+                if v is not None:
+                    results.setdefault(id(t), v)
             for node, idxs in low.prints:
                 self._print(node, [outs[i] for i in idxs])
         values = []
@@ -226,6 +226,51 @@ class Session:
             else:
                 values.append(results[id(f)])
         return values
+
+    def _execute(self, comp: _Compiled, feeds: dict) -> list:
+        """One ORT run with IO binding: inputs are bound without copies, and each variable written by an
+        assign goes into the variable's spare buffer, which then becomes its value (two buffers per
+        variable, swapped every run; an output never aliases an input)."""
+        import onnxruntime as ort
+
+        low = comp.lowered
+        binding = comp.sess.io_binding()
+        for name, t in zip(comp.input_names, low.feeds + low.variables):
+            arr = feeds[t] if t in feeds else self.variable_value(t)
+            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(arr))
+        last_assign = {}
+        for var, idx in low.assigns:
+            last_assign[var] = idx
+        written = {idx: var for var, idx in last_assign.items()}
+        spares = {}
+        for i, name in enumerate(comp.output_names):
+            var = written.get(i)
+            if var is None:
+                binding.bind_output(name)
+                continue
+            cur = self._state.get(var)
+            spare = self._spare.get(var)
+            if spare is None or cur is None or spare.shape != cur.shape or spare is cur:
+                spare = np.empty(tuple(var.shape), var.dtype.np)
+            spares[i] = spare
+            binding.bind_ortvalue_output(name, ort.OrtValue.ortvalue_from_numpy(spare))
+        comp.sess.run_with_iobinding(binding)
+        ort_outs = binding.get_outputs()
+        outs = []
+        for i in range(len(comp.output_names)):
+            if i in spares:
+                outs.append(None)
+            else:
+                outs.append(ort_outs[i].numpy())
+        for i, spare in spares.items():
+            var = written[i]
+            old = self._state.get(var)
+            self._state[var] = spare
+            if old is not None:
+                self._spare[var] = old
+        for i in spares:  # a fetched assign returns the new value (a copy: the buffer will be reused)
+            outs[i] = self._state[written[i]].copy()
+        return outs
 
     def _compile(self, tensors: list, ops: list, feeds: list) -> _Compiled:
         for t in tensors + ops:
