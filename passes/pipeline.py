@@ -79,7 +79,7 @@ def run(graph, names, outputs: Optional[list] = None, feeds=(), inplace: bool = 
     return PassResult(g, outs, fds, reports)
 
 
-from . import (constant_folding, cse, dce, fold_batch_norm, fuse_conv_bias_act, identity,  # noqa: E402,F401
+from . import (constant_folding, cse, dce, fold_batch_norm, fuse_conv_bias_act, gradients, identity,  # noqa: E402,F401
                layout, validate)
 
 INFERENCE_PIPELINE = ["validate_shapes", "remove_identity", "fold_batch_norm", "layout_nchw", "fuse_conv_bias_act",

@@ -50,6 +50,7 @@ from .variables import (add_model_variable, create_global_step,  # noqa: F401
                         initialize_local_variables, local_variable, local_variables, local_variables_initializer,
                         model_variable, model_variables, trainable_variables, variable, variables_initializer)
 from . import nets  # noqa: E402,F401
+from .passes.gradients import gradients  # noqa: E402,F401
 from .runtime import InteractiveSession, Session, export_onnx  # noqa: E402,F401
 
 __version__ = "0.1.0"

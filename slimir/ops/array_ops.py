@@ -748,3 +748,114 @@ def check_feed(t: Tensor, value: np.ndarray) -> np.ndarray:
         raise FeedError(f"cannot feed a value of shape {fmt(arr.shape)} to {t.name}, which has shape {fmt(s)}")
     return arr if arr.flags.c_contiguous else np.array(arr, order="C")
 
+
+
+# ------------------------------------------------------------------------------------------
+# VJPs
+
+
+def _reshape_like(g, like):
+    return apply_op("reshape_like", [g, like])
+
+
+def _slice_vjp(node, grads):
+    """Step-1 slices: the output gradient, with index axes restored and new axes dropped, padded back."""
+    x, g = node.inputs[0], grads[0]
+    specs, _ = _norm_index(x.shape, node.attrs["key"])
+    paddings = [(0, 0)] * len(x.shape)
+    new_axes, index_axes, out_axis = [], [], 0
+    for s in specs:
+        if s[0] == "new":
+            new_axes.append(out_axis)
+            out_axis += 1
+            continue
+        ax = s[1]
+        dim = x.shape[ax]
+        if s[0] == "index":
+            k = s[2]
+            if dim is None:
+                raise ShapeError(f"{node.name}: the gradient of indexing needs a known dimension {ax}")
+            start = k if k >= 0 else dim + k
+            paddings[ax] = (start, dim - start - 1)
+            index_axes.append(ax)
+            continue
+        _, _, start, stop, step = s
+        out_axis += 1
+        if step != 1:
+            raise InvalidArgumentError(f"{node.name}: the gradient of a slice with step {step} is not supported")
+        if dim is None:
+            if start not in (None, 0) or stop is not None:
+                raise ShapeError(f"{node.name}: the gradient of a partial slice needs a known dimension {ax}")
+            continue
+        start, stop, _ = slice(start, stop, step).indices(dim)
+        paddings[ax] = (start, dim - max(stop, start))
+    if new_axes:
+        g = squeeze(g, new_axes)
+    for ax in sorted(index_axes):
+        g = expand_dims(g, ax)
+    return [pad(g, paddings)]
+
+
+def _concat_vjp(node, grads):
+    ax = normalize_axis(node.attrs["axis"], len(node.inputs[0].shape))
+    sizes = [t.shape[ax] for t in node.inputs]
+    if None in sizes:
+        raise ShapeError(f"{node.name}: the gradient of concat needs known sizes along axis {ax}, got {sizes}")
+    return list(split(grads[0], sizes, axis=ax))
+
+
+def _split_vjp(node, grads):
+    parts = [g if g is not None else zeros_like(t) for g, t in zip(grads, node.outputs)]
+    return [concat(parts, axis=node.attrs["axis"])]
+
+
+def _transpose_vjp(node, grads):
+    perm = node.attrs["perm"]
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return [transpose(grads[0], inv)]
+
+
+def _pad_vjp(node, grads):
+    if node.attrs["mode"] != "CONSTANT":
+        raise InvalidArgumentError(f"{node.name}: the gradient of {node.attrs['mode']} padding is not supported")
+    x = node.inputs[0]
+    key = tuple(slice(a, (a + d) if d is not None else (-c if c else None))
+                for (a, c), d in zip(node.attrs["paddings"], x.shape))
+    return [apply_op("strided_slice", [grads[0]], key=key)]
+
+
+def _tile_vjp(node, grads):
+    from .math_ops import reduce_sum
+
+    x, g = node.inputs[0], grads[0]
+    if not x.shape.is_fully_defined():
+        raise ShapeError(f"{node.name}: the gradient of tile needs a fully known input shape, got {fmt(x.shape)}")
+    split_shape = []
+    for m, d in zip(node.attrs["multiples"], x.shape):
+        split_shape += [m, d]
+    g2 = reshape(g, split_shape)
+    return [reduce_sum(g2, list(range(0, 2 * len(x.shape), 2)))]
+
+
+def _cast_vjp(node, grads):
+    x = node.inputs[0]
+    return [cast(grads[0], x.dtype) if x.dtype.is_floating else None]
+
+
+def _attach_vjps():
+    from .registry import get_op
+
+    for n in ("reshape", "flatten", "squeeze", "expand_dims"):
+        get_op(n).vjp = lambda node, grads: [_reshape_like(grads[0], node.inputs[0])]
+    get_op("strided_slice").vjp = _slice_vjp
+    get_op("concat").vjp = _concat_vjp
+    get_op("split").vjp = _split_vjp
+    get_op("transpose").vjp = _transpose_vjp
+    get_op("pad").vjp = _pad_vjp
+    get_op("tile").vjp = _tile_vjp
+    get_op("cast").vjp = _cast_vjp
+
+
+_attach_vjps()

@@ -517,3 +517,169 @@ def _install_operators():
 
 
 _install_operators()
+
+
+# ------------------------------------------------------------------------------------------
+# VJPs: d(inputs) from d(outputs), in IR ops (x = input, y = output, g = output gradient)
+
+
+def _c(v, like):
+    from .array_ops import constant
+
+    return constant(v, dtype=like.dtype)
+
+
+def _mask(cond, like):
+    from .array_ops import cast
+
+    return cast(cond, like.dtype)
+
+
+def unbroadcast(g, like):
+    """Sum `g` down to the shape of `like` (the inverse of numpy broadcasting)."""
+    gs, ls = tuple(g.shape), tuple(like.shape)
+    if len(gs) == len(ls) and all(a == b or (a is None and b is None) or (b is not None and b != 1)
+                                  for a, b in zip(gs, ls)):
+        return g
+    return apply_op("sum_to", [g], shape=ls)
+
+
+_UNARY_VJP = {
+    "neg": lambda x, y, g, a: neg(g),
+    "abs": lambda x, y, g, a: mul(g, sign(x)),
+    "square": lambda x, y, g, a: mul(g, mul(x, _c(2.0, x))),
+    "sqrt": lambda x, y, g, a: div(mul(g, _c(0.5, x)), y),
+    "rsqrt": lambda x, y, g, a: mul(g, mul(_c(-0.5, x), mul(y, mul(y, y)))),
+    "exp": lambda x, y, g, a: mul(g, y),
+    "log": lambda x, y, g, a: div(g, x),
+    "reciprocal": lambda x, y, g, a: neg(mul(g, mul(y, y))),
+    "relu": lambda x, y, g, a: mul(g, _mask(greater(y, _c(0.0, y)), g)),
+    "relu6": lambda x, y, g, a: mul(g, _mask(logical_and(greater(x, _c(0.0, x)), less(x, _c(6.0, x))), g)),
+    "elu": lambda x, y, g, a: where(greater(x, _c(0.0, x)), g, mul(g, add(y, _c(1.0, y)))),
+    "sigmoid": lambda x, y, g, a: mul(g, mul(y, sub(_c(1.0, y), y))),
+    "tanh": lambda x, y, g, a: mul(g, sub(_c(1.0, y), mul(y, y))),
+    "softplus": lambda x, y, g, a: mul(g, sigmoid(x)),
+    "softsign": lambda x, y, g, a: div(g, square(add(_c(1.0, x), abs(x)))),
+    "leaky_relu": lambda x, y, g, a: where(greater(x, _c(0.0, x)), g, mul(g, _c(a["alpha"], g))),
+    "clip": lambda x, y, g, a: mul(g, _mask(logical_and(greater_equal(x, _c(a["lo"], x)),
+                                                          less_equal(x, _c(a["hi"], x))), g)),
+}
+
+
+def _unary_vjp(node, grads):
+    return [_UNARY_VJP[node.type](node.inputs[0], node.outputs[0], grads[0], node.attrs)]
+
+
+def _binary_grads(node, g):
+    x, y = node.inputs
+    z = node.outputs[0]
+    t = node.type
+    if t == "add":
+        return g, g
+    if t == "sub":
+        return g, neg(g)
+    if t == "mul":
+        return mul(g, y), mul(g, x)
+    if t == "div":
+        return div(g, y), neg(mul(g, div(z, y)))
+    if t in ("maximum", "minimum"):
+        m = _mask(greater_equal(x, y) if t == "maximum" else less_equal(x, y), g)
+        return mul(g, m), mul(g, sub(_c(1.0, m), m))
+    if t == "pow":
+        from .array_ops import zeros_like
+
+        pos = greater(x, _c(0.0, x))
+        safe_log = where(pos, log(where(pos, x, add(zeros_like(x), _c(1.0, x)))), zeros_like(x))
+        return mul(g, mul(y, pow(x, sub(y, _c(1.0, y))))), mul(g, mul(z, safe_log))
+    if t == "squared_difference":
+        d = mul(g, mul(_c(2.0, x), sub(x, y)))
+        return d, neg(d)
+    raise KeyError(t)
+
+
+def _binary_vjp(node, grads):
+    gx, gy = _binary_grads(node, grads[0])
+    return [unbroadcast(gx, node.inputs[0]), unbroadcast(gy, node.inputs[1])]
+
+
+def _matmul_vjp(node, grads):
+    a, b = node.inputs
+    g = grads[0]
+    ta, tb = node.attrs["transpose_a"], node.attrs["transpose_b"]
+    if len(b.shape) == 2 and len(a.shape) > 2 and not ta:
+        from .array_ops import reshape
+
+        k = a.shape[-1]
+        n = g.shape[-1]
+        a2, g2 = reshape(a, [-1, k]), reshape(g, [-1, n])
+        da = matmul(g, b, transpose_b=not tb)
+        db = matmul(g2, a2, transpose_a=True) if tb else matmul(a2, g2, transpose_a=True)
+        return [da, db]
+    if not ta and not tb:
+        da, db = matmul(g, b, transpose_b=True), matmul(a, g, transpose_a=True)
+    elif ta and not tb:
+        da, db = matmul(b, g, transpose_b=True), matmul(a, g)
+    elif not ta and tb:
+        da, db = matmul(g, b), matmul(g, a, transpose_a=True)
+    else:
+        da, db = matmul(b, g, transpose_a=True, transpose_b=True), matmul(g, a, transpose_a=True, transpose_b=True)
+    return [unbroadcast(da, a), unbroadcast(db, b)]
+
+
+def _expand_reduced(g, x, axes, keepdims):
+    from .array_ops import expand_dims
+
+    r = len(x.shape)
+    axes = tuple(range(r)) if axes is None else tuple(sorted(normalize_axis(a, r) for a in axes))
+    if not keepdims:
+        for a in axes:
+            g = expand_dims(g, a)
+    return apply_op("broadcast_like", [g, x]), axes
+
+
+def _reduce_vjp(node, grads):
+    x, y = node.inputs[0], node.outputs[0]
+    g = grads[0]
+    gb, axes = _expand_reduced(g, x, node.attrs["axis"], node.attrs["keepdims"])
+    t = node.type
+    if t == "reduce_sum":
+        return [gb]
+    if t == "reduce_mean":
+        n = Shape([x.shape[a] for a in axes]).num_elements()
+        count = _c(float(n), x) if n is not None else apply_op("num_elements", [x], axes=axes, dtype=x.dtype)
+        return [div(gb, count)]
+    if t in ("reduce_max", "reduce_min"):
+        yb, _ = _expand_reduced(y, x, node.attrs["axis"], node.attrs["keepdims"])
+        m = _mask(equal(x, yb), x)
+        cnt, _ = _expand_reduced(reduce_sum(m, list(axes), keepdims=True), x, list(axes), True)
+        return [div(mul(gb, m), cnt)]
+    if t == "reduce_prod":
+        yb, _ = _expand_reduced(y, x, node.attrs["axis"], node.attrs["keepdims"])
+        return [div(mul(gb, yb), x)]
+    raise KeyError(t)
+
+
+def _where_vjp(node, grads):
+    from .array_ops import zeros_like
+
+    c, x, y = node.inputs
+    g = grads[0]
+    z = zeros_like(g)
+    return [None, unbroadcast(where(c, g, z), x), unbroadcast(where(c, z, g), y)]
+
+
+def _attach_vjps():
+    from .registry import get_op
+
+    for n in _UNARY_VJP:
+        get_op(n).vjp = _unary_vjp
+    for n in ("add", "sub", "mul", "div", "maximum", "minimum", "pow", "squared_difference"):
+        get_op(n).vjp = _binary_vjp
+    get_op("add_n").vjp = lambda node, grads: [grads[0]] * len(node.inputs)
+    get_op("matmul").vjp = _matmul_vjp
+    for n in _REDUCE:
+        get_op(n).vjp = _reduce_vjp
+    get_op("where").vjp = _where_vjp
+
+
+_attach_vjps()

@@ -766,3 +766,142 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: Optional[str] 
                    noise_shape=None if noise_shape is None else tuple(noise_shape))
     return out[0]
 
+
+
+# ------------------------------------------------------------------------------------------
+# VJPs (the backward ops they emit live in grad_ops.py)
+
+
+def _hw_of(t, df):
+    return tuple(nhwc(t.shape, df)[1:3])
+
+
+def _conv2d_vjp(node, grads):
+    x, w = node.inputs
+    g = grads[0]
+    a = node.attrs
+    common = dict(strides=a["strides"], dilations=a["dilations"], padding=a["padding"], data_format=a["data_format"])
+    dx = apply_op("conv2d_backprop_input", [g, w], input_hw=_hw_of(x, a["data_format"]), **common)
+    dw = apply_op("conv2d_backprop_filter", [x, g], filter_shape=tuple(w.shape), **common)
+    return [dx, dw]
+
+
+def _depthwise_vjp(node, grads):
+    x, w = node.inputs
+    g = grads[0]
+    a = node.attrs
+    common = dict(strides=a["strides"], dilations=a["dilations"], padding=a["padding"], data_format=a["data_format"])
+    dx = apply_op("depthwise_backprop_input", [g, w], input_hw=_hw_of(x, a["data_format"]), **common)
+    dw = apply_op("depthwise_backprop_filter", [x, g], filter_shape=tuple(w.shape), **common)
+    return [dx, dw]
+
+
+def _convt_vjp(node, grads):
+    """y = conv2d_transpose(x, w) is the adjoint of conv2d(., w): dx = conv2d(g, w), dw from (g, x)."""
+    x, w = node.inputs
+    g = grads[0]
+    a = node.attrs
+    common = dict(strides=a["strides"], dilations=(1, 1), padding=a["padding"], data_format=a["data_format"])
+    dx = apply_op("conv2d", [g, w], **common)
+    dw = apply_op("conv2d_backprop_filter", [g, x], filter_shape=tuple(w.shape), **common)
+    return [dx, dw]
+
+
+def _bias_add_vjp(node, grads):
+    from .math_ops import reduce_sum
+
+    x = node.inputs[0]
+    g = grads[0]
+    r = len(x.shape)
+    cax = 1 if node.attrs["data_format"] == "NCHW" and r > 2 else r - 1
+    return [g, reduce_sum(g, [i for i in range(r) if i != cax])]
+
+
+def _max_pool_vjp(node, grads):
+    return [apply_op("max_pool_grad", [node.inputs[0], grads[0]], **node.attrs)]
+
+
+def _avg_pool_vjp(node, grads):
+    return [apply_op("avg_pool_grad", [grads[0]], input_shape=tuple(node.inputs[0].shape), **node.attrs)]
+
+
+def _softmax_vjp(node, grads):
+    from .math_ops import mul, reduce_sum, sub
+
+    y, g = node.outputs[0], grads[0]
+    ax = node.attrs["axis"]
+    return [mul(sub(g, reduce_sum(mul(g, y), [ax], keepdims=True)), y)]
+
+
+def _log_softmax_vjp(node, grads):
+    from .math_ops import exp, mul, reduce_sum, sub
+
+    y, g = node.outputs[0], grads[0]
+    ax = node.attrs["axis"]
+    return [sub(g, mul(exp(y), reduce_sum(g, [ax], keepdims=True)))]
+
+
+def _lrn_vjp(node, grads):
+    return [apply_op("lrn_grad", [node.inputs[0], node.outputs[0], grads[0]], **node.attrs)]
+
+
+def _bn_vjp(node, grads):
+    """Gradients of y for x, scale and offset (the moving statistics get none)."""
+    from .array_ops import constant, reshape
+    from .math_ops import add, mul, reduce_sum, rsqrt, sub
+
+    x, scale, offset, mean, var = node.inputs
+    g = grads[0]
+    if g is None:
+        return [None] * 5
+    a = node.attrs
+    r = len(x.shape)
+    ax = normalize_axis(a["axis"], r)
+    axes = [i for i in range(r) if i != ax]
+    bshape = [-1 if i == ax else 1 for i in range(r)]
+    eps = constant(a["epsilon"], dtype=x.dtype)
+    if a["is_training"]:
+        from .math_ops import reduce_mean
+
+        m = reduce_mean(x, axes, keepdims=True)
+        xc = sub(x, m)
+        v = reduce_mean(mul(xc, xc), axes, keepdims=True)
+        inv = rsqrt(add(v, eps))
+        xhat = mul(xc, inv)
+        dbeta = reduce_sum(g, axes)
+        dgamma = reduce_sum(mul(g, xhat), axes)
+        gs = mul(reshape(scale, bshape), inv)
+        # dx = gamma*inv * (g - mean(g) - xhat * mean(g * xhat))
+        mg = reduce_mean(g, axes, keepdims=True)
+        mgx = reduce_mean(mul(g, xhat), axes, keepdims=True)
+        dx = mul(gs, sub(sub(g, mg), mul(xhat, mgx)))
+        return [dx, dgamma, dbeta, None, None]
+    inv = rsqrt(add(var, eps))
+    xhat = mul(sub(x, reshape(mean, bshape)), reshape(inv, bshape))
+    dx = mul(g, reshape(mul(scale, inv), bshape))
+    return [dx, reduce_sum(mul(g, xhat), axes), reduce_sum(g, axes), None, None]
+
+
+def _dropout_vjp(node, grads):
+    from .math_ops import mul
+
+    return [mul(grads[0], node.outputs[1])]
+
+
+def _attach_vjps():
+    from .registry import get_op
+
+    get_op("conv2d").vjp = _conv2d_vjp
+    get_op("depthwise_conv2d").vjp = _depthwise_vjp
+    get_op("conv2d_transpose").vjp = _convt_vjp
+    get_op("bias_add").vjp = _bias_add_vjp
+    get_op("max_pool").vjp = _max_pool_vjp
+    get_op("avg_pool").vjp = _avg_pool_vjp
+    get_op("softmax").vjp = _softmax_vjp
+    get_op("log_softmax").vjp = _log_softmax_vjp
+    get_op("lrn").vjp = _lrn_vjp
+    get_op("fused_batch_norm").vjp = _bn_vjp
+    get_op("dropout").vjp = _dropout_vjp
+
+
+_attach_vjps()

@@ -85,7 +85,8 @@ def _print_ref(x, *data, message, first_n, summarize):
 
 
 register(OpDef("print", _print_shape, lambda b, node, x, *data: b.op("Identity", [x]), _print_ref,
-               default_name="Print", stateful=True))
+               default_name="Print", stateful=True,
+               vjp=lambda node, grads: [grads[0]] + [None] * (len(node.inputs) - 1)))
 
 
 def Print(input_, data, message: Optional[str] = None, first_n: Optional[int] = None, summarize: Optional[int] = None,
