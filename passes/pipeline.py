@@ -86,6 +86,12 @@ INFERENCE_PIPELINE = ["validate_shapes", "remove_identity", "fold_batch_norm", "
                       "fuse_gemm", "constant_folding", "cse", "dead_code_elimination"]
 
 
+#: What a Session runs on each fetch set before lowering (training graphs included: every rewrite here
+#: keeps the values the backward graph reads).
+SESSION_PIPELINE = ["layout_nchw", "fuse_conv_bias_act", "fuse_gemm", "constant_folding", "cse",
+                    "dead_code_elimination"]
+
+
 def optimize_for_inference(graph, outputs: list) -> list:
     """Run the pipeline `export_onnx(optimize=True)` runs, in place; `outputs` is updated in place."""
     return run(graph, INFERENCE_PIPELINE, outputs, inplace=True).reports

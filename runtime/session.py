@@ -17,7 +17,9 @@ from slimir.graph import Graph, Node, Tensor, Variable, _session_stack, get_defa
 from slimir.ops.array_ops import check_feed
 from slimir.ops.state_ops import format_print
 
-from .lowering import DEFAULT_OPSET, Lowered, lower
+from slimir.analysis import needed_nodes
+
+from .lowering import DEFAULT_OPSET, PYTHON_SIDE, SIDE_EFFECTS, Lowered, lower
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -90,11 +92,12 @@ class Session:
 
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None, providers=None,
                  device: Optional[str] = None, intra_op_num_threads: Optional[int] = None,
-                 allow_spinning: Optional[bool] = None, opset: int = DEFAULT_OPSET):
+                 allow_spinning: Optional[bool] = None, opset: int = DEFAULT_OPSET, optimize: bool = True):
         self.graph = graph or get_default_graph()
         self.providers = resolve_providers(providers, device)
         self._options = session_options(intra_op_num_threads, allow_spinning)
         self.opset = opset
+        self.optimize = optimize
         self._state: dict = {}  # Variable -> np.ndarray (its current value)
         self._spare: dict = {}  # Variable -> np.ndarray (the buffer the next assign writes into)
         self._cache: dict = {}
@@ -211,7 +214,7 @@ class Session:
                 what = ", ".join(t.name for t in tensors[:4]) or "the requested ops"
                 raise RuntimeExecutionError(f"running {what} failed in ONNX Runtime: {_first_line(e)}") from None
             for t, v in zip(low.outputs, outs):
-                if v is not None:
+                if v is not None and t is not None:
                     results.setdefault(id(t), v)
             for node, idxs in low.prints:
                 self._print(node, [outs[i] for i in idxs])
@@ -273,13 +276,38 @@ class Session:
         return outs
 
     def _compile(self, tensors: list, ops: list, feeds: list) -> _Compiled:
+        """Lower what the fetches need (after the session pass pipeline, on a copy) and load it in ORT."""
         for t in tensors + ops:
             if t.graph is not self.graph:
                 raise GraphError(f"cannot fetch {t.name}: it belongs to another graph than this Session's")
-        low = lower(self.graph, tensors + ops, feeds, variables_as="inputs", opset=self.opset)
+        if not self.optimize:
+            low = lower(self.graph, tensors + ops, feeds, variables_as="inputs", opset=self.opset)
+        else:
+            low = self._lower_optimized(tensors, ops, feeds)
         if not low.outputs:
             return _Compiled(low, None)
         return _Compiled(low, ort_session(low.model, self.providers, self._options))
+
+    def _lower_optimized(self, tensors: list, ops: list, feeds: list) -> Lowered:
+        from slimir.passes import SESSION_PIPELINE, clone, run
+
+        fed = {id(t) for t in feeds}
+        needed = needed_nodes(tensors + ops, fed)
+        python_nodes = [n for n in needed if n.type in PYTHON_SIDE]
+        roots = list(tensors) + [n for n in needed if n.type in SIDE_EFFECTS]
+        cl = clone(self.graph, roots, feeds, variables="keep")
+        outs = cl.outputs[:len(tensors)]
+        keep = [cl.graph._by_name[n.name] for n in roots[len(tensors):]]
+        run(cl.graph, SESSION_PIPELINE, outs + [n.outputs[0] for n in keep], inplace=True)
+        low = lower(cl.graph, outs + keep, cl.feeds, variables_as="inputs", opset=self.opset)
+        orig = lambda v: v.op.meta.get("variable", v)  # noqa: E731
+        low.feeds = list(feeds)
+        low.variables = [orig(v) for v in low.variables]
+        low.assigns = [(orig(v), i) for v, i in low.assigns]
+        low.prints = [(self.graph._by_name.get(n.name, n), idx) for n, idx in low.prints]
+        low.outputs = list(tensors) + [None] * (len(low.outputs) - len(tensors))
+        low.python_nodes = python_nodes
+        return low
 
     def _print(self, node: Node, values) -> None:
         n = self._print_counts.get(node, 0) + 1
