@@ -18,7 +18,14 @@ from .rewrite import build, build_replacing, inverse_perm, live_nodes, remove_de
 TO_NCHW = (0, 3, 1, 2)
 TO_NHWC = (0, 2, 3, 1)
 
-_DF_OPS = ("conv2d", "depthwise_conv2d", "conv2d_transpose", "fused_conv2d", "max_pool", "avg_pool", "bias_add")
+# op -> (indices of its 4-D activation inputs, indices of its 4-D activation outputs); all take data_format
+_LAYOUT = {
+    "conv2d": ((0,), (0,)), "depthwise_conv2d": ((0,), (0,)), "conv2d_transpose": ((0,), (0,)),
+    "fused_conv2d": ((0,), (0,)), "max_pool": ((0,), (0,)), "avg_pool": ((0,), (0,)), "bias_add": ((0,), (0,)),
+    "lrn": ((0,), (0,)), "conv2d_backprop_input": ((0,), (0,)), "conv2d_backprop_filter": ((0, 1), ()),
+    "depthwise_backprop_input": ((0,), (0,)), "depthwise_backprop_filter": ((0, 1), ()),
+    "max_pool_grad": ((0, 1), (0,)), "avg_pool_grad": ((0,), (0,)), "lrn_grad": ((0, 1, 2), (0,)),
+}
 _UNARY = {"relu", "relu6", "elu", "sigmoid", "tanh", "softplus", "softsign", "leaky_relu", "neg", "abs", "square",
           "sqrt", "rsqrt", "exp", "log", "reciprocal", "floor", "ceil", "sign", "clip", "identity", "cast",
           "stop_gradient", "logical_not"}
@@ -28,28 +35,29 @@ _REDUCE = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod
 
 
 def _to_nchw_node(graph, node, outputs, changes) -> bool:
-    """Rewrite one NHWC node as transpose -> NCHW node -> transpose."""
+    """Rewrite one NHWC node as transposes -> NCHW node -> transposes (on its 4-D activations only)."""
     attrs = dict(node.attrs)
-    if node.type in _DF_OPS:
-        if attrs.get("data_format") != "NHWC" or len(node.inputs[0].shape) != 4:
+    if node.type in _LAYOUT:
+        act_in, act_out = _LAYOUT[node.type]
+        if attrs.get("data_format", "NHWC") != "NHWC" or len(node.inputs[act_in[0]].shape) != 4:
             return False
         attrs["data_format"] = "NCHW"
+        if "input_shape" in attrs:
+            n, h, w, c = attrs["input_shape"]
+            attrs["input_shape"] = (n, c, h, w)
     elif node.type == "fused_batch_norm":
         if len(node.inputs[0].shape) != 4 or attrs["axis"] % 4 != 3:
             return False
         attrs["axis"] = 1
-    elif node.type == "lrn":
-        if attrs.get("data_format", "NHWC") != "NHWC":
-            return False
-        attrs["data_format"] = "NCHW"
+        act_in, act_out = (0,), (0,)
     else:
         return False
     sc = node.scope
-    x = build(graph, sc, "transpose", [node.inputs[0]], perm=TO_NCHW)
-    new = build_replacing(graph, node, node.type, [x] + list(node.inputs[1:]), **attrs)
+    ins = [build(graph, sc, "transpose", [t], perm=TO_NCHW) if i in act_in else t for i, t in enumerate(node.inputs)]
+    new = build_replacing(graph, node, node.type, ins, **attrs)
     new = new if isinstance(new, tuple) else (new,)
-    for old, nt in zip(node.outputs, new):
-        if len(old.shape) == 4:
+    for i, (old, nt) in enumerate(zip(node.outputs, new)):
+        if i in act_out:
             nt = build(graph, sc, "transpose", [nt], perm=TO_NHWC)
         graph.replace_uses(old, nt, outputs)
     changes.append(f"{node.name}: {node.type} NHWC -> NCHW")
