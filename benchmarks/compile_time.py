@@ -19,9 +19,10 @@ import statistics
 import sys
 import time
 
+from slimir.runtime.export import build_model
+
 import slimir as slim
 from slimir.nets import vgg
-from slimir.runtime.export import build_model
 
 VGG_TARGET_S = 0.5
 GROWTH_TARGET = 6.0
@@ -116,15 +117,20 @@ def main(argv=None) -> int:
     p.add_argument("--depths", type=int, nargs="+", default=[100, 1000, 5000])
     p.add_argument("--no-optimize", action="store_true", help="export without the inference pass pipeline")
     p.add_argument("--profile", type=int, default=None, metavar="N", help="cProfile the N-layer chain")
-    p.add_argument("--gc-off", action="store_true",
-                   help="diagnostic: disable the cyclic garbage collector while compiling")
+    p.add_argument(
+        "--gc-off",
+        action="store_true",
+        help="diagnostic: disable the cyclic garbage collector while compiling",
+    )
     args = p.parse_args(argv)
     global _GC_OFF
     _GC_OFF = args.gc_off
     optimize = not args.no_optimize
 
-    print(f"slimir {slim.__version__}, python {sys.version.split()[0]}, optimize={optimize}, gc_off={args.gc_off}, "
-          f"median of {args.repeats} runs (export = build_model(..., weights=False))")
+    print(
+        f"slimir {slim.__version__}, python {sys.version.split()[0]}, optimize={optimize}, gc_off={args.gc_off}, "
+        f"median of {args.repeats} runs (export = build_model(..., weights=False))"
+    )
     compile_once(lambda: build_chain(10), optimize)  # warm-up: imports, first-call caches
 
     rows = [("vgg_16", measure(build_vgg16, args.repeats, optimize))]
@@ -134,12 +140,16 @@ def main(argv=None) -> int:
         chain[d] = measure(lambda d=d: build_chain(d), reps, optimize)
         rows.append((f"conv chain x{d}", chain[d]))
 
-    print(f"{'case':18s} {'build s':>9s} {'export s':>9s} {'total s':>9s} {'ms/layer':>9s} {'gc s':>8s} "
-          f"{'gen2 gcs':>8s}")
+    print(
+        f"{'case':18s} {'build s':>9s} {'export s':>9s} {'total s':>9s} {'ms/layer':>9s} {'gc s':>8s} "
+        f"{'gen2 gcs':>8s}"
+    )
     for name, r in rows:
         layers = 16 if name == "vgg_16" else int(name.split("x")[-1])
-        print(f"{name:18s} {r['build']:9.4f} {r['export']:9.4f} {r['total']:9.4f} "
-              f"{1000 * r['total'] / layers:9.3f} {r['gc']:8.4f} {r['gc2']:8.0f}")
+        print(
+            f"{name:18s} {r['build']:9.4f} {r['export']:9.4f} {r['total']:9.4f} "
+            f"{1000 * r['total'] / layers:9.3f} {r['gc']:8.4f} {r['gc2']:8.0f}"
+        )
 
     ok = True
     vgg_total = rows[0][1]["total"]
@@ -152,8 +162,10 @@ def main(argv=None) -> int:
         verdict = "ok" if ratio <= GROWTH_TARGET else "FAIL"
         ok &= ratio <= GROWTH_TARGET
         print(f"growth t(5000)/t(1000): {ratio:.2f}x (target <= {GROWTH_TARGET}x, linear = 5x): {verdict}")
-        print(f"  without garbage-collector time: {(b['total'] - b['gc']) / (a['total'] - a['gc']):.2f}x; "
-              f"build {b['build'] / a['build']:.2f}x, export {b['export'] / a['export']:.2f}x")
+        print(
+            f"  without garbage-collector time: {(b['total'] - b['gc']) / (a['total'] - a['gc']):.2f}x; "
+            f"build {b['build'] / a['build']:.2f}x, export {b['export'] / a['export']:.2f}x"
+        )
     if args.profile:
         print(profile(lambda: build_chain(args.profile), optimize))
     return 0 if ok else 1

@@ -1,7 +1,7 @@
 """The `slimir` command: export a network of slimir.nets to ONNX, or inspect a network or an ONNX file.
 
-    slimir export vgg_16 -o vgg16.onnx [--num-classes N] [--image-size S] [--batch-size B] [--opset 18]
-    slimir inspect vgg_16 | model.onnx [--num-classes N] [--image-size S] [--nodes]
+slimir export vgg_16 -o vgg16.onnx [--num-classes N] [--image-size S] [--batch-size B] [--opset 18]
+slimir inspect vgg_16 | model.onnx [--num-classes N] [--image-size S] [--nodes]
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import inspect as _pyinspect
 import os
 import sys
 import time
-from typing import Optional
 
 from slimir.errors import SlimirError
 
@@ -65,46 +64,84 @@ def _net_help() -> str:
 
 
 def _add_net_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--num-classes", type=_non_negative("--num-classes"), default=None, metavar="N",
-                   help="classes of the logits layer (default: the network's; 0 returns the features before it)")
-    p.add_argument("--image-size", type=_positive("--image-size"), default=None, metavar="S",
-                   help="input height and width (default: the network's default_image_size)")
+    p.add_argument(
+        "--num-classes",
+        type=_non_negative("--num-classes"),
+        default=None,
+        metavar="N",
+        help="classes of the logits layer (default: the network's; 0 returns the features before it)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_positive("--image-size"),
+        default=None,
+        metavar="S",
+        help="input height and width (default: the network's default_image_size)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="slimir", description="Export slimir networks to ONNX and inspect networks or ONNX files.",
-                     epilog="networks: " + _net_help())
+    parser = _Parser(
+        prog="slimir",
+        description="Export slimir networks to ONNX and inspect networks or ONNX files.",
+        epilog="networks: " + _net_help(),
+    )
     from slimir import __version__
 
     parser.add_argument("--version", action="version", version=f"slimir {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ex = sub.add_parser("export", help="build a network (is_training=False) and write it as an ONNX model",
-                        description="Build NET with is_training=False and write it as an ONNX model whose weights "
-                                    "are the variables' initial values (drawn with --seed).",
-                        epilog="networks: " + _net_help())
+    ex = sub.add_parser(
+        "export",
+        help="build a network (is_training=False) and write it as an ONNX model",
+        description="Build NET with is_training=False and write it as an ONNX model whose weights "
+        "are the variables' initial values (drawn with --seed).",
+        epilog="networks: " + _net_help(),
+    )
     ex.add_argument("net", metavar="NET", help="network name (see the list below)")
     ex.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="where to write the model")
     _add_net_options(ex)
-    ex.add_argument("--batch-size", type=_positive("--batch-size"), default=None, metavar="B",
-                    help="a fixed batch size (default: a dynamic 'batch' dimension)")
-    ex.add_argument("--opset", type=_positive("--opset"), default=None, metavar="N",
-                    help="ONNX opset (default: 18)")
+    ex.add_argument(
+        "--batch-size",
+        type=_positive("--batch-size"),
+        default=None,
+        metavar="B",
+        help="a fixed batch size (default: a dynamic 'batch' dimension)",
+    )
+    ex.add_argument(
+        "--opset", type=_positive("--opset"), default=None, metavar="N", help="ONNX opset (default: 18)"
+    )
     ex.add_argument("--no-optimize", action="store_true", help="skip the inference pass pipeline")
-    ex.add_argument("--seed", type=_non_negative("--seed"), default=0, metavar="N",
-                    help="graph random seed the initial weights are drawn with (default: 0, reproducible)")
+    ex.add_argument(
+        "--seed",
+        type=_non_negative("--seed"),
+        default=0,
+        metavar="N",
+        help="graph random seed the initial weights are drawn with (default: 0, reproducible)",
+    )
 
-    ins = sub.add_parser("inspect", help="print layers, shapes, parameter counts and FLOPs",
-                         description="Print the layers, output shapes, parameter counts and FLOPs of a network "
-                                     "(built, not exported) or of an ONNX file.",
-                         epilog="networks: " + _net_help())
+    ins = sub.add_parser(
+        "inspect",
+        help="print layers, shapes, parameter counts and FLOPs",
+        description="Print the layers, output shapes, parameter counts and FLOPs of a network "
+        "(built, not exported) or of an ONNX file.",
+        epilog="networks: " + _net_help(),
+    )
     ins.add_argument("target", metavar="NET|FILE.onnx", help="a network name or an ONNX file")
     _add_net_options(ins)
-    ins.add_argument("--batch-size", type=_positive("--batch-size"), default=None, metavar="B",
-                     help="build with a fixed batch size (default: unknown, FLOPs are then per example)")
+    ins.add_argument(
+        "--batch-size",
+        type=_positive("--batch-size"),
+        default=None,
+        metavar="B",
+        help="build with a fixed batch size (default: unknown, FLOPs are then per example)",
+    )
     ins.add_argument("--nodes", action="store_true", help="one row per IR node instead of per layer")
-    ins.add_argument("--passes", action="store_true",
-                     help="also run the export pass pipeline and print what each pass changed")
+    ins.add_argument(
+        "--passes",
+        action="store_true",
+        help="also run the export pass pipeline and print what each pass changed",
+    )
 
     sub.add_parser("list", help="list the networks", description="List the networks slimir can build.")
     return parser
@@ -122,8 +159,13 @@ def _default_num_classes(func) -> int:
     return default if isinstance(default, int) else 1000
 
 
-def build_network(name: str, num_classes: Optional[int] = None, image_size: Optional[int] = None,
-                  batch_size: Optional[int] = None, seed: Optional[int] = None):
+def build_network(
+    name: str,
+    num_classes: int | None = None,
+    image_size: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+):
     """(graph, images placeholder, output tensor) for network `name`, built with is_training=False.
 
     `seed` is the graph's random seed: variables initialise to the same values in every build.
@@ -162,11 +204,11 @@ def _shape_str(dims) -> str:
 
 
 def cmd_export(args) -> int:
+    import onnx
+
     from .export import export_onnx
     from .inspect import count_parameters
     from .lowering import DEFAULT_OPSET
-
-    import onnx
 
     opset = args.opset or DEFAULT_OPSET
     max_opset = onnx.defs.onnx_opset_version()
@@ -179,7 +221,9 @@ def cmd_export(args) -> int:
     if not os.path.isdir(parent):
         raise _Usage(f"-o {out}: the folder {parent} does not exist")
     t0 = time.perf_counter()
-    graph, images, net = build_network(args.net, args.num_classes, args.image_size, args.batch_size, args.seed)
+    _graph, _images, net = build_network(
+        args.net, args.num_classes, args.image_size, args.batch_size, args.seed
+    )
     model = export_onnx(net, out, opset=opset, optimize=not args.no_optimize)
     seconds = time.perf_counter() - t0
     params, _, _ = count_parameters(model)
@@ -207,7 +251,7 @@ def cmd_inspect(args) -> int:
     target = args.target
     networks = _networks()
     if target in networks and not os.path.isfile(target):
-        graph, images, net = build_network(target, args.num_classes, args.image_size, args.batch_size)
+        graph, _images, net = build_network(target, args.num_classes, args.image_size, args.batch_size)
         report = describe_graph(net)
         print(f"network {target} (is_training=False)")
         print(format_graph(report, by="node" if args.nodes else "layer"))
@@ -219,8 +263,11 @@ def cmd_inspect(args) -> int:
                 print(str(r))
         return 0
     if os.path.isfile(target):
-        for flag, value in (("--num-classes", args.num_classes), ("--image-size", args.image_size),
-                            ("--batch-size", args.batch_size)):
+        for flag, value in (
+            ("--num-classes", args.num_classes),
+            ("--image-size", args.image_size),
+            ("--batch-size", args.batch_size),
+        ):
             if value is not None:
                 raise _Usage(f"{flag} applies to a network name, not to an ONNX file ({target})")
         print(format_onnx(describe_onnx(target)))
@@ -269,8 +316,11 @@ def main(argv=None) -> int:
     except Exception as e:  # a slimir bug: still one line, the traceback on request
         if os.environ.get("SLIMIR_DEBUG"):
             raise
-        print(f"slimir: error: internal error ({type(e).__name__}: {_one_line(e)}); "
-              "set SLIMIR_DEBUG=1 for the traceback", file=sys.stderr)
+        print(
+            f"slimir: error: internal error ({type(e).__name__}: {_one_line(e)}); "
+            "set SLIMIR_DEBUG=1 for the traceback",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -13,7 +13,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Optional, Union
 
 import onnx
 
@@ -25,8 +24,20 @@ from slimir.shape import Shape
 
 from .export import PARAMS_KEY
 
-__all__ = ["GraphReport", "LayerInfo", "NodeInfo", "OnnxNodeFlops", "OnnxReport", "ValueInfo", "count_parameters", "describe_graph",
-           "describe_onnx", "format_graph", "format_onnx", "human"]
+__all__ = [
+    "GraphReport",
+    "LayerInfo",
+    "NodeInfo",
+    "OnnxNodeFlops",
+    "OnnxReport",
+    "ValueInfo",
+    "count_parameters",
+    "describe_graph",
+    "describe_onnx",
+    "format_graph",
+    "format_onnx",
+    "human",
+]
 
 
 # ------------------------------------------------------------------------------------------
@@ -48,7 +59,7 @@ class NodeInfo:
 
     name: str
     op: str
-    shape: Optional[list]
+    shape: list | None
     dtype: str
     params: int = 0
     flops: int = 0
@@ -60,7 +71,7 @@ class LayerInfo:
 
     name: str
     ops: list
-    shape: Optional[list]
+    shape: list | None
     params: int = 0
     flops: int = 0
     nodes: list = field(default_factory=list)
@@ -94,8 +105,8 @@ class OnnxNodeFlops:
 class OnnxReport:
     """describe_onnx's result."""
 
-    path: Optional[str]
-    file_size: Optional[int]
+    path: str | None
+    file_size: int | None
     ir_version: int
     opsets: dict
     producer: str
@@ -128,7 +139,7 @@ def _as_list(outputs) -> list:
     return list(outputs)
 
 
-def _dims(shape) -> Optional[list]:
+def _dims(shape) -> list | None:
     return None if shape is None else list(shape)
 
 
@@ -144,12 +155,17 @@ def node_flops(node: Node) -> int:
         return 0
     if rule is None:
         return 0
-    proxy = SimpleNamespace(name=node.name, type=node.type, attrs=node.attrs, graph=node.graph,
-                            inputs=[_ones_for_unknown(t) for t in node.inputs],
-                            outputs=[_ones_for_unknown(t) for t in node.outputs])
+    proxy = SimpleNamespace(
+        name=node.name,
+        type=node.type,
+        attrs=node.attrs,
+        graph=node.graph,
+        inputs=[_ones_for_unknown(t) for t in node.inputs],
+        outputs=[_ones_for_unknown(t) for t in node.outputs],
+    )
     try:
         return int(rule(proxy) or 0)
-    except Exception:  # a rule that cannot handle this node's shapes: count nothing rather than fail
+    except Exception:  # noqa: BLE001  (a rule that cannot handle these shapes: count nothing, do not fail)
         return 0
 
 
@@ -221,8 +237,14 @@ def describe_graph(outputs, inputs=None) -> GraphReport:
             variables.append((node.name, list(out0.shape), bool(getattr(out0, "trainable", True))))
         flops = 0 if node.type == "variable" else node_flops(node)
         total_flops += flops
-        info = NodeInfo(node.name, node.type, _dims(out0.shape) if out0 is not None else None,
-                        out0.dtype.name if out0 is not None else "", params, flops)
+        info = NodeInfo(
+            node.name,
+            node.type,
+            _dims(out0.shape) if out0 is not None else None,
+            out0.dtype.name if out0 is not None else "",
+            params,
+            flops,
+        )
         infos.append(info)
         key = _layer_key(node, containers)
         layer = layers.get(key)
@@ -243,15 +265,20 @@ def describe_graph(outputs, inputs=None) -> GraphReport:
     return GraphReport(
         inputs=[ValueInfo(t.op.name, _dims(t.shape), t.dtype.name) for t in feeds],
         outputs=[ValueInfo(t.name, _dims(t.shape), t.dtype.name) for t in outs if isinstance(t, Tensor)],
-        nodes=infos, layers=list(layers.values()), total_params=total_params, trainable_params=trainable,
-        total_flops=total_flops, variables=variables)
+        nodes=infos,
+        layers=list(layers.values()),
+        total_params=total_params,
+        trainable_params=trainable,
+        total_flops=total_flops,
+        variables=variables,
+    )
 
 
 # ------------------------------------------------------------------------------------------
 # ONNX files
 
 
-def _value_shape(vi) -> Optional[list]:
+def _value_shape(vi) -> list | None:
     t = vi.type.tensor_type
     if not t.HasField("shape"):
         return None
@@ -269,7 +296,7 @@ def _value_shape(vi) -> Optional[list]:
 def _dtype_name(elem_type: int) -> str:
     try:
         return onnx.helper.tensor_dtype_to_np_dtype(elem_type).name
-    except Exception:
+    except Exception:  # noqa: BLE001
         return onnx.TensorProto.DataType.Name(elem_type).lower()
 
 
@@ -301,7 +328,7 @@ def _shapes_after_inference(model: onnx.ModelProto) -> dict:
     m.graph.CopyFrom(light)
     try:
         inferred = onnx.shape_inference.infer_shapes(m, strict_mode=False, data_prop=True)
-    except Exception:
+    except Exception:  # noqa: BLE001
         inferred = m
     shapes = {}
     for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
@@ -320,8 +347,9 @@ def _attr(node, name, default=None):
     return default
 
 
-def onnx_node_flops(node, shapes: dict) -> Optional[int]:
+def onnx_node_flops(node, shapes: dict) -> int | None:
     """2 x multiply-adds of a Conv, ConvTranspose, Gemm or MatMul node (None: another op or unknown shapes)."""
+
     def shp(i):
         return shapes.get(node.input[i]) if i < len(node.input) and node.input[i] else None
 
@@ -351,7 +379,7 @@ def onnx_node_flops(node, shapes: dict) -> Optional[int]:
     return None
 
 
-def _param_names(model: onnx.ModelProto) -> Optional[list]:
+def _param_names(model: onnx.ModelProto) -> list | None:
     for p in model.metadata_props:
         if p.key == PARAMS_KEY:
             try:
@@ -360,7 +388,6 @@ def _param_names(model: onnx.ModelProto) -> Optional[list]:
                 return None
             return [str(n) for n in names] if isinstance(names, list) else None
     return None
-
 
 
 def count_parameters(model: onnx.ModelProto) -> tuple:
@@ -376,13 +403,17 @@ def count_parameters(model: onnx.ModelProto) -> tuple:
             dims = init_shapes.get(n) or input_shapes.get(n) or []
             params += _num([d if isinstance(d, int) else 1 for d in dims])
         return params, names, "metadata"
-    float_types = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
-                   onnx.TensorProto.BFLOAT16}
+    float_types = {
+        onnx.TensorProto.FLOAT,
+        onnx.TensorProto.DOUBLE,
+        onnx.TensorProto.FLOAT16,
+        onnx.TensorProto.BFLOAT16,
+    }
     names = [i.name for i in g.initializer if i.data_type in float_types]
     return sum(_num(init_shapes[n]) for n in names), names, "initializers"
 
 
-def describe_onnx(path_or_model: Union[str, os.PathLike, onnx.ModelProto]) -> OnnxReport:
+def describe_onnx(path_or_model: str | os.PathLike | onnx.ModelProto) -> OnnxReport:
     """Inputs/outputs, node count by op type, parameter count and FLOPs of an ONNX model (file or proto).
 
     Parameters are the variables the exporter listed under the metadata key PARAMS_KEY (initializers, or
@@ -398,9 +429,10 @@ def describe_onnx(path_or_model: Union[str, os.PathLike, onnx.ModelProto]) -> On
         size = os.path.getsize(path)
         try:
             model = onnx.load(path)
-        except Exception as e:
-            raise SlimirError(f"{path} is not a readable ONNX model: {str(e).splitlines()[0] if str(e) else e}") \
-                from None
+        except Exception as e:  # noqa: BLE001
+            raise SlimirError(
+                f"{path} is not a readable ONNX model: {str(e).splitlines()[0] if str(e) else e}"
+            ) from None
     g = model.graph
     init_shapes = {i.name: [int(d) for d in i.dims] for i in g.initializer}
     params, names, source = count_parameters(model)
@@ -415,14 +447,28 @@ def describe_onnx(path_or_model: Union[str, os.PathLike, onnx.ModelProto]) -> On
     real_inputs = [i for i in g.input if i.name not in init_shapes and i.name not in param_set]
     param_inputs = sum(1 for i in g.input if i.name in param_set and i.name not in init_shapes)
     return OnnxReport(
-        path=path, file_size=size, ir_version=int(model.ir_version),
+        path=path,
+        file_size=size,
+        ir_version=int(model.ir_version),
         opsets={o.domain or "ai.onnx": int(o.version) for o in model.opset_import},
-        producer=f"{model.producer_name} {model.producer_version}".strip(), graph_name=g.name,
-        inputs=[ValueInfo(i.name, _value_shape(i), _dtype_name(i.type.tensor_type.elem_type)) for i in real_inputs],
-        outputs=[ValueInfo(o.name, _value_shape(o), _dtype_name(o.type.tensor_type.elem_type)) for o in g.output],
-        node_count=len(g.node), op_counts=dict(counts.most_common()), initializer_count=len(g.initializer),
-        params=params, params_source=source, param_names=list(names), flops=flops,
-        total_flops=sum(f.flops for f in flops), param_inputs=param_inputs)
+        producer=f"{model.producer_name} {model.producer_version}".strip(),
+        graph_name=g.name,
+        inputs=[
+            ValueInfo(i.name, _value_shape(i), _dtype_name(i.type.tensor_type.elem_type)) for i in real_inputs
+        ],
+        outputs=[
+            ValueInfo(o.name, _value_shape(o), _dtype_name(o.type.tensor_type.elem_type)) for o in g.output
+        ],
+        node_count=len(g.node),
+        op_counts=dict(counts.most_common()),
+        initializer_count=len(g.initializer),
+        params=params,
+        params_source=source,
+        param_names=list(names),
+        flops=flops,
+        total_flops=sum(f.flops for f in flops),
+        param_inputs=param_inputs,
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -444,12 +490,15 @@ def _shape_str(shape) -> str:
 
 
 def _table(headers: list, rows: list, right: set) -> list:
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+        for i, h in enumerate(headers)
+    ]
 
     def line(cells):
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
@@ -464,20 +513,40 @@ def format_graph(report: GraphReport, by: str = "layer") -> str:
     if lines:
         lines.append("")
     if by == "node":
-        rows = [[n.name, n.op, _shape_str(n.shape), f"{n.params:,}" if n.params else "",
-                 f"{n.flops:,}" if n.flops else ""] for n in report.nodes]
+        rows = [
+            [
+                n.name,
+                n.op,
+                _shape_str(n.shape),
+                f"{n.params:,}" if n.params else "",
+                f"{n.flops:,}" if n.flops else "",
+            ]
+            for n in report.nodes
+        ]
         lines += _table(["node", "op", "output shape", "params", "FLOPs"], rows, {3, 4})
     elif by == "layer":
-        rows = [[la.name, "+".join(la.ops), _shape_str(la.shape), f"{la.params:,}" if la.params else "",
-                 f"{la.flops:,}" if la.flops else ""] for la in report.layers]
+        rows = [
+            [
+                la.name,
+                "+".join(la.ops),
+                _shape_str(la.shape),
+                f"{la.params:,}" if la.params else "",
+                f"{la.flops:,}" if la.flops else "",
+            ]
+            for la in report.layers
+        ]
         lines += _table(["layer", "ops", "output shape", "params", "FLOPs"], rows, {3, 4})
     else:
         raise SlimirError(f"format_graph: by must be 'layer' or 'node', got {by!r}")
     lines.append("")
-    lines.append(f"Total parameters: {report.total_params:,} (trainable {report.trainable_params:,}) "
-                 f"in {len(report.variables)} variables")
-    lines.append(f"Total FLOPs: {report.total_flops:,} ({human(report.total_flops, 'FLOPs')}; "
-                 "multiply-add = 2, unknown dims counted as 1)")
+    lines.append(
+        f"Total parameters: {report.total_params:,} (trainable {report.trainable_params:,}) "
+        f"in {len(report.variables)} variables"
+    )
+    lines.append(
+        f"Total FLOPs: {report.total_flops:,} ({human(report.total_flops, 'FLOPs')}; "
+        "multiply-add = 2, unknown dims counted as 1)"
+    )
     return "\n".join(lines)
 
 
@@ -487,24 +556,31 @@ def format_onnx(report: OnnxReport, flops_per_node: bool = True) -> str:
     if report.path:
         lines.append(f"file      {report.path} ({report.file_size:,} bytes)")
     ops = ", ".join(f"{k} {v}" for k, v in sorted(report.opsets.items()))
-    lines.append(f"model     {report.graph_name}  (IR version {report.ir_version}, opset {ops}, "
-                 f"producer {report.producer or '?'})")
+    lines.append(
+        f"model     {report.graph_name}  (IR version {report.ir_version}, opset {ops}, "
+        f"producer {report.producer or '?'})"
+    )
     for v in report.inputs:
         lines.append(f"input     {v.name}  {_shape_str(v.shape)}  {v.dtype}")
     for v in report.outputs:
         lines.append(f"output    {v.name}  {_shape_str(v.shape)}  {v.dtype}")
     if report.param_inputs:
-        lines.append(f"input     ... and {report.param_inputs} parameters as graph inputs (exported without weights)")
+        lines.append(
+            f"input     ... and {report.param_inputs} parameters as graph inputs (exported without weights)"
+        )
     lines.append("")
     lines.append(f"{report.node_count} nodes, {report.initializer_count} initializers")
     lines += _table(["op type", "count"], [[k, v] for k, v in report.op_counts.items()], {1})
     if flops_per_node and report.flops:
         lines.append("")
-        lines += _table(["node", "op type", "FLOPs"],
-                        [[f.name, f.op_type, f"{f.flops:,}"] for f in report.flops], {2})
+        lines += _table(
+            ["node", "op type", "FLOPs"], [[f.name, f.op_type, f"{f.flops:,}"] for f in report.flops], {2}
+        )
     lines.append("")
     src = "variables listed by the exporter" if report.params_source == "metadata" else "float initializers"
     lines.append(f"Total parameters: {report.params:,} ({len(report.param_names)} {src})")
-    lines.append(f"Total FLOPs (Conv/ConvTranspose/Gemm/MatMul): {report.total_flops:,} "
-                 f"({human(report.total_flops, 'FLOPs')}; multiply-add = 2, unknown dims counted as 1)")
+    lines.append(
+        f"Total FLOPs (Conv/ConvTranspose/Gemm/MatMul): {report.total_flops:,} "
+        f"({human(report.total_flops, 'FLOPs')}; multiply-add = 2, unknown dims counted as 1)"
+    )
     return "\n".join(lines)

@@ -12,11 +12,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-
-import slimir as slim
 from slimir.runtime import cli
 from slimir.runtime.export import build_model
 from slimir.runtime.inspect import count_parameters, describe_graph, describe_onnx, format_graph, format_onnx
+
+import slimir as slim
 
 RTOL = 1e-5
 ATOL = 1e-5
@@ -63,10 +63,9 @@ def test_export_matches_session(net, channels, params, tmp_path, capsys):
     graph, images, logits = cli.build_network(net, seed=0)
     size = images.shape[1]
     xv = np.random.default_rng(0).uniform(0.0, 1.0, size=(3, size, size, channels)).astype(np.float32)
-    with graph.as_default():
-        with slim.Session() as sess:
-            sess.run(slim.global_variables_initializer())
-            expected = sess.run(logits, {images: xv})
+    with graph.as_default(), slim.Session() as sess:
+        sess.run(slim.global_variables_initializer())
+        expected = sess.run(logits, {images: xv})
     assert np.abs(expected).max() > 1e-3
 
     sess = _ort(path)
@@ -77,7 +76,9 @@ def test_export_matches_session(net, channels, params, tmp_path, capsys):
 
 def test_export_fixed_batch_size(tmp_path, capsys):
     path = tmp_path / "lenet_b4.onnx"
-    rc, out, err = _run(["export", "lenet", "-o", str(path), "--batch-size", "4", "--num-classes", "7"], capsys)
+    rc, _out, err = _run(
+        ["export", "lenet", "-o", str(path), "--batch-size", "4", "--num-classes", "7"], capsys
+    )
     assert rc == 0, err
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
@@ -91,8 +92,22 @@ def test_export_fixed_batch_size(tmp_path, capsys):
 
 def test_export_options_image_size_opset_no_optimize(tmp_path, capsys):
     path = tmp_path / "cifar.onnx"
-    rc, _, err = _run(["export", "cifarnet", "-o", str(path), "--image-size", "40", "--opset", "17",
-                       "--no-optimize", "--num-classes", "0"], capsys)
+    rc, _, err = _run(
+        [
+            "export",
+            "cifarnet",
+            "-o",
+            str(path),
+            "--image-size",
+            "40",
+            "--opset",
+            "17",
+            "--no-optimize",
+            "--num-classes",
+            "0",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
@@ -141,17 +156,30 @@ def test_inspect_exported_file_reports_the_nets_parameters(net, tmp_path, capsys
 
 def test_python_dash_m_and_console_script(tmp_path):
     env = dict(os.environ)
-    r = subprocess.run([sys.executable, "-m", "slimir", "--help"], capture_output=True, text=True, env=env,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "slimir", "--help"],
+        capture_output=True,
+        check=False,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "export" in r.stdout and "inspect" in r.stdout and "vgg_16" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "slimir", "inspect", "lenet"], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "slimir", "inspect", "lenet"],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert _total_params(r.stdout) == 3_274_634
     script = Path(sys.executable).parent / "slimir"
     if script.exists():
-        r = subprocess.run([str(script), "inspect", "no_such_net"], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [str(script), "inspect", "no_such_net"], capture_output=True, check=False, text=True, timeout=60
+        )
         assert r.returncode == 2
         assert r.stderr.startswith("slimir: error:") and r.stderr.count("\n") == 1
         assert "Traceback" not in r.stderr
@@ -160,26 +188,29 @@ def test_python_dash_m_and_console_script(tmp_path):
 # ------------------------------------------------------------------------------------------ errors
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["inspect", "no_such_net"], "unknown network 'no_such_net'"),
-    (["export", "resnet_v1_50", "-o", "{tmp}/r.onnx"], "unknown network 'resnet_v1_50'"),
-    (["inspect", "{tmp}/missing.onnx"], "no such file"),
-    (["export", "lenet", "-o", "{tmp}/no/such/folder/x.onnx"], "does not exist"),
-    (["export", "lenet"], "-o/--output"),
-    (["export", "lenet", "-o", "{tmp}/x.onnx", "--batch-size", "0"], "--batch-size"),
-    (["export", "lenet", "-o", "{tmp}/x.onnx", "--batch-size", "two"], "--batch-size"),
-    (["inspect", "lenet", "--image-size", "-5"], "--image-size"),
-    (["inspect", "lenet", "--num-classes", "1.5"], "--num-classes"),
-    (["export", "lenet", "-o", "{tmp}/x.onnx", "--opset", "7"], "--opset"),
-    (["inspect", "vgg_16", "--image-size", "16"], "vgg_16/pool5"),
-    (["inspect", "vgg_16", "--image-size", "100"], "vgg_16/fc6"),
-    (["inspect", "{tmp}/corrupt.onnx"], "not a readable ONNX model"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["inspect", "no_such_net"], "unknown network 'no_such_net'"),
+        (["export", "resnet_v1_50", "-o", "{tmp}/r.onnx"], "unknown network 'resnet_v1_50'"),
+        (["inspect", "{tmp}/missing.onnx"], "no such file"),
+        (["export", "lenet", "-o", "{tmp}/no/such/folder/x.onnx"], "does not exist"),
+        (["export", "lenet"], "-o/--output"),
+        (["export", "lenet", "-o", "{tmp}/x.onnx", "--batch-size", "0"], "--batch-size"),
+        (["export", "lenet", "-o", "{tmp}/x.onnx", "--batch-size", "two"], "--batch-size"),
+        (["inspect", "lenet", "--image-size", "-5"], "--image-size"),
+        (["inspect", "lenet", "--num-classes", "1.5"], "--num-classes"),
+        (["export", "lenet", "-o", "{tmp}/x.onnx", "--opset", "7"], "--opset"),
+        (["inspect", "vgg_16", "--image-size", "16"], "vgg_16/pool5"),
+        (["inspect", "vgg_16", "--image-size", "100"], "vgg_16/fc6"),
+        (["inspect", "{tmp}/corrupt.onnx"], "not a readable ONNX model"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_errors_are_one_line_exit_2(argv, fragment, tmp_path, capsys):
     (tmp_path / "corrupt.onnx").write_bytes(b"this is not a protobuf")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    rc, out, err = _run(argv, capsys)
+    rc, _out, err = _run(argv, capsys)
     assert rc == 2
     assert err.startswith("slimir: error:"), err
     assert err.count("\n") == 1, err
@@ -192,7 +223,7 @@ def test_errors_are_one_line_exit_2(argv, fragment, tmp_path, capsys):
 
 
 def test_describe_graph_and_onnx_agree():
-    graph, images, logits = cli.build_network("cifarnet")
+    graph, _images, logits = cli.build_network("cifarnet")
     report = describe_graph(logits)
     assert report.total_params == 1_756_426 == report.trainable_params
     assert [la.name for la in report.layers][:3] == ["images", "CifarNet/conv1", "CifarNet/pool1"]
@@ -210,14 +241,17 @@ def test_describe_graph_and_onnx_agree():
     rep = describe_onnx(model)
     assert rep.params == 1_756_426 and rep.params_source == "metadata"
     assert rep.param_inputs == 10 and [i.name for i in rep.inputs] == ["images"]
-    assert rep.total_flops == dense == 2 * (5 * 5 * 3 * 32 * 32 * 64 + 5 * 5 * 64 * 16 * 16 * 64
-                                            + 4096 * 384 + 384 * 192 + 192 * 10)
+    assert (
+        rep.total_flops
+        == dense
+        == 2 * (5 * 5 * 3 * 32 * 32 * 64 + 5 * 5 * 64 * 16 * 16 * 64 + 4096 * 384 + 384 * 192 + 192 * 10)
+    )
     assert rep.op_counts["Conv"] == 2 and rep.op_counts["LRN"] == 2
     assert "Total parameters: 1,756,426" in format_onnx(rep)
 
 
 def test_describe_onnx_without_slimir_metadata_counts_float_initializers():
-    graph, images, logits = cli.build_network("lenet", num_classes=3)
+    graph, _images, logits = cli.build_network("lenet", num_classes=3)
     with graph.as_default():
         model = build_model(logits, weights=True, optimize=False)  # initializers = the variables, as built
     del model.metadata_props[:]

@@ -5,10 +5,10 @@ what slim.Session computes; slim.nets.vgg.vgg_16 lowers to a valid model with TF
 import numpy as np
 import onnx
 import onnxruntime as ort
-
-import slimir as slim
 from slimir.runtime.export import PARAMS_KEY, build_model
 from slimir.runtime.inspect import count_parameters, describe_onnx
+
+import slimir as slim
 
 RTOL = 1e-5
 ATOL = 1e-5
@@ -17,25 +17,27 @@ ATOL = 1e-5
 # The README snippet, with `tf.nn.relu` -> `slim.nn.relu` and `tf.truncated_normal_initializer` ->
 # `slim.truncated_normal_initializer`; nothing else changed.
 def vgg16(inputs):
-    with slim.arg_scope([slim.conv2d, slim.fully_connected],
-                        activation_fn=slim.nn.relu,
-                        weights_initializer=slim.truncated_normal_initializer(0.0, 0.01),
-                        weights_regularizer=slim.l2_regularizer(0.0005)):
-        net = slim.repeat(inputs, 2, slim.conv2d, 64, [3, 3], scope='conv1')
-        net = slim.max_pool2d(net, [2, 2], scope='pool1')
-        net = slim.repeat(net, 2, slim.conv2d, 128, [3, 3], scope='conv2')
-        net = slim.max_pool2d(net, [2, 2], scope='pool2')
-        net = slim.repeat(net, 3, slim.conv2d, 256, [3, 3], scope='conv3')
-        net = slim.max_pool2d(net, [2, 2], scope='pool3')
-        net = slim.repeat(net, 3, slim.conv2d, 512, [3, 3], scope='conv4')
-        net = slim.max_pool2d(net, [2, 2], scope='pool4')
-        net = slim.repeat(net, 3, slim.conv2d, 512, [3, 3], scope='conv5')
-        net = slim.max_pool2d(net, [2, 2], scope='pool5')
-        net = slim.fully_connected(net, 4096, scope='fc6')
-        net = slim.dropout(net, 0.5, scope='dropout6')
-        net = slim.fully_connected(net, 4096, scope='fc7')
-        net = slim.dropout(net, 0.5, scope='dropout7')
-        net = slim.fully_connected(net, 1000, activation_fn=None, scope='fc8')
+    with slim.arg_scope(
+        [slim.conv2d, slim.fully_connected],
+        activation_fn=slim.nn.relu,
+        weights_initializer=slim.truncated_normal_initializer(0.0, 0.01),
+        weights_regularizer=slim.l2_regularizer(0.0005),
+    ):
+        net = slim.repeat(inputs, 2, slim.conv2d, 64, [3, 3], scope="conv1")
+        net = slim.max_pool2d(net, [2, 2], scope="pool1")
+        net = slim.repeat(net, 2, slim.conv2d, 128, [3, 3], scope="conv2")
+        net = slim.max_pool2d(net, [2, 2], scope="pool2")
+        net = slim.repeat(net, 3, slim.conv2d, 256, [3, 3], scope="conv3")
+        net = slim.max_pool2d(net, [2, 2], scope="pool3")
+        net = slim.repeat(net, 3, slim.conv2d, 512, [3, 3], scope="conv4")
+        net = slim.max_pool2d(net, [2, 2], scope="pool4")
+        net = slim.repeat(net, 3, slim.conv2d, 512, [3, 3], scope="conv5")
+        net = slim.max_pool2d(net, [2, 2], scope="pool5")
+        net = slim.fully_connected(net, 4096, scope="fc6")
+        net = slim.dropout(net, 0.5, scope="dropout6")
+        net = slim.fully_connected(net, 4096, scope="fc7")
+        net = slim.dropout(net, 0.5, scope="dropout7")
+        net = slim.fully_connected(net, 1000, activation_fn=None, scope="fc8")
     return net
 
 
@@ -49,10 +51,19 @@ def _expected_variables():
     rows, cin = [], 3
     for block, reps, width in CONV_WIDTHS:
         for i in range(1, reps + 1):
-            rows += [(f"{block}/{block}_{i}/weights", [3, 3, cin, width]), (f"{block}/{block}_{i}/biases", [width])]
+            rows += [
+                (f"{block}/{block}_{i}/weights", [3, 3, cin, width]),
+                (f"{block}/{block}_{i}/biases", [width]),
+            ]
             cin = width
-    return rows + [("fc6/weights", [512, 4096]), ("fc6/biases", [4096]), ("fc7/weights", [4096, 4096]),
-                   ("fc7/biases", [4096]), ("fc8/weights", [4096, 1000]), ("fc8/biases", [1000])]
+    return rows + [
+        ("fc6/weights", [512, 4096]),
+        ("fc6/biases", [4096]),
+        ("fc7/weights", [4096, 4096]),
+        ("fc7/biases", [4096]),
+        ("fc8/weights", [4096, 1000]),
+        ("fc8/biases", [1000]),
+    ]
 
 
 def test_readme_vgg16_snippet_exports_and_matches_session(tmp_path):
@@ -79,7 +90,9 @@ def test_readme_vgg16_snippet_exports_and_matches_session(tmp_path):
                 shape = v.shape.as_list()
                 if v.op.name.endswith("weights"):
                     fan_in = int(np.prod(shape[:-1]))
-                    sess.set_variable_value(v, rng.normal(0.0, np.sqrt(2.0 / fan_in), shape).astype(np.float32))
+                    sess.set_variable_value(
+                        v, rng.normal(0.0, np.sqrt(2.0 / fan_in), shape).astype(np.float32)
+                    )
                 else:
                     sess.set_variable_value(v, rng.uniform(-0.1, 0.1, shape).astype(np.float32))
             expected = sess.run(logits, {images: xv})
@@ -106,7 +119,7 @@ def test_nets_vgg_16_lowers_with_tfslim_names_without_weights():
     with slim.Graph().as_default():
         images = slim.placeholder(slim.float32, [None, 224, 224, 3], name="images")
         with slim.arg_scope(vgg.vgg_arg_scope()):
-            logits, end_points = vgg.vgg_16(images, is_training=False)
+            logits, _ = vgg.vgg_16(images, is_training=False)
         model = build_model(logits, weights=False)  # structure only: no 553 MB of weights
     onnx.checker.check_model(model, full_check=True)
     meta = {p.key: p.value for p in model.metadata_props}

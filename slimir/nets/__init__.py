@@ -1,4 +1,10 @@
 """Network definitions with TF-Slim's scopes, variable names and end points."""
 
-from . import alexnet, cifarnet, lenet, overfeat, vgg  # noqa: F401
-from . import nets_factory  # noqa: F401
+from . import (  # noqa: F401
+    alexnet,
+    cifarnet,
+    lenet,
+    nets_factory,
+    overfeat,
+    vgg,
+)

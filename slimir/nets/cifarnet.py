@@ -26,8 +26,14 @@ def _lrn(net, name):
     return nn_ops.lrn(net, 4, bias=1.0, alpha=0.001 / 9.0, beta=0.75, name=name)
 
 
-def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, prediction_fn=layers.softmax,
-             scope="CifarNet"):
+def cifarnet(
+    images,
+    num_classes=10,
+    is_training=False,
+    dropout_keep_prob=0.5,
+    prediction_fn=layers.softmax,
+    scope="CifarNet",
+):
     """The CifarNet variant.
 
     Args:
@@ -57,8 +63,14 @@ def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, p
         if not num_classes:
             return net, end_points
         logits = end_points["Logits"] = layers.fully_connected(
-            net, num_classes, biases_initializer=zeros_initializer(), weights_initializer=_trunc_normal(1 / 192.0),
-            weights_regularizer=None, activation_fn=None, scope="logits")
+            net,
+            num_classes,
+            biases_initializer=zeros_initializer(),
+            weights_initializer=_trunc_normal(1 / 192.0),
+            weights_regularizer=None,
+            activation_fn=None,
+            scope="logits",
+        )
         end_points["Predictions"] = prediction_fn(logits, scope="Predictions")
     return logits, end_points
 
@@ -69,8 +81,14 @@ cifarnet.default_image_size = 32
 def cifarnet_arg_scope(weight_decay=0.004):
     """Truncated-normal conv weights (0.05); fully_connected: 0.1 biases, truncated-normal(0.04) weights
     and L2 weight decay; relu everywhere."""
-    with arg_scope([layers.conv2d], weights_initializer=_trunc_normal(5e-2), activation_fn=math_ops.relu):
-        with arg_scope([layers.fully_connected], biases_initializer=constant_initializer(0.1),
-                       weights_initializer=_trunc_normal(0.04), weights_regularizer=l2_regularizer(weight_decay),
-                       activation_fn=math_ops.relu) as sc:
-            return sc
+    with (
+        arg_scope([layers.conv2d], weights_initializer=_trunc_normal(5e-2), activation_fn=math_ops.relu),
+        arg_scope(
+            [layers.fully_connected],
+            biases_initializer=constant_initializer(0.1),
+            weights_initializer=_trunc_normal(0.04),
+            weights_regularizer=l2_regularizer(weight_decay),
+            activation_fn=math_ops.relu,
+        ) as sc,
+    ):
+        return sc

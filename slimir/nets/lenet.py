@@ -17,8 +17,14 @@ from ..regularizers import l2_regularizer
 __all__ = ["lenet", "lenet_arg_scope"]
 
 
-def lenet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, prediction_fn=layers.softmax,
-          scope="LeNet"):
+def lenet(
+    images,
+    num_classes=10,
+    is_training=False,
+    dropout_keep_prob=0.5,
+    prediction_fn=layers.softmax,
+    scope="LeNet",
+):
     """The LeNet variant.
 
     Args:
@@ -44,9 +50,12 @@ def lenet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5, pred
         net = end_points["fc3"] = layers.fully_connected(net, 1024, scope="fc3")
         if not num_classes:
             return net, end_points
-        net = end_points["dropout3"] = layers.dropout(net, dropout_keep_prob, is_training=is_training,
-                                                      scope="dropout3")
-        logits = end_points["Logits"] = layers.fully_connected(net, num_classes, activation_fn=None, scope="fc4")
+        net = end_points["dropout3"] = layers.dropout(
+            net, dropout_keep_prob, is_training=is_training, scope="dropout3"
+        )
+        logits = end_points["Logits"] = layers.fully_connected(
+            net, num_classes, activation_fn=None, scope="fc4"
+        )
     end_points["Predictions"] = prediction_fn(logits, scope="Predictions")
     return logits, end_points
 
@@ -56,7 +65,10 @@ lenet.default_image_size = 28
 
 def lenet_arg_scope(weight_decay=0.0):
     """relu, truncated-normal(0.1) weights and L2 weight decay for conv2d and fully_connected."""
-    with arg_scope([layers.conv2d, layers.fully_connected], weights_regularizer=l2_regularizer(weight_decay),
-                   weights_initializer=truncated_normal_initializer(stddev=0.1),
-                   activation_fn=math_ops.relu) as sc:
+    with arg_scope(
+        [layers.conv2d, layers.fully_connected],
+        weights_regularizer=l2_regularizer(weight_decay),
+        weights_initializer=truncated_normal_initializer(stddev=0.1),
+        activation_fn=math_ops.relu,
+    ) as sc:
         return sc

@@ -40,7 +40,9 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
     network's input size. An unknown name raises ValueError.
     """
     if name not in networks_map:
-        raise InvalidArgumentError(f"Name of network unknown {name} (known: {', '.join(sorted(networks_map))})")
+        raise InvalidArgumentError(
+            f"Name of network unknown {name} (known: {', '.join(sorted(networks_map))})"
+        )
     func = networks_map[name]
 
     @functools.wraps(func)

@@ -23,15 +23,28 @@ def _trunc_normal(stddev):
 
 def overfeat_arg_scope(weight_decay=0.0005):
     """relu, L2 weight decay and zero biases for conv2d/fully_connected; SAME convolutions, VALID pools."""
-    with arg_scope([layers.conv2d, layers.fully_connected], activation_fn=math_ops.relu,
-                   weights_regularizer=l2_regularizer(weight_decay), biases_initializer=zeros_initializer()):
-        with arg_scope([layers.conv2d], padding="SAME"):
-            with arg_scope([layers.max_pool2d], padding="VALID") as sc:
-                return sc
+    with (
+        arg_scope(
+            [layers.conv2d, layers.fully_connected],
+            activation_fn=math_ops.relu,
+            weights_regularizer=l2_regularizer(weight_decay),
+            biases_initializer=zeros_initializer(),
+        ),
+        arg_scope([layers.conv2d], padding="SAME"),
+        arg_scope([layers.max_pool2d], padding="VALID") as sc,
+    ):
+        return sc
 
 
-def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, spatial_squeeze=True,
-             scope="overfeat", global_pool=False):
+def overfeat(
+    inputs,
+    num_classes=1000,
+    is_training=True,
+    dropout_keep_prob=0.5,
+    spatial_squeeze=True,
+    scope="overfeat",
+    global_pool=False,
+):
     """The OverFeat network.
 
     Args:
@@ -49,8 +62,10 @@ def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, 
     """
     with variable_scope(scope, "overfeat", [inputs]) as sc:
         end_points_collection = sc.original_name_scope + "_end_points"
-        with arg_scope([layers.conv2d, layers.fully_connected, layers.max_pool2d],
-                       outputs_collections=end_points_collection):
+        with arg_scope(
+            [layers.conv2d, layers.fully_connected, layers.max_pool2d],
+            outputs_collections=end_points_collection,
+        ):
             net = layers.conv2d(inputs, 64, [11, 11], 4, padding="VALID", scope="conv1")
             net = layers.max_pool2d(net, [2, 2], scope="pool1")
             net = layers.conv2d(net, 256, [5, 5], padding="VALID", scope="conv2")
@@ -61,8 +76,11 @@ def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, 
             net = layers.max_pool2d(net, [2, 2], scope="pool5")
 
             # The classifier, as convolutions: fc6 covers the whole 6x6 map of a 231 input.
-            with arg_scope([layers.conv2d], weights_initializer=_trunc_normal(0.005),
-                           biases_initializer=constant_initializer(0.1)):
+            with arg_scope(
+                [layers.conv2d],
+                weights_initializer=_trunc_normal(0.005),
+                biases_initializer=constant_initializer(0.1),
+            ):
                 net = layers.conv2d(net, 3072, [6, 6], padding="VALID", scope="fc6")
                 net = layers.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout6")
                 net = layers.conv2d(net, 4096, [1, 1], scope="fc7")
@@ -72,8 +90,15 @@ def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, 
                     end_points["global_pool"] = net
                 if num_classes:
                     net = layers.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout7")
-                    net = layers.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-                                        biases_initializer=zeros_initializer(), scope="fc8")
+                    net = layers.conv2d(
+                        net,
+                        num_classes,
+                        [1, 1],
+                        activation_fn=None,
+                        normalizer_fn=None,
+                        biases_initializer=zeros_initializer(),
+                        scope="fc8",
+                    )
                     if spatial_squeeze:
                         net = array_ops.squeeze(net, [1, 2], name="fc8/squeezed")
                     end_points[sc.name + "/fc8"] = net

@@ -17,7 +17,7 @@ from ..initializers import zeros_initializer
 from ..ops import array_ops, math_ops
 from ..regularizers import l2_regularizer
 
-__all__ = ["vgg_a", "vgg_16", "vgg_19", "vgg_d", "vgg_e", "vgg_arg_scope"]
+__all__ = ["vgg_16", "vgg_19", "vgg_a", "vgg_arg_scope", "vgg_d", "vgg_e"]
 
 # Convolutions per block for each configuration; every block ends with a 2x2 max pool.
 _BLOCK_WIDTHS = (64, 128, 256, 512, 512)
@@ -30,14 +30,30 @@ _REPEATS = {
 
 def vgg_arg_scope(weight_decay=0.0005):
     """The arg_scope VGG was trained with: relu, L2 weight decay, zero biases, SAME convolutions."""
-    with arg_scope([layers.conv2d, layers.fully_connected], activation_fn=math_ops.relu,
-                   weights_regularizer=l2_regularizer(weight_decay), biases_initializer=zeros_initializer()):
-        with arg_scope([layers.conv2d], padding="SAME") as sc:
-            return sc
+    with (
+        arg_scope(
+            [layers.conv2d, layers.fully_connected],
+            activation_fn=math_ops.relu,
+            weights_regularizer=l2_regularizer(weight_decay),
+            biases_initializer=zeros_initializer(),
+        ),
+        arg_scope([layers.conv2d], padding="SAME") as sc,
+    ):
+        return sc
 
 
-def _vgg(config, inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze, scope, fc_conv_padding,
-         global_pool, collected):
+def _vgg(
+    config,
+    inputs,
+    num_classes,
+    is_training,
+    dropout_keep_prob,
+    spatial_squeeze,
+    scope,
+    fc_conv_padding,
+    global_pool,
+    collected,
+):
     """The body shared by the three configurations.
 
     Returns the logits (or, when num_classes is 0/None, the fc7 features) and the end points:
@@ -60,15 +76,25 @@ def _vgg(config, inputs, num_classes, is_training, dropout_keep_prob, spatial_sq
                 end_points["global_pool"] = net
             if num_classes:
                 net = layers.dropout(net, dropout_keep_prob, is_training=is_training, scope="dropout7")
-                net = layers.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None, scope="fc8")
+                net = layers.conv2d(
+                    net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None, scope="fc8"
+                )
                 if spatial_squeeze:
                     net = array_ops.squeeze(net, [1, 2], name="fc8/squeezed")
                 end_points[sc.name + "/fc8"] = net
             return net, end_points
 
 
-def vgg_a(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, spatial_squeeze=True, scope="vgg_a",
-          fc_conv_padding="VALID", global_pool=False):
+def vgg_a(
+    inputs,
+    num_classes=1000,
+    is_training=True,
+    dropout_keep_prob=0.5,
+    spatial_squeeze=True,
+    scope="vgg_a",
+    fc_conv_padding="VALID",
+    global_pool=False,
+):
     """VGG configuration A (11 weight layers).
 
     Args:
@@ -84,28 +110,74 @@ def vgg_a(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, spa
     Returns:
       (net, end_points): the logits (or the features before them) and a dict of intermediate activations.
     """
-    return _vgg("vgg_a", inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze, scope,
-                fc_conv_padding, global_pool, [layers.conv2d, layers.max_pool2d])
+    return _vgg(
+        "vgg_a",
+        inputs,
+        num_classes,
+        is_training,
+        dropout_keep_prob,
+        spatial_squeeze,
+        scope,
+        fc_conv_padding,
+        global_pool,
+        [layers.conv2d, layers.max_pool2d],
+    )
 
 
 vgg_a.default_image_size = 224
 
 
-def vgg_16(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, spatial_squeeze=True, scope="vgg_16",
-           fc_conv_padding="VALID", global_pool=False):
+def vgg_16(
+    inputs,
+    num_classes=1000,
+    is_training=True,
+    dropout_keep_prob=0.5,
+    spatial_squeeze=True,
+    scope="vgg_16",
+    fc_conv_padding="VALID",
+    global_pool=False,
+):
     """VGG configuration D (16 weight layers); the arguments and result are those of `vgg_a`."""
-    return _vgg("vgg_16", inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze, scope,
-                fc_conv_padding, global_pool, [layers.conv2d, layers.fully_connected, layers.max_pool2d])
+    return _vgg(
+        "vgg_16",
+        inputs,
+        num_classes,
+        is_training,
+        dropout_keep_prob,
+        spatial_squeeze,
+        scope,
+        fc_conv_padding,
+        global_pool,
+        [layers.conv2d, layers.fully_connected, layers.max_pool2d],
+    )
 
 
 vgg_16.default_image_size = 224
 
 
-def vgg_19(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5, spatial_squeeze=True, scope="vgg_19",
-           fc_conv_padding="VALID", global_pool=False):
+def vgg_19(
+    inputs,
+    num_classes=1000,
+    is_training=True,
+    dropout_keep_prob=0.5,
+    spatial_squeeze=True,
+    scope="vgg_19",
+    fc_conv_padding="VALID",
+    global_pool=False,
+):
     """VGG configuration E (19 weight layers); the arguments and result are those of `vgg_a`."""
-    return _vgg("vgg_19", inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze, scope,
-                fc_conv_padding, global_pool, [layers.conv2d, layers.fully_connected, layers.max_pool2d])
+    return _vgg(
+        "vgg_19",
+        inputs,
+        num_classes,
+        is_training,
+        dropout_keep_prob,
+        spatial_squeeze,
+        scope,
+        fc_conv_padding,
+        global_pool,
+        [layers.conv2d, layers.fully_connected, layers.max_pool2d],
+    )
 
 
 vgg_19.default_image_size = 224
