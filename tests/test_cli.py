@@ -258,3 +258,47 @@ def test_describe_onnx_without_slimir_metadata_counts_float_initializers():
     rep = describe_onnx(model)
     assert rep.params_source == "initializers"
     assert rep.params == 3_274_634 - 1024 * 10 - 10 + 1024 * 3 + 3
+
+
+# ------------------------------------------------------------------------------------ every network
+
+NET_PARAMS = {
+    "alexnet_v2": 50_303_912,
+    "cifarnet": 1_756_426,
+    "lenet": 3_274_634,
+    "overfeat": 145_704_424,
+    "vgg_16": 138_357_544,
+    "vgg_19": 143_667_240,
+    "vgg_a": 132_863_336,
+}
+
+
+def test_nets_factory_maps_every_network():
+    from slimir.nets import nets_factory
+
+    assert set(nets_factory.networks_map) == set(NET_PARAMS) == set(nets_factory.arg_scopes_map)
+    with pytest.raises(ValueError, match="Name of network unknown"):
+        nets_factory.get_network_fn("resnet_v1_50", 10)
+    fn = nets_factory.get_network_fn("alexnet_v2", 12, weight_decay=0.01, is_training=False)
+    assert fn.default_image_size == 224 and fn.__name__ == "alexnet_v2"
+    with slim.Graph().as_default():
+        images = slim.placeholder(slim.float32, [1, 300, 400, 3])
+        logits, _ = fn(images, spatial_squeeze=False)  # extra keyword arguments reach the network
+        assert logits.shape.as_list() == [1, 4, 7, 12]
+        assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 8
+
+
+@pytest.mark.parametrize("net", sorted(NET_PARAMS))
+def test_every_network_inspects_and_lowers(net, capsys):
+    rc, out, err = _run(["inspect", net], capsys)
+    assert rc == 0, err
+    assert _total_params(out) == NET_PARAMS[net]
+    graph, _images, logits = cli.build_network(net, batch_size=2)
+    with graph.as_default():
+        model = build_model(logits, weights=False)  # structure only, no weights serialised
+    onnx.checker.check_model(model, full_check=True)
+    rep = describe_onnx(model)
+    assert rep.params == NET_PARAMS[net]
+    assert [i.name for i in rep.inputs] == ["images"] and rep.inputs[0].shape[0] == 2
+    classes = 10 if net in ("lenet", "cifarnet") else 1000
+    assert rep.outputs[0].shape == [2, classes]
