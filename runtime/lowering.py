@@ -21,7 +21,7 @@ from slimir.shape import fmt
 
 DEFAULT_OPSET = 18
 PYTHON_SIDE = frozenset({"init_variables", "no_op"})
-SIDE_EFFECTS = frozenset({"assign", "print"})
+SIDE_EFFECTS = frozenset({"assign", "print", "check_numerics"})
 
 
 class Builder:
@@ -117,6 +117,7 @@ class Lowered:
     assigns: list = field(default_factory=list)  # (Variable, output index) written back after a run
     prints: list = field(default_factory=list)  # (print Node, [output indices]) printed after a run
     python_nodes: list = field(default_factory=list)  # init / no_op nodes the Session runs itself
+    checks: list = field(default_factory=list)  # (check_numerics Node, output index) verified before writing
 
 
 def value_info(name: str, t: Tensor, dim_names: Optional[dict] = None):
@@ -157,7 +158,7 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
         names[id(t)] = nm
         b._used.add(nm)
         graph_inputs.append(value_info(nm, t, input_dims(t)))
-    python_nodes, assign_nodes, print_nodes = [], [], []
+    python_nodes, assign_nodes, print_nodes, check_nodes = [], [], [], []
     for node in nodes:
         if node.type in PYTHON_SIDE:
             python_nodes.append(node)
@@ -190,6 +191,8 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
             assign_nodes.append(node)
         elif node.type == "print":
             print_nodes.append(node)
+        elif node.type == "check_numerics":
+            check_nodes.append(node)
         op = get_op(node.type)
         if op.lower is None:
             raise InvalidArgumentError(f"{node.name}: op {node.type} cannot be lowered to ONNX")
@@ -233,8 +236,11 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
             names[id(t)] = want
     # graph outputs
     out_tensors = [o for o in outputs if isinstance(o, Tensor)]
-    assigns, prints = [], []
+    assigns, prints, checks = [], [], []
     if side_effects:
+        for node in check_nodes:
+            checks.append((node, len(out_tensors)))
+            out_tensors.append(node.outputs[0])
         for node in assign_nodes:
             assigns.append((node.attrs["var"], len(out_tensors)))
             out_tensors.append(node.outputs[0])
@@ -266,7 +272,7 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
     opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(b.domains)]
     model = helper.make_model(g, opset_imports=opsets, producer_name="slimir", producer_version=_version())
     model.ir_version = min_ir_version(opset)
-    return Lowered(model, list(feeds), var_inputs, out_tensors, assigns, prints, python_nodes)
+    return Lowered(model, list(feeds), var_inputs, out_tensors, assigns, prints, python_nodes, checks)
 
 
 def min_ir_version(opset: int) -> int:

@@ -12,7 +12,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from slimir.errors import (FailedPreconditionError, FeedError, GraphError, RuntimeExecutionError, SlimirError)
+from slimir.errors import (FailedPreconditionError, FeedError, GraphError, NumericsError, RuntimeExecutionError,
+                           SlimirError)
 from slimir.graph import Graph, Node, Tensor, Variable, _session_stack, get_default_graph, rng_for
 from slimir.ops.array_ops import check_feed
 from slimir.ops.state_ops import format_print
@@ -101,6 +102,7 @@ class Session:
         self._state: dict = {}  # Variable -> np.ndarray (its current value)
         self._spare: dict = {}  # Variable -> np.ndarray (the buffer the next assign writes into)
         self._cache: dict = {}
+        self._bound_cache: dict = {}
         self._print_counts: dict = {}
         self._closed = False
         self._lock = threading.RLock()
@@ -173,9 +175,25 @@ class Session:
             raise SlimirError("Attempted to use a closed Session.")
         flat, rebuild = _flatten_fetches(fetches, self.graph)
         feeds = self._feeds(feed_dict)
+        bindings = self.graph.get_collection("input_bindings")
+        if bindings:
+            self._feed_bound(flat, feeds, bindings)
         with self._lock:
             values = self._run_flat(flat, feeds)
         return rebuild(values)
+
+    def _feed_bound(self, flat: list, feeds: dict, bindings: list) -> None:
+        """Take one batch from each input binding whose placeholders these fetches need."""
+        key = (tuple(id(f) for f in flat), tuple(sorted(id(t) for t in feeds)))
+        wanted = self._bound_cache.get(key)
+        if wanted is None:
+            nodes = {id(n) for n in needed_nodes(flat, {id(t) for t in feeds})}
+            wanted = [b for b in bindings if any(id(t.op) in nodes for t in b.tensors)]
+            self._bound_cache[key] = wanted
+        for b in wanted:
+            for t, v in b.next_feed().items():
+                if t not in feeds:
+                    feeds[t] = check_feed(t, v)
 
     def _feeds(self, feed_dict) -> dict:
         out = {}
@@ -265,6 +283,12 @@ class Session:
                 outs.append(None)
             else:
                 outs.append(ort_outs[i].numpy())
+        for node, i in low.checks:  # before any variable changes: a failed check leaves the state as it was
+            v = outs[i]
+            if not np.all(np.isfinite(v)):
+                kind = "NaN" if np.any(np.isnan(v)) else "Inf"
+                raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had {kind} values "
+                                    "(the variables were not updated by this run)")
         for i, spare in spares.items():
             var = written[i]
             old = self._state.get(var)
@@ -305,6 +329,7 @@ class Session:
         low.variables = [orig(v) for v in low.variables]
         low.assigns = [(orig(v), i) for v, i in low.assigns]
         low.prints = [(self.graph._by_name.get(n.name, n), idx) for n, idx in low.prints]
+        low.checks = [(self.graph._by_name.get(n.name, n), idx) for n, idx in low.checks]
         low.outputs = list(tensors) + [None] * (len(low.outputs) - len(tensors))
         low.python_nodes = python_nodes
         return low
@@ -353,6 +378,9 @@ def _flatten_fetches(fetches, graph: Graph):
             subs = {k: walk(v) for k, v in f.items()}
             kind = type(f)
             return lambda vals: kind((k, s(vals)) for k, s in subs.items())
+        if hasattr(f, "_fetch_tensors"):  # merged summaries, metrics: fetch tensors, then post-process
+            sub = walk(f._fetch_tensors())
+            return lambda vals: f._fetch_result(sub(vals))
         if hasattr(f, "values") and callable(f.values) and not isinstance(f, (Tensor, Node)):
             return walk(list(f.values()))
         item = _resolve(f, graph)

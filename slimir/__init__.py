@@ -10,7 +10,7 @@ The facade re-exports the front end (IR, scopes, variables, layers, nets) and th
 (`Session`, `export_onnx`) so that TF-Slim code ports by replacing `tf.`/`tf_slim` with `slim.`.
 """
 
-from . import dtypes, errors, initializers, regularizers, utils  # noqa: F401
+from . import dtypes, errors, initializers, inputs, regularizers, summary, train, utils  # noqa: F401
 from . import nn  # noqa: F401
 from .arg_scope import (add_arg_scope, arg_scope, arg_scope_func_key, arg_scoped_arguments,  # noqa: F401
                         current_arg_scope, has_arg_scope)
@@ -38,7 +38,7 @@ from .ops.math_ops import (abs, add, add_n, argmax, argmin, ceil, clip_by_value,
                            sqrt, square, squared_difference, subtract, tanh, truediv, where)
 from .ops.random_ops import random_normal, random_uniform, truncated_normal  # noqa: F401
 from .ops.registry import convert_to_tensor  # noqa: F401
-from .ops.state_ops import Print, assign, assign_add, assign_sub, group, no_op  # noqa: F401
+from .ops.state_ops import Print, assign, assign_add, assign_sub, check_numerics, group, no_op  # noqa: F401
 from .regularizers import (apply_regularization, l1_l2_regularizer, l1_regularizer, l2_regularizer,  # noqa: F401
                            sum_regularizer)
 from .shape import Shape as TensorShape  # noqa: F401
@@ -52,6 +52,14 @@ from .variables import (add_model_variable, create_global_step,  # noqa: F401
 from . import nets  # noqa: E402,F401
 from .passes.gradients import gradients  # noqa: E402,F401
 from .runtime import InteractiveSession, Session, export_onnx  # noqa: E402,F401
+from .runtime import learning  # noqa: E402,F401
+from .runtime.checkpoint import saver as _saver  # noqa: E402
+
+for _n in ("Saver", "latest_checkpoint", "get_checkpoint_state", "list_variables", "load_variable",
+           "CheckpointReader", "checkpoint_exists"):
+    setattr(train, _n, getattr(_saver, _n))
+train.NewCheckpointReader = _saver.CheckpointReader
+del _n
 
 __version__ = "0.1.0"
 

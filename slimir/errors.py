@@ -43,3 +43,11 @@ class RuntimeExecutionError(SlimirError, RuntimeError):
 
 class CheckpointError(SlimirError, ValueError):
     """A checkpoint that cannot be read or does not fit the variables it is restored into."""
+
+
+class NumericsError(SlimirError, ArithmeticError):
+    """A checked tensor (check_numerics; the loss in training) became NaN or Inf."""
+
+
+class OutOfRangeError(SlimirError):
+    """An input pipeline bound to placeholders has no more data (TF's OutOfRangeError)."""

@@ -191,7 +191,7 @@ def _reshape_lower(b, node, x):
     tgt = [d if d is not None else -1 for d in out]
     if tgt.count(-1) > 1:
         tgt = list(node.attrs["shape"])
-    zero = {"allowzero": 1} if 0 in tgt and -1 not in tgt else {}  # else ONNX copies the input dim for a 0
+    zero = {"allowzero": 1} if 0 in tgt and -1 not in tgt and b.opset >= 14 else {}  # else 0 copies a dim
     return b.op("Reshape", [x, b.const(np.array(tgt, np.int64))], **zero)
 
 

@@ -13,7 +13,8 @@ import numpy as np
 from ..errors import ShapeError
 from ..shape import Shape, broadcast, fmt
 from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, reduce, to_nchw
-from .nn_ops import _from_nhwc_np, _np_pad_nhwc, _to_nhwc_np, _windows, nhwc, onnx_pads
+from .nn_ops import (_from_nhwc_np, _np_pad_nhwc, _to_nhwc_np, _windows, nhwc, onnx_pads, pad_hw,
+                     same_pads_at_run_time)
 from .registry import OpDef, Spec, apply_op, register
 
 
@@ -238,6 +239,10 @@ def _max_pool_grad_lower(b, node, x, dy):
     pads = onnx_pads(in_hw, a["ksize"], a["strides"], (1, 1), a["padding"])
     pad_attrs = {"auto_pad": "SAME_UPPER"} if pads is None else {"pads": pads}
     xc = to_nchw(b, x, df)
+    if pads == "runtime":  # pad explicitly (indices then address the padded input), crop the gradient after
+        head, tail, hw = same_pads_at_run_time(b, xc, a["ksize"], a["strides"], (1, 1))
+        xc = pad_hw(b, xc, head, tail, -np.inf, node.inputs[0].dtype.np)
+        pad_attrs = {"pads": [0, 0, 0, 0]}
     _, idx = b.op("MaxPool", [xc], outputs=2, kernel_shape=list(a["ksize"]), strides=list(a["strides"]), **pad_attrs)
     flat = b.const(i64([-1]))
     zeros = b.op("ConstantOfShape", [b.op("Shape", [b.op("Reshape", [xc, flat])])],
@@ -245,6 +250,8 @@ def _max_pool_grad_lower(b, node, x, dy):
     upd = b.op("Reshape", [to_nchw(b, dy, df), flat])
     g = b.op("ScatterElements", [zeros, b.op("Reshape", [idx, flat]), upd], axis=0, reduction="add")
     g = b.op("Reshape", [g, b.op("Shape", [xc])])
+    if pads == "runtime":
+        g = b.op("Slice", [g, head, b.op("Add", [head, hw]), b.const(i64([2, 3]))])
     return from_nchw(b, g, df)
 
 

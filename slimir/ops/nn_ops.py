@@ -103,8 +103,8 @@ def _pad_attrs(pads):
     return {"auto_pad": "SAME_UPPER"} if pads is None else {"pads": pads}
 
 
-def same_pad_at_run_time(b, x, ks, strides, dils, value: float, dtype) -> str:
-    """`x` (NCHW) padded with `value` as TF's SAME, the pads computed from its run-time shape."""
+def same_pads_at_run_time(b, x, ks, strides, dils) -> tuple:
+    """(head, tail, hw): int64 [2] values, TF's SAME pads of `x` (NCHW) from its run-time spatial size hw."""
     fs = i64([(k - 1) * d + 1 for k, d in zip(ks, dils)])
     s = i64(list(strides))
     hw = b.op("Slice", [b.op("Shape", [x]), b.const(i64([2])), b.const(i64([4]))])
@@ -113,9 +113,20 @@ def same_pad_at_run_time(b, x, ks, strides, dils, value: float, dtype) -> str:
                                       b.const(fs)]), hw])
     total = b.op("Max", [total, b.const(i64([0, 0]))])
     head = b.op("Div", [total, b.const(i64([2, 2]))])
+    return head, b.op("Sub", [total, head]), hw
+
+
+def pad_hw(b, x, head: str, tail: str, value: float, dtype) -> str:
+    """`x` (NCHW) padded with `value` by run-time pads head/tail ([2] each: H, W)."""
     zero = b.const(i64([0, 0]))
-    pads = b.op("Concat", [zero, head, zero, b.op("Sub", [total, head])], axis=0)
+    pads = b.op("Concat", [zero, head, zero, tail], axis=0)
     return b.op("Pad", [x, pads, b.const(np.array(value, dtype))], mode="constant")
+
+
+def same_pad_at_run_time(b, x, ks, strides, dils, value: float, dtype) -> str:
+    """`x` (NCHW) padded with `value` as TF's SAME, the pads computed from its run-time shape."""
+    head, tail, _ = same_pads_at_run_time(b, x, ks, strides, dils)
+    return pad_hw(b, x, head, tail, value, dtype)
 
 
 def _conv_input(b, node, x, pads, ks):

@@ -105,3 +105,25 @@ def format_print(node: Node, values) -> str:
         body = " ".join(str(x) for x in flat[:n])
         parts.append("[" + body + ("..." if flat.size > n else "") + "]")
     return node.attrs["message"] + "".join(parts)
+
+
+# ------------------------------------------------------------------------------------------
+# check_numerics: identity that makes the Session raise (before any variable is written) on NaN/Inf
+
+
+register(OpDef("check_numerics", lambda specs, message: [specs[0]],
+               lambda b, node, x: b.op("Identity", [x]), lambda x, message: x,
+               default_name="CheckNumerics", stateful=True, vjp=lambda node, grads: [grads[0]]))
+
+
+def check_numerics(tensor, message: str, name: Optional[str] = None) -> Tensor:
+    """`tensor`, checked for NaN and Inf whenever it is computed (TF's tf.check_numerics)."""
+    return apply_op("check_numerics", [tensor], name=name, message=str(message))
+
+
+# ------------------------------------------------------------------------------------------
+# summary: identity of a value to report under a tag (scalar or histogram)
+
+
+register(OpDef("summary", lambda specs, tag, kind: [specs[0]], lambda b, node, x: b.op("Identity", [x]),
+               lambda x, tag, kind: x, default_name="Summary", differentiable=False))

@@ -1,0 +1,193 @@
+"""`slim.learning`: create_train_op (graph side) and the `train` loop TF-Slim users know.
+
+    train_op = slim.learning.create_train_op(total_loss, optimizer)
+    slim.learning.train(train_op, logdir, number_of_steps=1000, save_summaries_secs=300, save_interval_secs=600)
+
+`train` initialises the variables (or resumes from the newest checkpoint in logdir, global step
+included; `init_fn` runs only when there is none), then runs the train op step after step with its
+inputs from `feed_fn` or from input bindings (slim.inputs.bind), logs the loss, writes TensorBoard
+summaries and checkpoints, and stops at `number_of_steps`, at the end of the input, or with a clear
+error at a NaN/Inf loss — always leaving the last good checkpoint in logdir.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Callable, Optional
+
+import numpy as np
+
+from slimir.errors import NumericsError, OutOfRangeError, SlimirError
+from slimir.graph import Tensor
+from slimir.training import (add_gradients_summaries, clip_gradient_norms, create_train_op,  # noqa: F401
+                             multiply_gradients)
+from slimir.variables import get_global_step, global_variables_initializer, local_variables_initializer
+
+from .checkpoint.saver import Saver, latest_checkpoint
+from .session import Session
+
+log = logging.getLogger("slimir")
+
+_USE_DEFAULT = object()
+
+
+def train_step(sess: Session, train_op, global_step, train_step_kwargs: dict):
+    """One step: run the train op (and the summaries when due); returns (total_loss, should_stop)."""
+    feed = train_step_kwargs.get("feed_fn")() if train_step_kwargs.get("feed_fn") else None
+    fetches = [train_op]
+    summary_op = train_step_kwargs.get("summary_op_now")
+    if summary_op is not None:
+        fetches.append(summary_op)
+    start = time.time()
+    out = sess.run(fetches, feed)
+    elapsed = time.time() - start
+    total_loss = out[0]
+    np_step = int(sess.run(global_step))  # the step after this update
+    train_step_kwargs["last_step"] = np_step
+    train_step_kwargs["last_elapsed"] = elapsed
+    if summary_op is not None:
+        train_step_kwargs["summary_value"] = out[1]
+    every = train_step_kwargs.get("log_every_n_steps") or 0
+    if every and np_step % every == 0 and not train_step_kwargs.get("progress"):
+        log.info("global step %d: loss = %.4f (%.3f sec/step)", np_step, float(total_loss), elapsed)
+    n = train_step_kwargs.get("number_of_steps")
+    return total_loss, bool(n is not None and np_step >= n)
+
+
+def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step, train_step_kwargs=_USE_DEFAULT,
+          log_every_n_steps: int = 1, graph=None, master: str = "", is_chief: bool = True, global_step=None,
+          number_of_steps: Optional[int] = None, init_op=_USE_DEFAULT, init_feed_dict=None, local_init_op=_USE_DEFAULT,
+          init_fn: Optional[Callable] = None, ready_op=_USE_DEFAULT, summary_op=_USE_DEFAULT,
+          save_summaries_secs: float = 600, summary_writer=_USE_DEFAULT, startup_delay_steps: int = 0,
+          saver: Optional[Saver] = None, save_interval_secs: float = 600, sync_optimizer=None, session_config=None,
+          session_wrapper=None, trace_every_n_steps=None, ignore_live_threads: bool = False,
+          feed_fn: Optional[Callable] = None, device: Optional[str] = None, progress: Optional[bool] = None,
+          session: Optional[Session] = None):
+    """Run `train_op` until `number_of_steps` (TF-Slim's learning.train); returns the last loss."""
+    if not isinstance(train_op, Tensor):
+        raise SlimirError(f"learning.train: train_op must be the tensor create_train_op returned, got {train_op!r}")
+    if master not in ("", None) or sync_optimizer is not None:
+        raise SlimirError("learning.train: distributed training (master=, sync_optimizer=) is not supported "
+                          "by this slimir build; run one process")
+    g = graph or train_op.graph
+    if global_step is None:
+        global_step = get_global_step(g)
+    if global_step is None:
+        raise SlimirError("learning.train: the graph has no global step (create_train_op creates one)")
+    if number_of_steps is not None and number_of_steps <= 0:
+        raise SlimirError(f"learning.train: number_of_steps must be positive, got {number_of_steps}")
+    if logdir is None and (save_interval_secs or summary_op not in (None, _USE_DEFAULT)):
+        save_interval_secs = 0
+    with g.as_default():
+        if summary_op is _USE_DEFAULT:
+            from slimir import summary
+
+            summary_op = summary.merge_all()
+        if saver is None and logdir:
+            saver = Saver(max_to_keep=5)
+        if init_op is _USE_DEFAULT:
+            init_op = global_variables_initializer()
+        if local_init_op is _USE_DEFAULT:
+            local_init_op = local_variables_initializer()
+    writer = None
+    if logdir:
+        os.makedirs(logdir, exist_ok=True)
+        if summary_op is not None and summary_writer is _USE_DEFAULT:
+            from slimir.summary import FileWriter
+
+            writer = FileWriter(logdir)
+        elif summary_writer not in (_USE_DEFAULT, None):
+            writer = summary_writer
+    sess = session or Session(graph=g, device=device)
+    kwargs = {} if train_step_kwargs is _USE_DEFAULT else dict(train_step_kwargs)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    kwargs.update(number_of_steps=number_of_steps, log_every_n_steps=log_every_n_steps, feed_fn=feed_fn,
+                  progress=progress)
+    ckpt_prefix = os.path.join(logdir, "model.ckpt") if logdir else None
+    with g.as_default():
+        _prepare(sess, init_op, init_feed_dict, local_init_op, init_fn, saver, logdir)
+        step0 = int(sess.run(global_step))
+        if number_of_steps is not None and step0 >= number_of_steps:
+            log.info("global step %d already reached number_of_steps=%d", step0, number_of_steps)
+            return None
+        bar = _progress_bar(progress, step0, number_of_steps)
+        last_save = last_summary = time.time()
+        total_loss = None
+        stopped_by = None
+        try:
+            while True:
+                now = time.time()
+                due = summary_op is not None and writer is not None and now - last_summary >= save_summaries_secs
+                kwargs["summary_op_now"] = summary_op if due else None
+                try:
+                    total_loss, should_stop = train_step_fn(sess, train_op, global_step, kwargs)
+                except OutOfRangeError:
+                    stopped_by = "end of input"
+                    break
+                except NumericsError as e:
+                    step = int(sess.run(global_step))
+                    raise NumericsError(f"training stopped at global step {step}: {e}; the last good checkpoint "
+                                        f"in {logdir} is {latest_checkpoint(logdir) if logdir else None}") from None
+                step = kwargs.get("last_step", step0)
+                if due:
+                    writer.add_summary(kwargs.pop("summary_value"), step)
+                    last_summary = now
+                if bar is not None:
+                    bar.update(1)
+                    el = kwargs.get("last_elapsed") or 0
+                    bar.set_postfix(loss=f"{float(total_loss):.4f}", steps_s=f"{1.0 / el:.1f}" if el else "-")
+                if saver is not None and save_interval_secs and now - last_save >= save_interval_secs:
+                    saver.save(sess, ckpt_prefix, global_step=global_step)
+                    last_save = time.time()
+                if should_stop:
+                    stopped_by = "number_of_steps"
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+            if saver is not None and ckpt_prefix and total_loss is not None and is_chief:
+                saver.save(sess, ckpt_prefix, global_step=global_step)
+            if writer is not None:
+                if total_loss is not None:
+                    writer.add_scalar("losses/train_op_loss", float(np.asarray(total_loss)), kwargs.get("last_step", 0))
+                writer.close()
+        log.info("training stopped (%s) at global step %s", stopped_by, kwargs.get("last_step"))
+        return total_loss
+
+
+def _prepare(sess, init_op, init_feed_dict, local_init_op, init_fn, saver, logdir) -> None:
+    """Initialise, then restore the newest checkpoint in logdir, or else run init_fn (warm start)."""
+    if init_op is not None:
+        sess.run(init_op, init_feed_dict)
+    if local_init_op is not None:
+        sess.run(local_init_op)
+    ckpt = latest_checkpoint(logdir) if logdir else None
+    if ckpt is not None and saver is not None:
+        log.info("restoring %s", ckpt)
+        saver.restore(sess, ckpt)
+        st = _state_paths(logdir)
+        if st:
+            saver.set_last_checkpoints(st)
+    elif init_fn is not None:
+        init_fn(sess)
+
+
+def _state_paths(logdir: str) -> list:
+    from .checkpoint.saver import get_checkpoint_state
+
+    st = get_checkpoint_state(logdir)
+    return list(st.all_model_checkpoint_paths) if st else []
+
+
+def _progress_bar(enabled: bool, start: int, total: Optional[int]):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, leave=True)
+
+

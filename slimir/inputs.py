@@ -1,0 +1,60 @@
+"""Input bindings: placeholders fed automatically from a Python iterator of numpy batches.
+
+    images = slim.placeholder(slim.float32, [None, 28, 28, 1], name='images')
+    labels = slim.placeholder(slim.int64, [None], name='labels')
+    slim.inputs.bind([images, labels], batches)   # an iterable of (images, labels) numpy batches
+
+Every `sess.run` that needs a bound placeholder (and was not fed it) takes the next batch, so
+`learning.train` runs without a feed_dict, as TF-Slim's queue-fed graphs do. When the iterator is
+exhausted, `sess.run` raises `OutOfRangeError`, which ends `learning.train` cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from .errors import GraphError, InvalidArgumentError, OutOfRangeError
+from .graph import Graph, Tensor
+
+
+class InputBinding:
+    """Placeholders and the iterator that feeds them, one batch per run."""
+
+    def __init__(self, tensors: list, source: Iterable):
+        self.tensors = list(tensors)
+        self._it = iter(source)
+
+    def next_feed(self) -> dict:
+        try:
+            batch = next(self._it)
+        except StopIteration:
+            raise OutOfRangeError(f"the input bound to {', '.join(t.name for t in self.tensors)} is exhausted") from None
+        if len(self.tensors) == 1 and not isinstance(batch, (tuple, list)):
+            batch = (batch,)
+        if len(batch) != len(self.tensors):
+            raise InvalidArgumentError(f"the input bound to {len(self.tensors)} tensors gave a batch of {len(batch)} items")
+        return dict(zip(self.tensors, batch))
+
+
+def bind(tensors, source: Iterable, graph: Optional[Graph] = None) -> InputBinding:
+    """Feed `tensors` (a tensor or a list) from `source`, one item per run."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if not tensors:
+        raise InvalidArgumentError("bind needs at least one tensor")
+    g = graph or tensors[0].graph
+    for t in tensors:
+        if not isinstance(t, Tensor) or t.graph is not g:
+            raise GraphError(f"bind: {getattr(t, 'name', t)!r} is not a tensor of the same graph")
+    bindings = g.get_collection_ref("input_bindings")
+    for b in bindings:
+        if any(t in b.tensors for t in tensors):
+            raise InvalidArgumentError(f"{tensors[0].name} is already bound to an input")
+    binding = InputBinding(tensors, source)
+    bindings.append(binding)
+    return binding
+
+
+def unbind(binding: InputBinding, graph: Graph) -> None:
+    ref = graph.get_collection_ref("input_bindings")
+    if binding in ref:
+        ref.remove(binding)

@@ -1,0 +1,124 @@
+"""`slim.summary`: scalar/histogram summaries, merged into TensorBoard records, and the event-file writer.
+
+    loss_summary = slim.summary.scalar('losses/total_loss', total_loss)   # a tensor, like TF's
+    merged = slim.summary.merge_all()                                      # fetch it: serialized Summary
+    writer = slim.summary.FileWriter(logdir); writer.add_summary(sess.run(merged), step)
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .errors import InvalidArgumentError
+from .graph import GraphKeys, Tensor, get_default_graph
+from .ops.registry import apply_op, convert_to_tensor
+
+_PASS_THROUGH = ("print", "identity", "check_numerics")
+
+
+def _summary(kind: str, name: str, tensor, collections, family) -> Tensor:
+    tensor = convert_to_tensor(tensor)
+    if kind == "scalar" and tensor.shape.num_elements() not in (None, 1):
+        raise InvalidArgumentError(f"summary.scalar {name!r}: {tensor.name} has shape {tensor.shape}, not a scalar")
+    g = get_default_graph()
+    scope = g.get_name_scope()
+    tag = f"{family}/{name}" if family else name
+    tag = f"{scope}/{tag}" if scope and not name.startswith(scope) else tag
+    out = apply_op("summary", [tensor], name=name.replace(":", "_"), tag=tag, kind=kind)
+    for c in collections if collections is not None else [GraphKeys.SUMMARIES]:
+        g.add_to_collection(c, out)
+    return out
+
+
+def scalar(name: str, tensor, collections=None, family: Optional[str] = None) -> Tensor:
+    """Report a scalar under `name` (TensorBoard's Scalars)."""
+    return _summary("scalar", name, tensor, collections, family)
+
+
+def histogram(name: str, values, collections=None, family: Optional[str] = None) -> Tensor:
+    """Report the distribution of `values` under `name` (TensorBoard's Histograms)."""
+    return _summary("histogram", name, values, collections, family)
+
+
+class MergedSummary:
+    """The result of `merge`: fetched with `sess.run`, it gives a serialized `Summary` record (bytes)."""
+
+    def __init__(self, tensors: list):
+        self.tensors = list(tensors)
+        self.entries = [_find_summary(t) for t in self.tensors]
+
+    def _fetch_tensors(self) -> list:
+        return list(self.tensors)
+
+    def _fetch_result(self, values) -> bytes:
+        return to_summary(self.entries, values).SerializeToString()
+
+
+def _find_summary(t: Tensor):
+    node = t.op
+    while node.type != "summary":
+        if node.type not in _PASS_THROUGH:
+            raise InvalidArgumentError(f"summary.merge: {t.name} is not a summary (made by slim.summary.scalar/histogram)")
+        node = node.inputs[0].op
+    return node.attrs["tag"], node.attrs["kind"]
+
+
+def to_summary(entries, values):
+    """A tensorboardX `Summary` proto of (tag, kind) entries and their values."""
+    from tensorboardX import summary as tbs
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    out = Summary()
+    for (tag, kind), v in zip(entries, values):
+        one = tbs.scalar(tag, float(np.asarray(v).reshape(-1)[0])) if kind == "scalar" else \
+            tbs.histogram(tag, np.asarray(v, np.float64).reshape(-1), bins="tensorflow")
+        out.value.extend(one.value)
+    return out
+
+
+def merge(inputs, collections=None, name: Optional[str] = None) -> Optional[MergedSummary]:
+    """Merge summaries (tensors from scalar/histogram, possibly wrapped by slim.Print)."""
+    inputs = [t for t in inputs if t is not None]
+    return MergedSummary(inputs) if inputs else None
+
+
+def merge_all(key: str = GraphKeys.SUMMARIES, scope: Optional[str] = None, name: Optional[str] = None):
+    """Merge every summary of the collection `key` (None when there is none)."""
+    return merge(get_default_graph().get_collection(key, scope))
+
+
+class FileWriter:
+    """TensorBoard event files in `logdir` (tensorboardX underneath); accepts what `sess.run(merged)` gives."""
+
+    def __init__(self, logdir: str, graph=None, max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = ""):
+        from tensorboardX.writer import FileWriter as _FW
+
+        self.logdir = logdir
+        self._w = _FW(logdir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=filename_suffix)
+
+    def add_summary(self, summary, global_step: Optional[int] = None) -> None:
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        if isinstance(summary, (bytes, bytearray)):
+            s = Summary()
+            s.ParseFromString(bytes(summary))
+            summary = s
+        self._w.add_summary(summary, None if global_step is None else int(global_step))
+
+    def add_scalar(self, tag: str, value: float, global_step: Optional[int] = None) -> None:
+        from tensorboardX import summary as tbs
+
+        self._w.add_summary(tbs.scalar(tag, float(value)), None if global_step is None else int(global_step))
+
+    def flush(self) -> None:
+        self._w.flush()
+
+    def close(self) -> None:
+        self._w.close()
+
+    def get_logdir(self) -> str:
+        return self.logdir
+
+
