@@ -901,3 +901,55 @@ class TestNnCrossEntropy:
             nn_losses.softmax_cross_entropy_with_logits(labels=_c(RIGHT), logits=_c(LOGITS))
         with pytest.raises(DTypeError):
             nn_losses.sigmoid_cross_entropy_with_logits(labels=_c([1, 0]), logits=_c([1, 2]))
+
+
+# --------------------------------------------------------------------------------------------- gradients
+
+_X = np.random.default_rng(20).normal(size=(4, 5)).astype(np.float32)
+_Y = np.random.default_rng(21).uniform(0.05, 0.95, size=(4, 5)).astype(np.float32)
+_W = np.array([1.0, 0.0, 2.0, 0.5], np.float32)
+_GRAD_CASES = {
+    "absolute_difference": lambda x, y: losses.absolute_difference(x, y, _W),
+    "mean_squared_error": lambda x, y: losses.mean_squared_error(x, y, _W),
+    "log_loss": lambda x, y: losses.log_loss(slim.sigmoid(x), y, _W),
+    "huber_loss": lambda x, y: losses.huber_loss(x, y),
+    "mean_pairwise_squared_error": lambda x, y: losses.mean_pairwise_squared_error(x, y, _W),
+    "sigmoid_cross_entropy": lambda x, y: losses.sigmoid_cross_entropy(x, y, _W, label_smoothing=0.1),
+    "softmax_cross_entropy": lambda x, y: losses.softmax_cross_entropy(x, y / 3, _W, label_smoothing=0.1),
+    "sparse_softmax_cross_entropy": lambda x, y: losses.sparse_softmax_cross_entropy(x, _c([0, 3, 1, 4]), _W),
+    "cosine_distance": lambda x, y: losses.cosine_distance(x, y, axis=1, weights=_W),
+}
+
+
+@pytest.mark.skipif(not hasattr(slim, "gradients"), reason="slim.gradients is not available")
+class TestGradients:
+    @pytest.mark.parametrize("name", sorted(_GRAD_CASES))
+    def test_against_central_differences(self, name):
+        x = slim.placeholder(slim.float32, [None, 5], name="x")
+        loss = _GRAD_CASES[name](x, _c(_Y))
+        (grad,) = slim.gradients(loss, [x])
+        eps = 1e-2
+        with slim.Session() as sess:
+            got = sess.run(grad, {x: _X})
+            fd = np.zeros(_X.shape)
+            for idx in np.ndindex(_X.shape):
+                hi, lo = _X.copy(), _X.copy()
+                hi[idx] += eps
+                lo[idx] -= eps
+                fd[idx] = (float(sess.run(loss, {x: hi})) - float(sess.run(loss, {x: lo}))) / (2 * eps)
+        _close(got, fd, rtol=1e-3, atol=5e-4)
+
+    @pytest.mark.parametrize("name", ["mean_pairwise_squared_error", "mean_squared_error",
+                                      "softmax_cross_entropy"])
+    def test_zero_weights_give_finite_zero_gradients(self, name):
+        # TF-Slim's testGradientWithZeroWeight: the masked division keeps NaN out of the gradients.
+        x = slim.placeholder(slim.float32, [None, 5], name="x")
+        y = _c(_Y)
+        if name == "softmax_cross_entropy":
+            loss = losses.softmax_cross_entropy(x, y, weights=0.0)
+        else:
+            loss = getattr(losses, name)(x, x if name == "mean_pairwise_squared_error" else y, 0.0)
+        (grad,) = slim.gradients(loss, [x])
+        got = _run(grad, feed_dict={x: _X})
+        assert np.isfinite(got).all()
+        _close(got, np.zeros_like(_X))
