@@ -20,6 +20,8 @@ RTOL = 1e-5
 ATOL = 1e-5
 #: SLIMIR_OP_EXAMPLES_SCALE=20 multiplies every max_examples, for a long hunt outside CI.
 SCALE = int(os.environ.get("SLIMIR_OP_EXAMPLES_SCALE", "1"))
+#: SLIMIR_OP_OPSET=13 lowers at another ONNX opset (the default is the runtime's, 18).
+OPSET = int(os.environ["SLIMIR_OP_OPSET"]) if os.environ.get("SLIMIR_OP_OPSET") else None
 
 
 def examples(n: int) -> settings:
@@ -50,7 +52,7 @@ def check(build: Callable, inputs: Sequence[np.ndarray], *, op: str, rtol: float
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
         assert any(n.type == op for n in g.get_operations()), f"{op} not in the graph built"
         feed = {p: np.asarray(a) for p, a in zip(phs, inputs)}
-        with slim.Session(graph=g) as sess:
+        with slim.Session(graph=g, **({"opset": OPSET} if OPSET else {})) as sess:
             for v, val in (variables or {}).items():
                 sess.set_variable_value(v, val)
             got = sess.run(outs, feed)

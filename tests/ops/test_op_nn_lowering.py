@@ -98,21 +98,22 @@ def test_pool(geo, df, kind, n, c, seed, dyn):
 
 
 @examples(25)
-@given(rank=st.integers(2, 5), df=st.sampled_from(["NHWC", "NCHW"]), data=st.data(), seed=seeds)
-def test_bias_add(rank, df, data, seed):
+@given(rank=st.integers(2, 5), df=st.sampled_from(["NHWC", "NCHW"]), data=st.data(), seed=seeds, dyn=st.booleans())
+def test_bias_add(rank, df, data, seed, dyn):
     shape = tuple(data.draw(st.integers(1, 4)) for _ in range(rank))
     c = shape[1] if df == "NCHW" else shape[-1]
     rng = np.random.default_rng(seed)
-    check(lambda a, b: nn_ops.bias_add(a, b, data_format=df), [rand(rng, shape), rand(rng, (c,))], op="bias_add")
+    check(lambda a, b: nn_ops.bias_add(a, b, data_format=df), [rand(rng, shape), rand(rng, (c,))], op="bias_add",
+          dynamic={0: [i for i in range(rank) if i != (1 if df == "NCHW" else rank - 1)]} if dyn else {})
 
 
 @examples(30)
 @given(shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 8)),
        radius=st.integers(0, 3), bias=st.floats(0.5, 2.0), alpha=st.floats(1e-4, 1.0), beta=st.floats(0.1, 1.0),
-       seed=seeds)
-def test_lrn(shape, radius, bias, alpha, beta, seed):
+       seed=seeds, dyn=st.booleans())
+def test_lrn(shape, radius, bias, alpha, beta, seed, dyn):
     x = rand(np.random.default_rng(seed), shape)
-    check(lambda a: nn_ops.lrn(a, radius, bias, alpha, beta), [x], op="lrn")
+    check(lambda a: nn_ops.lrn(a, radius, bias, alpha, beta), [x], op="lrn", dynamic=range(4) if dyn else [])
 
 
 @examples(40)
@@ -127,7 +128,7 @@ def test_fused_batch_norm(rank, channels_first, is_training, bessel, eps, data, 
               rand(rng, (c,), lo=0.1, hi=2)]
     check(lambda *a: nn_ops.fused_batch_norm(*a, epsilon=eps, axis=axis, is_training=is_training, bessel=bessel),
           inputs, op="fused_batch_norm", rtol=1e-4 if is_training else 1e-5,
-          dynamic={0: [0]} if dyn else {})
+          dynamic={0: range(rank)} if dyn else {})
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""The backward ops the VJPs emit (slimir/ops/grad_ops.py): ONNX lowering vs numpy reference.
+
+Each is fed the shapes its forward op gives: dy of the forward output's shape for the geometry drawn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from opcheck import broadcastable_pair, check, conv_geometry, examples, hw_axes, layout, rand, seeds, shapes
+
+import slimir as slim
+from slimir.ops.nn_ops import out_len
+from slimir.ops.registry import apply_op, registered_ops
+
+pytestmark = pytest.mark.skipif("conv2d_backprop_input" not in registered_ops(), reason="no backward ops")
+
+
+def _out_hw(h, w, k, s, d, padding):
+    return tuple(out_len(n, kk, ss, dd, padding, i, "test") for i, (n, kk, ss, dd) in enumerate(zip((h, w), k, s, d)))
+
+
+@examples(30)
+@given(geo=conv_geometry(), df=st.sampled_from(["NHWC", "NCHW"]), n=st.integers(1, 2), ci=st.integers(1, 3),
+       co=st.integers(1, 3), depthwise=st.booleans(), seed=seeds)
+def test_conv_backprop_input(geo, df, n, ci, co, depthwise, seed):
+    """co is the channel multiplier for the depthwise op."""
+    h, w, k, s, d, padding = geo
+    oh, ow = _out_hw(h, w, k, s, d, padding)
+    rng = np.random.default_rng(seed)
+    cout = ci * co if depthwise else co
+    dy, f = rand(rng, layout(n, oh, ow, cout, df)), rand(rng, k + (ci, co))
+    op = "depthwise_backprop_input" if depthwise else "conv2d_backprop_input"
+    check(lambda a, b: apply_op(op, [a, b], strides=s, dilations=d, padding=padding, data_format=df,
+                                input_hw=(h, w)), [dy, f], op=op)
+
+
+@examples(30)
+@given(geo=conv_geometry(), df=st.sampled_from(["NHWC", "NCHW"]), n=st.integers(1, 2), ci=st.integers(1, 9),
+       co=st.integers(1, 3), depthwise=st.booleans(), seed=seeds)
+def test_conv_backprop_filter(geo, df, n, ci, co, depthwise, seed):
+    """ci up to 9 covers both of conv2d_backprop_filter's lowerings (im2col below 8 channels)."""
+    h, w, k, s, d, padding = geo
+    oh, ow = _out_hw(h, w, k, s, d, padding)
+    rng = np.random.default_rng(seed)
+    cout = ci * co if depthwise else co
+    x, dy = rand(rng, layout(n, h, w, ci, df)), rand(rng, layout(n, oh, ow, cout, df))
+    op = "depthwise_backprop_filter" if depthwise else "conv2d_backprop_filter"
+    check(lambda a, b: apply_op(op, [a, b], strides=s, dilations=d, padding=padding, data_format=df,
+                                filter_shape=k + (ci, co)), [x, dy], op=op, rtol=1e-4)
+
+
+@examples(30)
+@given(geo=conv_geometry(dilation=False), df=st.sampled_from(["NHWC", "NCHW"]), n=st.integers(1, 2),
+       c=st.integers(1, 3), seed=seeds, dyn=st.booleans())
+def test_max_pool_grad(geo, df, n, c, seed, dyn):
+    h, w, k, s, _, padding = geo
+    oh, ow = _out_hw(h, w, k, s, (1, 1), padding)
+    rng = np.random.default_rng(seed)
+    x, dy = rand(rng, layout(n, h, w, c, df)), rand(rng, layout(n, oh, ow, c, df))
+    check(lambda a, b: apply_op("max_pool_grad", [a, b], ksize=k, strides=s, padding=padding, data_format=df),
+          [x, dy], op="max_pool_grad", dynamic={0: hw_axes(df), 1: hw_axes(df)} if dyn else {})
+
+
+@examples(30)
+@given(geo=conv_geometry(dilation=False), df=st.sampled_from(["NHWC", "NCHW"]), n=st.integers(1, 2),
+       c=st.integers(1, 3), seed=seeds)
+def test_avg_pool_grad(geo, df, n, c, seed):
+    h, w, k, s, _, padding = geo
+    oh, ow = _out_hw(h, w, k, s, (1, 1), padding)
+    dy = rand(np.random.default_rng(seed), layout(n, oh, ow, c, df))
+    check(lambda a: apply_op("avg_pool_grad", [a], ksize=k, strides=s, padding=padding, data_format=df,
+                             input_shape=layout(n, h, w, c, df)), [dy], op="avg_pool_grad")
+
+
+@examples(25)
+@given(shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 8)),
+       radius=st.integers(0, 3), bias=st.floats(0.5, 2.0), alpha=st.floats(1e-4, 1.0), beta=st.floats(0.1, 1.0),
+       df=st.sampled_from(["NHWC", "NCHW"]), seed=seeds)
+def test_lrn_grad(shape, radius, bias, alpha, beta, df, seed):
+    rng = np.random.default_rng(seed)
+    x, y, dy = (rand(rng, shape) for _ in range(3))
+    check(lambda *a: apply_op("lrn_grad", list(a), depth_radius=radius, bias=bias, alpha=alpha, beta=beta,
+                              data_format=df), [x, y, dy], op="lrn_grad", rtol=1e-4)
+
+
+@examples(30)
+@given(pair=broadcastable_pair(), seed=seeds, dyn=st.booleans())
+def test_sum_to_and_broadcast_like(pair, seed, dyn):
+    """sum_to reduces a broadcast result back to an operand's shape; broadcast_like is its adjoint."""
+    small, other = pair
+    full = np.broadcast_shapes(small, other)
+    rng = np.random.default_rng(seed)
+    g = rand(rng, full)
+    check(lambda a: apply_op("sum_to", [a], shape=small), [g], op="sum_to", dynamic=range(len(full)) if dyn else [])
+    check(lambda a, b: apply_op("broadcast_like", [a, b]), [rand(rng, small), g], op="broadcast_like",
+          dynamic={1: range(len(full))} if dyn else {})
+
+
+@examples(25)
+@given(shape=shapes(1, 4), data=st.data(), seed=seeds, dtype=st.sampled_from([slim.float32, slim.int64]),
+       dyn=st.booleans())
+def test_reshape_like_and_num_elements(shape, data, seed, dtype, dyn):
+    rng = np.random.default_rng(seed)
+    x = rand(rng, shape)
+    like = rand(rng, data.draw(st.permutations(shape)))
+    dims = range(len(shape)) if dyn else []
+    check(lambda a, b: apply_op("reshape_like", [a, b]), [x, like], op="reshape_like", dynamic=dims)
+    axes = data.draw(st.one_of(st.none(), st.lists(st.integers(0, len(shape) - 1), unique=True)))
+    check(lambda a: apply_op("num_elements", [a], axes=None if axes is None else tuple(axes), dtype=dtype), [x],
+          op="num_elements", dynamic=dims)
