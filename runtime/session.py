@@ -296,7 +296,8 @@ class Session:
             if old is not None:
                 self._spare[var] = old
         for i in spares:  # a fetched assign returns the new value (a copy: the buffer will be reused)
-            outs[i] = self._state[written[i]].copy()
+            if i < len(low.outputs) and low.outputs[i] is not None:
+                outs[i] = self._state[written[i]].copy()
         return outs
 
     def _compile(self, tensors: list, ops: list, feeds: list) -> _Compiled:
