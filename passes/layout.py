@@ -12,6 +12,8 @@ What is left: at most one transpose after each NHWC input and one before each NH
 
 from __future__ import annotations
 
+import collections
+
 from .pipeline import PassReport, register_pass
 from .rewrite import build, build_replacing, inverse_perm, live_nodes, remove_dead
 
@@ -175,9 +177,9 @@ def layout_nchw(graph, outputs) -> PassReport:
     remove_dead(graph, outputs)
     for _ in range(4):
         n0 = len(changes)
-        work = [n for n in live_nodes(graph, outputs) if n.type == "transpose"]
+        work = collections.deque(n for n in live_nodes(graph, outputs) if n.type == "transpose")
         while work:
-            t = work.pop(0)
+            t = work.popleft()
             if t.graph is not graph or not t.outputs or not graph.consumers_of(t.outputs[0]):
                 continue
             if t.name not in graph._by_name or graph._by_name[t.name] is not t:

@@ -12,7 +12,7 @@ import onnx
 from slimir.errors import GraphError, SlimirError
 from slimir.graph import Tensor
 
-from slimir.analysis import needed_nodes
+from slimir.analysis import needed_nodes, no_gc
 
 from .lowering import DEFAULT_OPSET, lower
 
@@ -49,6 +49,12 @@ def variable_values(variables, session=None) -> dict:
 
 def build_model(outputs, inputs=None, session=None, opset: int = DEFAULT_OPSET, optimize: bool = True,
                 weights: bool = True, input_format: str = "NHWC", reports: Optional[list] = None) -> onnx.ModelProto:
+    """The ONNX model for `outputs` (see export_onnx)."""
+    with no_gc():
+        return _build_model(outputs, inputs, session, opset, optimize, weights, input_format, reports)
+
+
+def _build_model(outputs, inputs, session, opset, optimize, weights, input_format, reports) -> onnx.ModelProto:
     """The ONNX model for `outputs` (see export_onnx).
 
     weights=False leaves the variables as graph inputs (no values computed or serialised);
@@ -137,6 +143,9 @@ def save_atomic(model: onnx.ModelProto, path: str) -> None:
     d = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(d, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=d)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; an export is meant to be shared
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(model.SerializeToString())

@@ -18,7 +18,7 @@ from slimir.graph import Graph, Node, Tensor, Variable, _session_stack, get_defa
 from slimir.ops.array_ops import check_feed
 from slimir.ops.state_ops import format_print
 
-from slimir.analysis import needed_nodes
+from slimir.analysis import needed_nodes, no_gc
 
 from .lowering import DEFAULT_OPSET, PYTHON_SIDE, SIDE_EFFECTS, Lowered, lower
 
@@ -305,10 +305,11 @@ class Session:
         for t in tensors + ops:
             if t.graph is not self.graph:
                 raise GraphError(f"cannot fetch {t.name}: it belongs to another graph than this Session's")
-        if not self.optimize:
-            low = lower(self.graph, tensors + ops, feeds, variables_as="inputs", opset=self.opset)
-        else:
-            low = self._lower_optimized(tensors, ops, feeds)
+        with no_gc():
+            if not self.optimize:
+                low = lower(self.graph, tensors + ops, feeds, variables_as="inputs", opset=self.opset)
+            else:
+                low = self._lower_optimized(tensors, ops, feeds)
         if not low.outputs:
             return _Compiled(low, None)
         return _Compiled(low, ort_session(low.model, self.providers, self._options))

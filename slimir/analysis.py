@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from typing import Iterable
 
 from .graph import Node, Tensor
+
+
+@contextlib.contextmanager
+def no_gc():
+    """Pause Python's cyclic garbage collector: compiling a big graph makes millions of objects that are
+    all alive, so full collections only cost time (they made compile time grow faster than linearly)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def needed_nodes(outputs: Iterable, fed: set) -> list:

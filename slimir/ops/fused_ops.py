@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..shape import Shape, fmt
-from .registry import OpDef, Spec, get_op, register, same_dtype
+from .registry import OpDef, numel1, Spec, get_op, register, same_dtype
 
 # activation name -> (emit(b, y, attrs) -> name, numpy reference(y, attrs))
 ACTIVATIONS = {
@@ -92,7 +92,7 @@ def _fused_conv_ref(x, w, bias=None, **attrs):
 def _fused_conv_flops(node):
     conv, base = _split_attrs(node.attrs)
     base_flops = get_op(conv).flops(_View(node, base)) if get_op(conv).flops else 0
-    n = Shape(node.outputs[0].shape).num_elements() or 0
+    n = numel1(node.outputs[0].shape)
     return base_flops + n * (len(node.inputs) == 3) + n * bool(node.attrs["activation"])
 
 
@@ -136,7 +136,8 @@ def _gemm_ref(a, w, bias, transpose_b, activation, alpha, lo, hi):
 def _gemm_flops(node):
     m, k = node.inputs[0].shape
     n = node.outputs[0].shape[1]
-    return 2 * m * k * n + 2 * m * n if None not in (m, k, n) else 0
+    m, k, n = (1 if d is None else d for d in (m, k, n))
+    return 2 * m * k * n + 2 * m * n
 
 
 register(OpDef("gemm", _gemm_shape, _gemm_lower, _gemm_ref, default_name="Gemm", flops=_gemm_flops))

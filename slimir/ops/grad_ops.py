@@ -15,7 +15,7 @@ from ..shape import Shape, broadcast, fmt
 from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, reduce, to_nchw
 from .nn_ops import (_from_nhwc_np, _np_pad_nhwc, _to_nhwc_np, _windows, nhwc, onnx_pads, pad_hw,
                      same_pads_at_run_time)
-from .registry import OpDef, Spec, apply_op, register
+from .registry import OpDef, numel1, Spec, apply_op, register
 
 
 def _in_shape(dy_shape, input_hw, channels, df):
@@ -86,8 +86,7 @@ def conv2d_backprop_input_reference(dy, w, strides, dilations, padding, data_for
 
 
 def _conv_flops_like(node, k_elems):
-    n = Shape(node.inputs[0].shape).num_elements()
-    return 2 * n * k_elems if n else 0
+    return 2 * numel1(node.inputs[0].shape) * k_elems
 
 
 register(OpDef("conv2d_backprop_input", _bpi_shape, _bpi_lower, conv2d_backprop_input_reference,
@@ -146,9 +145,7 @@ def conv2d_backprop_filter_reference(x, dy, strides, dilations, padding, data_fo
 
 register(OpDef("conv2d_backprop_filter", _bpf_shape, _bpf_lower, conv2d_backprop_filter_reference,
                default_name="Conv2DBackpropFilter", differentiable=False,
-               flops=lambda node: 2 * int(np.prod(node.attrs["filter_shape"])) *
-               (Shape(node.inputs[1].shape[:-1] if node.attrs["data_format"] == "NHWC" else
-                      (node.inputs[1].shape[0],) + tuple(node.inputs[1].shape[2:])).num_elements() or 0)))
+               flops=lambda node: 2 * int(np.prod(node.attrs["filter_shape"][:3])) * numel1(node.inputs[1].shape)))
 
 
 # ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from ..errors import DTypeError, ShapeError
 from ..graph import Tensor
 from ..shape import Shape, broadcast, fmt
 from .lowering_utils import reduce as _reduce
-from .registry import OpDef, Spec, apply_op, convert_to_tensor, normalize_axis, register, same_dtype
+from .registry import OpDef, numel1, Spec, apply_op, convert_to_tensor, normalize_axis, register, same_dtype
 
 # ------------------------------------------------------------------------------------------
 # Unary elementwise: name -> (TF default node name, ONNX lowering, numpy reference)
@@ -65,7 +65,7 @@ def _make_unary(name, default, lower, ref):
 
     register(OpDef(name, _unary_shape, low, reference, default_name=default,
                    differentiable=name not in ("floor", "ceil", "sign", "logical_not"),
-                   flops=lambda node: Shape(node.outputs[0].shape).num_elements() or 0))
+                   flops=lambda node: numel1(node.outputs[0].shape)))
 
 
 for _n, (_d, _l, _r) in _UNARY.items():
@@ -108,7 +108,7 @@ def _leaky_lower(b, node, x):
 
 register(OpDef("leaky_relu", _unary_shape, _leaky_lower,
                lambda x, alpha: np.where(x > 0, x, x * alpha).astype(x.dtype), default_name="LeakyRelu",
-               flops=lambda node: Shape(node.outputs[0].shape).num_elements() or 0))
+               flops=lambda node: numel1(node.outputs[0].shape)))
 
 
 def leaky_relu(features, alpha: float = 0.2, name: Optional[str] = None) -> Tensor:
@@ -178,7 +178,7 @@ def _make_binary(name, default, onnx_op, ref, to_bool):
 
     register(OpDef(name, lambda specs, _tb=to_bool: _binary_shape(specs, to_bool=_tb), low, reference,
                    default_name=default, differentiable=not to_bool,
-                   flops=lambda node: Shape(node.outputs[0].shape).num_elements() or 0))
+                   flops=lambda node: numel1(node.outputs[0].shape)))
 
 
 for _n, (_d, _o, _r, _tb) in _BINARY.items():
@@ -314,8 +314,7 @@ def _matmul_ref(x, y, transpose_a, transpose_b):
 def _matmul_flops(node):
     a = node.inputs[0].shape
     k = a[-2] if node.attrs["transpose_a"] else a[-1]
-    out = Shape(node.outputs[0].shape).num_elements()
-    return 2 * out * k if out is not None and k is not None else 0
+    return 2 * numel1(node.outputs[0].shape) * (k or 1)
 
 
 register(OpDef("matmul", _matmul_shape, _matmul_lower, _matmul_ref, default_name="MatMul",
@@ -370,7 +369,7 @@ def _make_reduce(name, default, onnx_op, ref):
         return np.asarray(_r(acc, axis=ax, keepdims=keepdims)).astype(x.dtype)
 
     register(OpDef(name, _reduce_shape, low, reference, default_name=default,
-                   flops=lambda node: Shape(node.inputs[0].shape).num_elements() or 0))
+                   flops=lambda node: numel1(node.inputs[0].shape)))
 
 
 for _n, (_d, _o, _r) in _REDUCE.items():

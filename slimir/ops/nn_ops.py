@@ -10,7 +10,7 @@ from ..errors import InvalidArgumentError, ShapeError
 from ..graph import Tensor, get_default_graph, get_seed
 from ..shape import Shape, fmt
 from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, onnx_seed, reduce, to_nchw, weight_layout
-from .registry import OpDef, Spec, apply_op, expect_float, expect_rank, normalize_axis, register, same_dtype
+from .registry import OpDef, numel1, Spec, apply_op, expect_float, expect_rank, normalize_axis, register, same_dtype
 
 # ------------------------------------------------------------------------------------------
 # Shared geometry (TF's padding rules)
@@ -222,8 +222,7 @@ def conv2d_reference(x, w, strides, dilations, padding, data_format):
 
 def _conv2d_flops(node):
     kh, kw, ci, _ = node.inputs[1].shape
-    n_out = Shape(node.outputs[0].shape[1:]).num_elements()
-    return 2 * kh * kw * ci * n_out if n_out and ci else 0
+    return 2 * kh * kw * ci * numel1(node.outputs[0].shape)
 
 
 register(OpDef("conv2d", _conv2d_shape, _conv2d_lower, conv2d_reference, default_name="Conv2D",
@@ -270,8 +269,7 @@ def depthwise_reference(x, w, strides, dilations, padding, data_format):
 
 def _depthwise_flops(node):
     kh, kw, _, _ = node.inputs[1].shape
-    n_out = Shape(node.outputs[0].shape[1:]).num_elements()
-    return 2 * kh * kw * n_out if n_out else 0
+    return 2 * kh * kw * numel1(node.outputs[0].shape)
 
 
 register(OpDef("depthwise_conv2d", _depthwise_shape, _depthwise_lower, depthwise_reference,
@@ -376,8 +374,7 @@ def conv2d_transpose_reference(x, w, strides, padding, data_format, output_hw):
 
 def _convt_flops(node):
     kh, kw, co, ci = node.inputs[1].shape
-    n_in = Shape(node.inputs[0].shape[1:]).num_elements()
-    return 2 * kh * kw * co * n_in if n_in and co else 0
+    return 2 * kh * kw * co * numel1(node.inputs[0].shape)
 
 
 register(OpDef("conv2d_transpose", _convt_shape, _convt_lower, conv2d_transpose_reference,
@@ -414,7 +411,7 @@ def _bias_add_ref(x, bias, data_format):
 
 
 register(OpDef("bias_add", _bias_add_shape, _bias_add_lower, _bias_add_ref, default_name="BiasAdd",
-               flops=lambda node: Shape(node.outputs[0].shape).num_elements() or 0))
+               flops=lambda node: numel1(node.outputs[0].shape)))
 
 
 def bias_add(value, bias, data_format: Optional[str] = None, name: Optional[str] = None) -> Tensor:
@@ -488,8 +485,7 @@ def _pool_ref(kind):
 
 
 def _pool_flops(node):
-    n = Shape(node.outputs[0].shape[1:]).num_elements()
-    return n * node.attrs["ksize"][0] * node.attrs["ksize"][1] if n else 0
+    return numel1(node.outputs[0].shape) * node.attrs["ksize"][0] * node.attrs["ksize"][1]
 
 
 register(OpDef("max_pool", lambda specs, **a: _pool_shape(specs, what="max_pool", **a), _pool_lower("MaxPool"),
@@ -558,10 +554,10 @@ def _softmax_lower(onnx_op):
 
 
 register(OpDef("softmax", _softmax_shape, _softmax_lower("Softmax"), _softmax_ref, default_name="Softmax",
-               flops=lambda node: 5 * (Shape(node.outputs[0].shape).num_elements() or 0)))
+               flops=lambda node: 5 * (numel1(node.outputs[0].shape))))
 register(OpDef("log_softmax", _softmax_shape, _softmax_lower("LogSoftmax"), _log_softmax_ref,
                default_name="LogSoftmax",
-               flops=lambda node: 5 * (Shape(node.outputs[0].shape).num_elements() or 0)))
+               flops=lambda node: 5 * (numel1(node.outputs[0].shape))))
 
 
 def softmax(logits, axis: int = -1, name: Optional[str] = None, dim=None) -> Tensor:
@@ -605,7 +601,8 @@ def _lrn_ref(x, depth_radius, bias, alpha, beta, data_format="NHWC"):
     return (x64 / (bias + alpha * acc) ** beta).astype(x.dtype)
 
 
-register(OpDef("lrn", _lrn_shape, _lrn_lower, _lrn_ref, default_name="LRN"))
+register(OpDef("lrn", _lrn_shape, _lrn_lower, _lrn_ref, default_name="LRN",
+               flops=lambda node: (2 * node.attrs["depth_radius"] + 4) * numel1(node.outputs[0].shape)))
 
 
 def lrn(input, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: float = 0.5,
@@ -692,7 +689,7 @@ def batch_norm_reference(x, scale, offset, mean, var, epsilon, axis, is_training
 
 
 register(OpDef("fused_batch_norm", _bn_shape, _bn_lower, batch_norm_reference, default_name="FusedBatchNorm",
-               flops=lambda node: 2 * (Shape(node.outputs[0].shape).num_elements() or 0)))
+               flops=lambda node: 2 * (numel1(node.outputs[0].shape))))
 
 
 def fused_batch_norm(x, scale, offset, mean, variance, epsilon: float = 0.001, axis: int = -1,

@@ -114,7 +114,8 @@ def apply_op(op_type: str, inputs: Sequence, name: Optional[str] = None, *, exac
     except (ShapeError, InvalidArgumentError, DTypeError) as e:
         where = graph.get_name_scope()
         where = f"{where}/{base}" if where else base
-        raise type(e)(f"{where}: {op_type}: {e}") from None
+        what = f"{where}: {op_type}" if where.rpartition("/")[2].lower() != op_type.lower() else where
+        raise type(e)(f"{what}: {e}") from None
     node = graph.add_node(op_type, inputs, attrs, outs, base, exact_name=exact_name, tensor_cls=tensor_cls)
     if len(node.outputs) == 1:
         return node.outputs[0]
@@ -176,6 +177,14 @@ def normalize_axis(axis: int, rank: int) -> int:
 
 def numel(shape) -> Optional[int]:
     return Shape(shape).num_elements()
+
+
+def numel1(shape) -> int:
+    """Element count for FLOP rules: unknown dims count as 1 (so an open batch gives per-example FLOPs)."""
+    n = 1
+    for d in shape:
+        n *= 1 if d is None else int(d)
+    return n
 
 
 def np_dtype(spec_or_dtype) -> np.dtype:
