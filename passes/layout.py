@@ -98,7 +98,7 @@ def _sink(graph, t_node, outputs, work, changes) -> None:
         return
     for c in list(graph.consumers_of(y)):
         if c.type in _UNARY and len(c.inputs) == 1:
-            z = build(graph, c.scope, c.type, [x], name=c.name.rpartition("/")[2], **c.attrs)
+            z = build_replacing(graph, c, c.type, [x], **c.attrs)
         elif c.type in _BINARY:
             other_i = 1 if c.inputs[0] is y else 0
             other = c.inputs[other_i]
@@ -113,7 +113,7 @@ def _sink(graph, t_node, outputs, work, changes) -> None:
             else:
                 continue
             ins = [x, o2] if other_i == 1 else [o2, x]
-            z = build(graph, c.scope, c.type, ins, name=c.name.rpartition("/")[2], **c.attrs)
+            z = build_replacing(graph, c, c.type, ins, **c.attrs)
         elif c.type == "squeeze" or (c.type in _REDUCE and c.attrs["axis"] is not None):
             axes = c.attrs["axis"]
             if axes is None:  # squeeze of all size-1 dims
@@ -121,7 +121,7 @@ def _sink(graph, t_node, outputs, work, changes) -> None:
             axes = tuple(a % len(p) for a in axes)
             new_axes = tuple(sorted(p[a] for a in axes))
             attrs = dict(c.attrs, axis=new_axes)
-            z = build(graph, c.scope, c.type, [x], name=c.name.rpartition("/")[2], **attrs)
+            z = build_replacing(graph, c, c.type, [x], **attrs)
             keep = c.type in _REDUCE and c.attrs["keepdims"]
             rest = p if keep else _kept_perm(p, set(axes))
             out = z if _is_identity(rest) else build(graph, c.scope, "transpose", [z], perm=rest)
@@ -161,7 +161,7 @@ def _fold_into_matmuls(graph, flat, x, outputs, changes) -> bool:
         w4 = build(graph, sc, "reshape", [wt], shape=(h, w, c, o))
         wp = build(graph, sc, "transpose", [w4], perm=(2, 0, 1, 3))
         w2 = build(graph, sc, "reshape", [wp], shape=(c * h * w, o), name="weights_nchw")
-        mm = build(graph, sc, "matmul", [f, w2], name=r.name.rpartition("/")[2], **r.attrs)
+        mm = build_replacing(graph, r, "matmul", [f, w2], **r.attrs)
         graph.replace_uses(r.outputs[0], mm, outputs)
         changes.append(f"{r.name}: NHWC flatten order folded into the weights")
     return True
