@@ -48,10 +48,18 @@ def variable_values(variables, session=None) -> dict:
 
 
 def build_model(outputs, inputs=None, session=None, opset: int = DEFAULT_OPSET, optimize: bool = True,
-                weights: bool = True, input_format: str = "NHWC", reports: Optional[list] = None) -> onnx.ModelProto:
+                weights: bool = True, input_format: str = "NHWC", reports: Optional[list] = None,
+                target: str = "onnx") -> onnx.ModelProto:
     """The ONNX model for `outputs` (see export_onnx)."""
+    if target not in ("onnx", "onnxruntime"):
+        raise SlimirError(f"export_onnx: target must be 'onnx' or 'onnxruntime', got {target!r}")
     with no_gc():
-        return _build_model(outputs, inputs, session, opset, optimize, weights, input_format, reports)
+        model = _build_model(outputs, inputs, session, opset, optimize, weights, input_format, reports)
+    if target == "onnxruntime" and optimize:
+        from .ort_fusions import fuse_for_onnxruntime
+
+        model = fuse_for_onnxruntime(model)
+    return model
 
 
 def _build_model(outputs, inputs, session, opset, optimize, weights, input_format, reports) -> onnx.ModelProto:
@@ -120,15 +128,17 @@ def _model_name(outs) -> str:
 
 
 def export_onnx(outputs, path: str, inputs=None, session=None, opset: int = DEFAULT_OPSET, optimize: bool = True,
-                weights: bool = True, input_format: str = "NHWC", check: bool = True) -> onnx.ModelProto:
+                weights: bool = True, input_format: str = "NHWC", target: str = "onnx",
+                check: bool = True) -> onnx.ModelProto:
     """Write an ONNX model computing `outputs` from `inputs` (default: the placeholders they need).
 
     session: embed that session's current variable values; otherwise the initializers' values.
     optimize: run the inference pass pipeline (slimir.passes.INFERENCE_PIPELINE); False exports as built.
     input_format: 'NCHW' exports 4-D inputs in ONNX's layout instead of TF-Slim's NHWC.
+    target: 'onnxruntime' also fuses Conv + activation into ORT's com.microsoft.FusedConv (see ort_fusions).
     The file is written atomically (temporary file, then rename).
     """
-    model = build_model(outputs, inputs, session, opset, optimize, weights, input_format)
+    model = build_model(outputs, inputs, session, opset, optimize, weights, input_format, target=target)
     if check:
         try:
             onnx.checker.check_model(model)
