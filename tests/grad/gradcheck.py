@@ -11,9 +11,12 @@ from slimir.reference import evaluate
 
 
 def check_grads(build, shapes, rng=None, eps=1e-6, rtol=1e-5, atol=1e-7, n_coords=12, dtype=np.float64,
-                positive=False):
+                positive=False, values=None):
     """`build(*placeholders) -> scalar-able tensor`; compares d(sum(out * r))/d(inputs) with central
-    differences on `n_coords` random coordinates of each input. Returns the analytic gradients."""
+    differences on `n_coords` random coordinates of each input. Returns the analytic gradients.
+
+    values: optional input arrays (one per shape, None entries drawn as usual) for ops with a restricted
+    domain or inputs that must hold ties."""
     rng = rng or np.random.default_rng(0)
     with slim.Graph().as_default():
         xs = [slim.placeholder(slim.float64, list(s), name=f"x{i}") for i, s in enumerate(shapes)]
@@ -24,6 +27,8 @@ def check_grads(build, shapes, rng=None, eps=1e-6, rtol=1e-5, atol=1e-7, n_coord
         vals = [rng.standard_normal(s).astype(dtype) for s in shapes]
         if positive:
             vals = [np.abs(v) + 0.5 for v in vals]
+        if values is not None:
+            vals = [v if u is None else np.asarray(u, dtype).reshape(s) for v, u, s in zip(vals, values, shapes)]
         rv = rng.standard_normal(tuple(y.shape)).astype(dtype)
         feed = {x: v for x, v in zip(xs, vals)}
         feed[r] = rv
