@@ -61,6 +61,7 @@ def fold_batch_norm(graph, outputs) -> PassReport:
             skipped.append(f"{bn.name}: normalised axis is not {layer.name}'s output channels")
             continue
         _, gamma, beta, mean, var = bn.inputs
+        layer_name = layer.name
         sc = bn.scope or layer.scope
         eps = build(graph, sc, "const", [], name="eps", value=_scalar(bn.attrs["epsilon"], var.dtype))
         s = build(graph, sc, "mul", [gamma, build(graph, sc, "rsqrt", [build(graph, sc, "add", [var, eps])])],
@@ -73,7 +74,7 @@ def fold_batch_norm(graph, outputs) -> PassReport:
         out = build(graph, layer.scope, "bias_add", [new, b2], name="BiasAdd",
                     data_format=layer.attrs.get("data_format", "NHWC"))
         graph.replace_uses(bn.outputs[0], out, outputs)
-        changes.append(f"{bn.name} folded into {layer.name}")
+        changes.append(f"{bn.name} folded into {layer_name}")
     remove_dead(graph, outputs)
     return PassReport("fold_batch_norm", before, len(graph.nodes), changes, skipped)
 

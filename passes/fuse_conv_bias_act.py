@@ -69,9 +69,10 @@ def fuse_conv_bias_act(graph, outputs) -> PassReport:
                 skipped.append(f"{conv.name}: output read by {len(graph.consumers_of(y))} nodes")
             continue
         inputs = list(conv.inputs) + ([bias] if bias is not None else [])
+        name = conv.name
         fused = build_replacing(graph, conv, "fused_conv2d", inputs, conv=conv.type, **conv.attrs, **act)
         graph.replace_uses(last, fused, outputs)
-        changes.append(f"{conv.name}: {conv.type}{' + bias' if bias is not None else ''}"
+        changes.append(f"{name}: {conv.type}{' + bias' if bias is not None else ''}"
                        f"{' + ' + act['activation'] if act['activation'] else ''} -> fused_conv2d")
     remove_dead(graph, outputs)
     return PassReport("fuse_conv_bias_act", before, len(graph.nodes), changes, skipped)
@@ -94,14 +95,14 @@ def fuse_gemm(graph, outputs) -> PassReport:
         bias = _bias_of(graph, nxt, y, y.shape[-1], "NHWC") if nxt is not None else None
         if bias is None:
             continue
-        last, act = nxt.outputs[0], dict(_NO_ACT)
+        last, act, name = nxt.outputs[0], dict(_NO_ACT), mm.name
         found = _activation(graph, last, outputs)
         if found is not None:
             act_node, act = found
             last = act_node.outputs[0]
         g = build_replacing(graph, mm, "gemm", [a, w, bias], transpose_b=mm.attrs["transpose_b"], **act)
         graph.replace_uses(last, g, outputs)
-        changes.append(f"{mm.name}: matmul + bias{' + ' + act['activation'] if act['activation'] else ''} -> gemm")
+        changes.append(f"{name}: matmul + bias{' + ' + act['activation'] if act['activation'] else ''} -> gemm")
     remove_dead(graph, outputs)
     return PassReport("fuse_gemm", before, len(graph.nodes), changes, skipped)
 

@@ -54,7 +54,7 @@ def _to_nchw_node(graph, node, outputs, changes) -> bool:
         act_in, act_out = (0,), (0,)
     else:
         return False
-    sc = node.scope
+    sc, name = node.scope, node.name
     ins = [build(graph, sc, "transpose", [t], perm=TO_NCHW) if i in act_in else t for i, t in enumerate(node.inputs)]
     new = build_replacing(graph, node, node.type, ins, **attrs)
     new = new if isinstance(new, tuple) else (new,)
@@ -62,7 +62,7 @@ def _to_nchw_node(graph, node, outputs, changes) -> bool:
         if i in act_out:
             nt = build(graph, sc, "transpose", [nt], perm=TO_NHWC)
         graph.replace_uses(old, nt, outputs)
-    changes.append(f"{node.name}: {node.type} NHWC -> NCHW")
+    changes.append(f"{name}: {node.type} NHWC -> NCHW")
     return True
 
 
@@ -82,8 +82,12 @@ def _kept_perm(p, dropped) -> tuple:
     return tuple(order.index(s) for s in kept_src)
 
 
-def _sink(graph, t_node, outputs, work, changes) -> None:
-    """Push transpose `t_node` below its readers where the reader allows it."""
+def _sink(graph, t_node, outputs, work, changes, skipped, pinned) -> None:
+    """Push transpose `t_node` below its readers where the reader allows it.
+
+    `pinned` holds the transposes made on a binary op's side operand (a constant or a vector): they
+    stay put, so sinking never moves a transpose back and forth through the same op.
+    """
     p = tuple(t_node.attrs["perm"])
     x = t_node.inputs[0]
     y = t_node.outputs[0]
@@ -97,6 +101,7 @@ def _sink(graph, t_node, outputs, work, changes) -> None:
             work.append(repl.op)
         return
     for c in list(graph.consumers_of(y)):
+        name = c.name
         if c.type in _UNARY and len(c.inputs) == 1:
             z = build_replacing(graph, c, c.type, [x], **c.attrs)
         elif c.type in _BINARY:
@@ -106,14 +111,19 @@ def _sink(graph, t_node, outputs, work, changes) -> None:
                 o2 = x
             elif other.op.type == "transpose" and tuple(other.op.attrs["perm"]) == p:
                 o2 = other.op.inputs[0]
-            elif other.shape.is_fully_defined() and len(other.shape) <= len(p):
+            elif other.shape.is_fully_defined() and (other.op.type == "const" or len(other.shape) <= 1):
                 r = len(p) - len(other.shape)
                 o4 = other if r == 0 else build(graph, c.scope, "reshape", [other], shape=(1,) * r + tuple(other.shape))
                 o2 = build(graph, c.scope, "transpose", [o4], perm=inverse_perm(p))
+                pinned.add(id(o2.op))
             else:
+                skipped.add(f"transpose before {c.type} {name}: its other operand is in another layout")
                 continue
             ins = [x, o2] if other_i == 1 else [o2, x]
             z = build_replacing(graph, c, c.type, ins, **c.attrs)
+        elif c.type == "concat" and all(t.op.type == "transpose" and tuple(t.op.attrs["perm"]) == p for t in c.inputs):
+            ax = c.attrs["axis"] % len(p)
+            z = build_replacing(graph, c, "concat", [t.op.inputs[0] for t in c.inputs], axis=p[ax])
         elif c.type == "squeeze" or (c.type in _REDUCE and c.attrs["axis"] is not None):
             axes = c.attrs["axis"]
             if axes is None:  # squeeze of all size-1 dims
@@ -126,18 +136,20 @@ def _sink(graph, t_node, outputs, work, changes) -> None:
             rest = p if keep else _kept_perm(p, set(axes))
             out = z if _is_identity(rest) else build(graph, c.scope, "transpose", [z], perm=rest)
             graph.replace_uses(c.outputs[0], out, outputs)
-            changes.append(f"{c.name}: {c.type} moved above a transpose")
+            changes.append(f"{name}: {c.type} moved above a transpose")
             if out.op.type == "transpose":
                 work.append(out.op)
             continue
         elif c.type == "flatten" and p == TO_NHWC and _fold_into_matmuls(graph, c, x, outputs, changes):
             continue
         else:
+            if c.type not in ("transpose", "concat"):
+                skipped.add(f"transpose before {c.type} {name}: not layout-agnostic")
             continue
         t2 = build(graph, c.scope, "transpose", [z], perm=p)
         graph.replace_uses(c.outputs[0], t2, outputs)
         work.append(t2.op)
-        changes.append(f"{c.name}: {c.type} moved above a transpose")
+        changes.append(f"{name}: {c.type} moved above a transpose")
 
 
 def _fold_into_matmuls(graph, flat, x, outputs, changes) -> bool:
@@ -155,6 +167,7 @@ def _fold_into_matmuls(graph, flat, x, outputs, changes) -> bool:
             return False
     f = build(graph, flat.scope, "flatten", [x], name="Flatten")
     for r in list(readers):
+        rname = r.name
         wt = r.inputs[1]
         o = wt.shape[1]
         sc = r.scope
@@ -163,7 +176,7 @@ def _fold_into_matmuls(graph, flat, x, outputs, changes) -> bool:
         w2 = build(graph, sc, "reshape", [wp], shape=(c * h * w, o), name="weights_nchw")
         mm = build_replacing(graph, r, "matmul", [f, w2], **r.attrs)
         graph.replace_uses(r.outputs[0], mm, outputs)
-        changes.append(f"{r.name}: NHWC flatten order folded into the weights")
+        changes.append(f"{rname}: NHWC flatten order folded into the weights")
     return True
 
 
@@ -172,20 +185,22 @@ def layout_nchw(graph, outputs) -> PassReport:
     """NHWC layers -> NCHW with transposes only at the graph's NHWC inputs and outputs."""
     before = len(graph.nodes)
     changes: list = []
+    skipped: set = set()
+    pinned: set = set()
     for node in live_nodes(graph, outputs):
         _to_nchw_node(graph, node, outputs, changes)
     remove_dead(graph, outputs)
-    for _ in range(4):
+    for _ in range(8):
         n0 = len(changes)
         work = collections.deque(n for n in live_nodes(graph, outputs) if n.type == "transpose")
         while work:
             t = work.popleft()
             if t.graph is not graph or not t.outputs or not graph.consumers_of(t.outputs[0]):
                 continue
-            if t.name not in graph._by_name or graph._by_name[t.name] is not t:
+            if id(t) in pinned or graph._by_name.get(t.name) is not t:
                 continue
-            _sink(graph, t, outputs, work, changes)
+            _sink(graph, t, outputs, work, changes, skipped, pinned)
         remove_dead(graph, outputs)
         if len(changes) == n0:
             break
-    return PassReport("layout_nchw", before, len(graph.nodes), changes)
+    return PassReport("layout_nchw", before, len(graph.nodes), changes, sorted(skipped))
