@@ -827,16 +827,7 @@ def _pad_vjp(node, grads):
 
 
 def _tile_vjp(node, grads):
-    from .math_ops import reduce_sum
-
-    x, g = node.inputs[0], grads[0]
-    if not x.shape.is_fully_defined():
-        raise ShapeError(f"{node.name}: the gradient of tile needs a fully known input shape, got {fmt(x.shape)}")
-    split_shape = []
-    for m, d in zip(node.attrs["multiples"], x.shape):
-        split_shape += [m, d]
-    g2 = reshape(g, split_shape)
-    return [reduce_sum(g2, list(range(0, 2 * len(x.shape), 2)))]
+    return [apply_op("tile_grad", [grads[0], node.inputs[0]], multiples=node.attrs["multiples"])]
 
 
 def _cast_vjp(node, grads):

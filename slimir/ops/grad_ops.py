@@ -457,6 +457,32 @@ register(OpDef("reshape_like", _reshape_like_shape,
                vjp=lambda node, grads: [apply_op("reshape_like", [grads[0], node.inputs[0]]), None]))
 
 
+def _tile_grad_shape(specs, multiples):
+    return [Spec(tuple(specs[1].shape), specs[0].dtype)]
+
+
+def _tile_grad_lower(b, node, g, x):
+    """Reshape g to [m0, d0, m1, d1, ...] (d from x's run-time shape) and sum the m axes."""
+    xs = b.op("Shape", [x])
+    parts = []
+    for i, m in enumerate(node.attrs["multiples"]):
+        parts.append(b.const(i64([m])))
+        parts.append(b.op("Slice", [xs, b.const(i64([i])), b.const(i64([i + 1]))]))
+    g2 = b.op("Reshape", [g, b.op("Concat", parts, axis=0)])
+    return reduce(b, "ReduceSum", g2, list(range(0, 2 * len(node.attrs["multiples"]), 2)), False)
+
+
+def _tile_grad_ref(g, x, multiples):
+    shp = []
+    for m, d in zip(multiples, x.shape):
+        shp += [m, d]
+    return g.reshape(shp).sum(axis=tuple(range(0, 2 * len(multiples), 2))).astype(g.dtype)
+
+
+register(OpDef("tile_grad", _tile_grad_shape, _tile_grad_lower, _tile_grad_ref, default_name="TileGrad",
+               differentiable=False))
+
+
 def _numel_shape(specs, axes, dtype):
     return [Spec((), dtype)]
 

@@ -652,9 +652,15 @@ def _reduce_vjp(node, grads):
         m = _mask(equal(x, yb), x)
         cnt, _ = _expand_reduced(reduce_sum(m, list(axes), keepdims=True), x, list(axes), True)
         return [div(mul(gb, m), cnt)]
-    if t == "reduce_prod":
-        yb, _ = _expand_reduced(y, x, node.attrs["axis"], node.attrs["keepdims"])
-        return [div(mul(gb, yb), x)]
+    if t == "reduce_prod":  # product of the other elements, exact when some are zero (as TF)
+        zero = _c(0.0, x)
+        is0 = equal(x, zero)
+        nz = where(is0, add(mul(x, zero), _c(1.0, x)), x)
+        pnz, _ = _expand_reduced(reduce_prod(nz, list(axes), keepdims=True), x, list(axes), True)
+        zc, _ = _expand_reduced(reduce_sum(_mask(is0, x), list(axes), keepdims=True), x, list(axes), True)
+        others = where(is0, where(equal(zc, _c(1.0, x)), pnz, mul(pnz, zero)),
+                       where(equal(zc, zero), div(pnz, nz), mul(pnz, zero)))
+        return [mul(gb, others)]
     raise KeyError(t)
 
 

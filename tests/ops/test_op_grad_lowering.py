@@ -111,3 +111,15 @@ def test_reshape_like_and_num_elements(shape, data, seed, dtype, dyn):
     axes = data.draw(st.one_of(st.none(), st.lists(st.integers(0, len(shape) - 1), unique=True)))
     check(lambda a: apply_op("num_elements", [a], axes=None if axes is None else tuple(axes), dtype=dtype), [x],
           op="num_elements", dynamic=dims)
+
+
+@examples(25)
+@given(shape=shapes(min_rank=1, max_rank=3, max_side=4), data=st.data(), seed=seeds, dyn=st.booleans())
+def test_tile_grad(shape, data, seed, dyn):
+    """tile_grad sums the tiles of g back onto x's shape, with x's dims read at run time."""
+    mult = tuple(data.draw(st.lists(st.integers(1, 3), min_size=len(shape), max_size=len(shape))))
+    rng = np.random.default_rng(seed)
+    x = rand(rng, shape)
+    g = rand(rng, tuple(d * m for d, m in zip(shape, mult)))
+    check(lambda a, b: apply_op("tile_grad", [a, b], multiples=mult), [g, x], op="tile_grad",
+          dynamic={1: [0]} if dyn else [])
