@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from slimir.errors import NumericsError, OutOfRangeError, SlimirError
+from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError
 from slimir.graph import Tensor
 from slimir.training import (add_gradients_summaries, clip_gradient_norms, create_train_op,  # noqa: F401
                              multiply_gradients)
@@ -68,21 +68,26 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
           session: Optional[Session] = None):
     """Run `train_op` until `number_of_steps` (TF-Slim's learning.train); returns the last loss."""
     if not isinstance(train_op, Tensor):
-        raise SlimirError(f"learning.train: train_op must be the tensor create_train_op returned, got {train_op!r}")
+        raise InvalidArgumentError(f"learning.train: train_op must be the tensor create_train_op returned, got {train_op!r}")
     if master not in ("", None) or sync_optimizer is not None:
-        raise SlimirError("learning.train: distributed training (master=, sync_optimizer=) is not supported "
-                          "by this slimir build; run one process")
+        raise InvalidArgumentError("learning.train: distributed training (master=, sync_optimizer=) is not supported "
+                                   "by this slimir build; run one process")
+    if logdir is None:
+        if summary_op not in (_USE_DEFAULT, None):
+            raise InvalidArgumentError("learning.train: cannot provide summary_op because logdir=None")
+        if saver is not None:
+            raise InvalidArgumentError("learning.train: cannot provide saver because logdir=None")
     g = graph or train_op.graph
     if global_step is None:
         global_step = get_global_step(g)
     if global_step is None:
-        raise SlimirError("learning.train: the graph has no global step (create_train_op creates one)")
+        raise InvalidArgumentError("learning.train: the graph has no global step (create_train_op creates one)")
     if number_of_steps is not None and number_of_steps <= 0:
-        raise SlimirError(f"learning.train: number_of_steps must be positive, got {number_of_steps}")
-    if logdir is None and (save_interval_secs or summary_op not in (None, _USE_DEFAULT)):
-        save_interval_secs = 0
+        raise InvalidArgumentError(f"learning.train: number_of_steps must be positive, got {number_of_steps}")
     with g.as_default():
-        if summary_op is _USE_DEFAULT:
+        if summary_op is _USE_DEFAULT and logdir is None:
+            summary_op = None
+        elif summary_op is _USE_DEFAULT:
             from slimir import summary
 
             summary_op = summary.merge_all()
@@ -115,9 +120,11 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
             log.info("global step %d already reached number_of_steps=%d", step0, number_of_steps)
             return None
         bar = _progress_bar(progress, step0, number_of_steps)
-        last_save = last_summary = time.time()
+        last_save = time.time()
+        last_summary = float("-inf")  # the first step writes summaries, then every save_summaries_secs
         total_loss = None
         stopped_by = None
+        failed = False
         try:
             while True:
                 now = time.time()
@@ -129,6 +136,7 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
                     stopped_by = "end of input"
                     break
                 except NumericsError as e:
+                    failed = True
                     step = int(sess.run(global_step))
                     raise NumericsError(f"training stopped at global step {step}: {e}; the last good checkpoint "
                                         f"in {logdir} is {latest_checkpoint(logdir) if logdir else None}") from None
@@ -141,7 +149,7 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
                     el = kwargs.get("last_elapsed") or 0
                     bar.set_postfix(loss=f"{float(total_loss):.4f}", steps_s=f"{1.0 / el:.1f}" if el else "-")
                 if saver is not None and save_interval_secs and now - last_save >= save_interval_secs:
-                    saver.save(sess, ckpt_prefix, global_step=global_step)
+                    _save_if_finite(sess, saver, ckpt_prefix, global_step)
                     last_save = time.time()
                 if should_stop:
                     stopped_by = "number_of_steps"
@@ -149,14 +157,23 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
         finally:
             if bar is not None:
                 bar.close()
-            if saver is not None and ckpt_prefix and total_loss is not None and is_chief:
-                saver.save(sess, ckpt_prefix, global_step=global_step)
+            if saver is not None and ckpt_prefix and total_loss is not None and is_chief and not failed:
+                _save_if_finite(sess, saver, ckpt_prefix, global_step)
             if writer is not None:
                 if total_loss is not None:
                     writer.add_scalar("losses/train_op_loss", float(np.asarray(total_loss)), kwargs.get("last_step", 0))
                 writer.close()
         log.info("training stopped (%s) at global step %s", stopped_by, kwargs.get("last_step"))
         return total_loss
+
+
+def _save_if_finite(sess, saver, prefix, global_step) -> None:
+    """Save, unless a variable went NaN/Inf (a diverging run must not replace the last good checkpoint)."""
+    for name, v in saver.variables.items():
+        if v.dtype.is_floating and not np.all(np.isfinite(sess.variable_value(v))):
+            log.warning("not saving a checkpoint: %s holds NaN or Inf values", name)
+            return
+    saver.save(sess, prefix, global_step=global_step)
 
 
 def _prepare(sess, init_op, init_feed_dict, local_init_op, init_fn, saver, logdir) -> None:

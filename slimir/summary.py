@@ -73,7 +73,7 @@ def to_summary(entries, values):
     out = Summary()
     for (tag, kind), v in zip(entries, values):
         one = tbs.scalar(tag, float(np.asarray(v).reshape(-1)[0])) if kind == "scalar" else \
-            tbs.histogram(tag, np.asarray(v, np.float64).reshape(-1), bins="tensorflow")
+            tbs.histogram(tag, np.asarray(v, np.float64).reshape(-1), bins="auto")
         out.value.extend(one.value)
     return out
 

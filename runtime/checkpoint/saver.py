@@ -229,6 +229,11 @@ class Saver:
         self.reshape = reshape
 
     @property
+    def variables(self) -> dict:
+        """{name in checkpoint: variable} this saver writes and reads."""
+        return dict(self._vars)
+
+    @property
     def last_checkpoints(self) -> list:
         return [p for p, _ in self._last]
 
