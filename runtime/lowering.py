@@ -187,9 +187,11 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
         if node.type == "const":  # an initializer named like the node (conv1/weights), no Identity
             names[id(node.outputs[0])] = b.const(node.attrs["value"], name=node.name)
             continue
-        if node.type == "assign":
+        if node.type == "assign":  # the new value itself becomes a graph output: no Identity copy per step
             assign_nodes.append(node)
-        elif node.type == "print":
+            names[id(node.outputs[0])] = names[id(node.inputs[0])]
+            continue
+        if node.type == "print":
             print_nodes.append(node)
         elif node.type == "check_numerics":
             check_nodes.append(node)
@@ -266,6 +268,7 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
             b._used.add(want)
         used_out.add(want)
         graph_outputs.append(value_info(want, t))
+    b.nodes = _live_onnx_nodes(b.nodes, {o.name for o in graph_outputs})
     inits = b.finish_initializers({o.name for o in graph_outputs})
     g = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=var_inits + inits,
                           doc_string=doc or None)
@@ -273,6 +276,18 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
     model = helper.make_model(g, opset_imports=opsets, producer_name="slimir", producer_version=_version())
     model.ir_version = min_ir_version(opset)
     return Lowered(model, list(feeds), var_inputs, out_tensors, assigns, prints, python_nodes, checks)
+
+
+def _live_onnx_nodes(nodes: list, wanted: set) -> list:
+    """Drop ONNX nodes none of whose outputs is read (e.g. an op's unused extra outputs)."""
+    need = set(wanted)
+    keep = []
+    for n in reversed(nodes):
+        if any(o in need for o in n.output):
+            keep.append(n)
+            need.update(n.input)
+    keep.reverse()
+    return keep
 
 
 def min_ir_version(opset: int) -> int:
