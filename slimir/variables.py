@@ -102,6 +102,11 @@ def _true_getter(name, shape=None, dtype=None, initializer=None, regularizer=Non
     full = f"{scope.name}/{name}" if scope.name else name
     if dtype is None and isinstance(initializer, Tensor):
         dtype = initializer.dtype
+    elif dtype is None and initializer is not None and not callable(initializer):
+        arr = np.asarray(initializer)  # a constant initial value gives the dtype, as in TF1
+        if arr.dtype.kind in "iub":
+            dtype = _dt.as_dtype(arr.dtype) if isinstance(initializer, np.ndarray) else (
+                _dt.bool_ if arr.dtype.kind == "b" else _dt.int32)
     dtype = _dt.as_dtype(dtype) if dtype is not None else scope.dtype
     reuse = scope.reuse
     existing = g._var_store.get(full)

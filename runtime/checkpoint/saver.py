@@ -261,24 +261,28 @@ class Saver:
             meta["global_step"] = str(step)
         _atomic_write(prefix + SUFFIX, st_save(tensors, metadata=meta))
         if write_state:
-            self._remember(prefix)
+            dropped = self._remember(prefix)
             d = os.path.dirname(os.path.abspath(prefix))
             update_checkpoint_state(d, prefix, self.last_checkpoints, latest_filename)
+            for p in dropped:  # only once the state file no longer names them
+                if os.path.exists(p + SUFFIX):
+                    os.unlink(p + SUFFIX)
         return prefix
 
-    def _remember(self, prefix: str) -> None:
+    def _remember(self, prefix: str) -> list:
+        """Add `prefix` to the kept list; returns the prefixes that fell out of it (to delete)."""
         now = time.time()
         self._last = [(p, t) for p, t in self._last if p != prefix] + [(prefix, now)]
+        dropped = []
         if not self.max_to_keep:
-            return
+            return dropped
         while len(self._last) > self.max_to_keep:
             p, t = self._last.pop(0)
             if t >= self._next_keep:
                 self._next_keep = t + self.keep_every_s
                 continue
-            for f in (p + SUFFIX,):
-                if os.path.exists(f):
-                    os.unlink(f)
+            dropped.append(p)
+        return dropped
 
     def restore(self, sess, save_path: str) -> None:
         """Load every variable of this saver from `save_path` (slimir or TF checkpoint)."""
@@ -303,6 +307,9 @@ def assign_from_reader(sess, reader: CheckpointReader, name_to_var: dict, ignore
                 hint = " (to fine-tune on other classes, exclude the logits from the restored variables)"
             raise CheckpointError(f"{where}: the checkpoint has no variable {name} (for {var.op.name}){hint}")
         value = reader.get_tensor(name)
+        if np.dtype(value.dtype) != var.dtype.np:
+            raise CheckpointError(f"{where}: cannot restore {var.op.name}: the checkpoint holds {np.dtype(value.dtype).name}, "
+                                  f"the variable is {var.dtype.name}")
         want = tuple(var.shape)
         if tuple(value.shape) != want:
             if reshape and value.size == int(np.prod(want)):
