@@ -784,24 +784,19 @@ def _hw_of(t, df):
     return tuple(nhwc(t.shape, df)[1:3])
 
 
-def _conv2d_vjp(node, grads):
-    x, w = node.inputs
-    g = grads[0]
-    a = node.attrs
-    common = dict(strides=a["strides"], dilations=a["dilations"], padding=a["padding"], data_format=a["data_format"])
-    dx = apply_op("conv2d_backprop_input", [g, w], input_hw=_hw_of(x, a["data_format"]), **common)
-    dw = apply_op("conv2d_backprop_filter", [x, g], filter_shape=tuple(w.shape), **common)
-    return [dx, dw]
+def _conv_vjp(input_grad_op: str, filter_grad_op: str):
+    """The VJP of a convolution whose dX and dW are the given backward ops (grad_ops.py)."""
 
+    def vjp(node, grads):
+        x, w = node.inputs
+        a = node.attrs
+        common = dict(strides=a["strides"], dilations=a["dilations"], padding=a["padding"],
+                      data_format=a["data_format"])
+        dx = apply_op(input_grad_op, [grads[0], w], input_hw=_hw_of(x, a["data_format"]), **common)
+        dw = apply_op(filter_grad_op, [x, grads[0]], filter_shape=tuple(w.shape), **common)
+        return [dx, dw]
 
-def _depthwise_vjp(node, grads):
-    x, w = node.inputs
-    g = grads[0]
-    a = node.attrs
-    common = dict(strides=a["strides"], dilations=a["dilations"], padding=a["padding"], data_format=a["data_format"])
-    dx = apply_op("depthwise_backprop_input", [g, w], input_hw=_hw_of(x, a["data_format"]), **common)
-    dw = apply_op("depthwise_backprop_filter", [x, g], filter_shape=tuple(w.shape), **common)
-    return [dx, dw]
+    return vjp
 
 
 def _convt_vjp(node, grads):
@@ -899,8 +894,8 @@ def _dropout_vjp(node, grads):
 def _attach_vjps():
     from .registry import get_op
 
-    get_op("conv2d").vjp = _conv2d_vjp
-    get_op("depthwise_conv2d").vjp = _depthwise_vjp
+    get_op("conv2d").vjp = _conv_vjp("conv2d_backprop_input", "conv2d_backprop_filter")
+    get_op("depthwise_conv2d").vjp = _conv_vjp("depthwise_backprop_input", "depthwise_backprop_filter")
     get_op("conv2d_transpose").vjp = _convt_vjp
     get_op("bias_add").vjp = _bias_add_vjp
     get_op("max_pool").vjp = _max_pool_vjp
