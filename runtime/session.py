@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import abc
 import warnings
 from typing import Any, Optional
 
@@ -385,6 +386,8 @@ def _flatten_fetches(fetches, graph: Graph):
             return lambda vals: f._fetch_result(sub(vals))
         if hasattr(f, "values") and callable(f.values) and not isinstance(f, (Tensor, Node)):
             return walk(list(f.values()))
+        if isinstance(f, (abc.ValuesView, abc.KeysView, abc.Set)):  # e.g. names_to_updates.values()
+            return walk(list(f))
         item = _resolve(f, graph)
         i = len(flat)
         flat.append(item)

@@ -10,7 +10,7 @@ The facade re-exports the front end (IR, scopes, variables, layers, nets) and th
 (`Session`, `export_onnx`) so that TF-Slim code ports by replacing `tf.`/`tf_slim` with `slim.`.
 """
 
-from . import dtypes, errors, initializers, inputs, losses, regularizers, summary, train, utils  # noqa: F401
+from . import dtypes, errors, initializers, inputs, losses, metrics, regularizers, summary, train, utils  # noqa: F401
 from . import nn  # noqa: F401
 from .arg_scope import (add_arg_scope, arg_scope, arg_scope_func_key, arg_scoped_arguments,  # noqa: F401
                         current_arg_scope, has_arg_scope)
