@@ -52,7 +52,9 @@ from .variables import (add_model_variable, create_global_step,  # noqa: F401
 from . import nets  # noqa: E402,F401
 from .passes.gradients import gradients  # noqa: E402,F401
 from .runtime import InteractiveSession, Session, export_onnx  # noqa: E402,F401
-from .runtime import learning  # noqa: E402,F401
+from .runtime import evaluation, learning  # noqa: E402,F401
+from .runtime.checkpoint.assign import (assign_from_checkpoint, assign_from_checkpoint_fn,  # noqa: E402,F401
+                                        assign_from_values, assign_from_values_fn)
 from .runtime.checkpoint import saver as _saver  # noqa: E402
 
 for _n in ("Saver", "latest_checkpoint", "get_checkpoint_state", "list_variables", "load_variable",

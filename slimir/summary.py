@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import numpy as np
@@ -92,11 +93,17 @@ def merge_all(key: str = GraphKeys.SUMMARIES, scope: Optional[str] = None, name:
 class FileWriter:
     """TensorBoard event files in `logdir` (tensorboardX underneath); accepts what `sess.run(merged)` gives."""
 
+    _count = 0
+
     def __init__(self, logdir: str, graph=None, max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = ""):
         from tensorboardX.writer import FileWriter as _FW
 
         self.logdir = logdir
-        self._w = _FW(logdir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=filename_suffix)
+        # tensorboardX names event files by the second: make each writer's file unique so that two
+        # writers started in the same second (a quick resume) never truncate each other's events
+        FileWriter._count += 1
+        suffix = f".{os.getpid()}.{FileWriter._count}{filename_suffix}"
+        self._w = _FW(logdir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=suffix)
 
     def add_summary(self, summary, global_step: Optional[int] = None) -> None:
         from tensorboardX.proto.summary_pb2 import Summary

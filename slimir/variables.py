@@ -19,6 +19,7 @@ from .graph import (Graph, GraphKeys, Node, Tensor, Variable, VariableScope, get
 from .initializers import GlorotUniform, Initializer, Zeros
 from .ops.array_ops import make_variable_node
 from .ops.state_ops import init_variables_op
+from .scope_hints import warn_unmatched_patterns
 from .shape import Shape, fmt
 
 
@@ -288,6 +289,7 @@ def get_variables_to_restore(include=None, exclude=None) -> list:
             raise TypeError("exclude is provided but is not a list or a tuple.")
         for sc in exclude:
             excluded |= set(get_variables(sc))
+    warn_unmatched_patterns(include, exclude)
     return [v for v in to_include if v not in excluded]
 
 

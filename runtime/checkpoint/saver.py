@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -137,6 +138,9 @@ class CheckpointReader:
         elif is_tf_checkpoint(path):
             self._tf = TFCheckpointReader(path)
             return
+        elif os.path.isfile(path + ".index") or (path.endswith(".index") and os.path.isfile(path)):
+            index = path if path.endswith(".index") else path + ".index"
+            raise CheckpointError(f"{index}: not a readable TF checkpoint index (truncated or corrupt)")
         else:
             raise CheckpointError(f"no checkpoint at {path} (looked for {path + SUFFIX} and a TF {path}.index)")
         from safetensors import safe_open
@@ -145,6 +149,10 @@ class CheckpointReader:
             self._st = safe_open(self._file, framework="numpy")
         except Exception as e:
             raise CheckpointError(f"{self._file} is not a readable safetensors checkpoint: {e}") from None
+        try:
+            self._crc = json.loads((self._st.metadata() or {}).get("crc32", "{}"))
+        except ValueError:
+            raise CheckpointError(f"{self._file}: unreadable crc32 metadata") from None
 
     def list_variables(self) -> list:
         if self._tf is not None:
@@ -161,7 +169,11 @@ class CheckpointReader:
             return self._tf.get_tensor(name)
         if name not in set(self._st.keys()):
             raise CheckpointError(f"{self._file} has no tensor named {name}")
-        return self._st.get_tensor(name)
+        value = self._st.get_tensor(name)
+        want = self._crc.get(name)
+        if want is not None and zlib.crc32(np.ascontiguousarray(value).tobytes()) != want:
+            raise CheckpointError(f"{self._file}: tensor {name} fails its CRC check (the file is corrupt)")
+        return value
 
     def metadata(self) -> dict:
         if self._tf is not None or self._st is None:
@@ -256,7 +268,8 @@ class Saver:
             step, prefix = None, save_path
         tensors = {name: np.array(sess.variable_value(v), order="C") for name, v in self._vars.items()}
         meta = {"format": "slimir", "variables": json.dumps({k: [v.dtype.name, list(v.shape)]
-                                                             for k, v in self._vars.items()})}
+                                                             for k, v in self._vars.items()}),
+                "crc32": json.dumps({k: zlib.crc32(a.tobytes()) for k, a in tensors.items()})}
         if step is not None:
             meta["global_step"] = str(step)
         _atomic_write(prefix + SUFFIX, st_save(tensors, metadata=meta))
@@ -296,6 +309,7 @@ def assign_from_reader(sess, reader: CheckpointReader, name_to_var: dict, ignore
                        reshape: bool = False, where: str = "") -> list:
     """Set each variable from the checkpoint entry of its name; returns the names that were missing."""
     missing = []
+    staged = []  # (var, value): everything is read and checked before any variable changes
     available = dict(reader.list_variables())
     for name, var in name_to_var.items():
         if name not in available:
@@ -321,5 +335,7 @@ def assign_from_reader(sess, reader: CheckpointReader, name_to_var: dict, ignore
                             "use labels_offset=1 or exclude the logits from the restored variables")
                 raise ShapeError(f"{where}: cannot restore {var.op.name}: checkpoint shape {list(value.shape)} "
                                  f"!= variable shape {list(want)}{note}")
+        staged.append((var, value))
+    for var, value in staged:
         sess.set_variable_value(var, value)
     return missing
