@@ -80,15 +80,16 @@ def run(graph, names, outputs: Optional[list] = None, feeds=(), inplace: bool = 
 
 
 from . import (constant_folding, cse, dce, fold_batch_norm, fuse_conv_bias_act, gradients, identity,  # noqa: E402,F401
-               layout, validate)
+               layout, lrn, validate)
 
-INFERENCE_PIPELINE = ["validate_shapes", "remove_identity", "fold_batch_norm", "layout_nchw", "fuse_conv_bias_act",
+INFERENCE_PIPELINE = ["validate_shapes", "remove_identity", "fold_batch_norm", "lrn_to_conv", "layout_nchw",
+                      "fuse_conv_bias_act",
                       "fuse_gemm", "constant_folding", "cse", "dead_code_elimination"]
 
 
 #: What a Session runs on each fetch set before lowering (training graphs included: every rewrite here
 #: keeps the values the backward graph reads).
-SESSION_PIPELINE = ["layout_nchw", "fuse_conv_bias_act", "fuse_gemm", "constant_folding", "cse",
+SESSION_PIPELINE = ["lrn_to_conv", "layout_nchw", "fuse_conv_bias_act", "fuse_gemm", "constant_folding", "cse",
                     "dead_code_elimination"]
 
 
