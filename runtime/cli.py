@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--opset", type=_positive("--opset"), default=None, metavar="N", help="ONNX opset (default: 18)"
     )
     ex.add_argument("--no-optimize", action="store_true", help="skip the inference pass pipeline")
+    ex.add_argument("--target", choices=["onnx", "onnxruntime", "onnxruntime-native"], default="onnx",
+                    help="onnx: portable (default); onnxruntime: with ORT's FusedConv; onnxruntime-native: "
+                         "ORT's full optimiser for this CPU (fastest, runs only on CPUs of this kind)")
     ex.add_argument(
         "--seed",
         type=_non_negative("--seed"),
@@ -224,7 +227,7 @@ def cmd_export(args) -> int:
     _graph, _images, net = build_network(
         args.net, args.num_classes, args.image_size, args.batch_size, args.seed
     )
-    model = export_onnx(net, out, opset=opset, optimize=not args.no_optimize)
+    model = export_onnx(net, out, opset=opset, optimize=not args.no_optimize, target=args.target)
     seconds = time.perf_counter() - t0
     params, _, _ = count_parameters(model)
     size = os.path.getsize(out)

@@ -51,14 +51,18 @@ def build_model(outputs, inputs=None, session=None, opset: int = DEFAULT_OPSET, 
                 weights: bool = True, input_format: str = "NHWC", reports: Optional[list] = None,
                 target: str = "onnx") -> onnx.ModelProto:
     """The ONNX model for `outputs` (see export_onnx)."""
-    if target not in ("onnx", "onnxruntime"):
-        raise SlimirError(f"export_onnx: target must be 'onnx' or 'onnxruntime', got {target!r}")
+    if target not in ("onnx", "onnxruntime", "onnxruntime-native"):
+        raise SlimirError(f"export_onnx: target must be 'onnx', 'onnxruntime' or 'onnxruntime-native', got {target!r}")
     with no_gc():
         model = _build_model(outputs, inputs, session, opset, optimize, weights, input_format, reports)
     if target == "onnxruntime" and optimize:
         from .ort_fusions import fuse_for_onnxruntime
 
         model = fuse_for_onnxruntime(model)
+    elif target == "onnxruntime-native" and optimize:
+        from .ort_fusions import optimize_natively
+
+        model = optimize_natively(model)
     return model
 
 
@@ -135,7 +139,8 @@ def export_onnx(outputs, path: str, inputs=None, session=None, opset: int = DEFA
     session: embed that session's current variable values; otherwise the initializers' values.
     optimize: run the inference pass pipeline (slimir.passes.INFERENCE_PIPELINE); False exports as built.
     input_format: 'NCHW' exports 4-D inputs in ONNX's layout instead of TF-Slim's NHWC.
-    target: 'onnxruntime' also fuses Conv + activation into ORT's com.microsoft.FusedConv (see ort_fusions).
+    target: 'onnxruntime' also fuses Conv + activation into ORT's com.microsoft.FusedConv; 'onnxruntime-native'
+        applies ORT's full optimiser for this CPU (fastest, not portable across CPU kinds; see ort_fusions).
     The file is written atomically (temporary file, then rename).
     """
     model = build_model(outputs, inputs, session, opset, optimize, weights, input_format, target=target)

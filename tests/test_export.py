@@ -132,3 +132,34 @@ def test_export_rejects_tensors_of_different_graphs(tmp_path):
         b = slim.placeholder(slim.float32, [1], name="b") * 2.0
     with pytest.raises(errors.GraphError):
         slim.export_onnx([a, b], str(tmp_path / "x.onnx"))
+
+
+@pytest.mark.parametrize("target", ["onnxruntime", "onnxruntime-native"])
+def test_onnxruntime_targets_match_the_portable_export(tmp_path, target):
+    """target='onnxruntime' emits com.microsoft.FusedConv; 'onnxruntime-native' is ORT's own optimised graph
+    for this CPU. Both compute what the portable export computes and pass the checker."""
+    from slimir.nets import cifarnet
+
+    xv = np.random.default_rng(3).standard_normal((2, 32, 32, 3)).astype(np.float32)
+    with slim.Graph().as_default():
+        slim.set_random_seed(5)
+        x = slim.placeholder(slim.float32, [None, 32, 32, 3], name="x")
+        logits, _ = cifarnet.cifarnet(x, is_training=False)
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            want = sess.run(logits, {x: xv})
+            path = str(tmp_path / f"{target}.onnx")
+            slim.export_onnx(logits, path, session=sess, target=target)
+    m = onnx.load(path)
+    onnx.checker.check_model(m, full_check=True)
+    domains = {n.domain for n in m.graph.node}
+    assert ("com.microsoft" in domains) if target == "onnxruntime" else ("com.microsoft.nchwc" in domains or
+                                                                            "com.microsoft" in domains)
+    np.testing.assert_allclose(_run_onnx(path, {"x": xv})[0], want, rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_target_is_an_error(tmp_path):
+    with slim.Graph().as_default():
+        x = slim.placeholder(slim.float32, [None, 4], name="x")
+        with pytest.raises(errors.SlimirError, match="target"):
+            slim.export_onnx(x * 2.0, str(tmp_path / "t.onnx"), target="tensorrt")
