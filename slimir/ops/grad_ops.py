@@ -18,6 +18,11 @@ from .nn_ops import (_from_nhwc_np, _np_pad_nhwc, _to_nhwc_np, _windows, nhwc, o
 from .registry import OpDef, numel1, Spec, apply_op, register
 
 
+#: dX of a stride-1 convolution runs as a flipped-filter Conv when the output map has at least this many
+#: pixels, as ConvTranspose otherwise (measured crossover on ORT's CPU kernels: 16x16 and up vs 8x8)
+FLIPPED_CONV_MIN_HW = 256
+
+
 def _in_shape(dy_shape, input_hw, channels, df):
     n = dy_shape[0]
     h, w = input_hw
@@ -62,6 +67,17 @@ def _bpi_lower(b, node, dy, w):
     kh, kw = node.inputs[1].shape[:2]
     pads = _static_pads(a["input_hw"], (kh, kw), a["strides"], a["dilations"], a["padding"], node.name)
     out_hw = _out_hw(node.inputs[0], df)
+    if tuple(a["strides"]) == (1, 1) and tuple(a["dilations"]) == (1, 1) and None not in out_hw \
+            and out_hw[0] * out_hw[1] >= FLIPPED_CONV_MIN_HW:
+        # large maps at stride 1: a plain Conv with the flipped, in/out-swapped filter beats ConvTranspose
+        # (shared/notes/training-step-on-ort.md); its padding is the forward's mirrored in the kernel
+        t, l, bo, r = pads
+        wf = b.op("Transpose", [w], perm=[2, 3, 0, 1])  # [Ci, Co, kh, kw]
+        wf = b.op("Slice", [wf, b.const(i64([-1, -1])), b.const(i64([-(kh + 1), -(kw + 1)])),
+                            b.const(i64([2, 3])), b.const(i64([-1, -1]))])
+        y = b.op("Conv", [to_nchw(b, dy, df), wf], kernel_shape=[kh, kw],
+                 pads=[kh - 1 - t, kw - 1 - l, kh - 1 - bo, kw - 1 - r])
+        return from_nchw(b, y, df)
     wt = b.op("Transpose", [w], perm=HWIO_TO_OIHW)
     y = b.op("ConvTranspose", [to_nchw(b, dy, df), wt],
              **_convt_attrs(a["input_hw"], out_hw, (kh, kw), a["strides"], a["dilations"], pads))
@@ -241,6 +257,11 @@ def _max_pool_grad_lower(b, node, x, dy):
         xc = pad_hw(b, xc, head, tail, -np.inf, node.inputs[0].dtype.np)
         pad_attrs = {"pads": [0, 0, 0, 0]}
     _, idx = b.op("MaxPool", [xc], outputs=2, kernel_shape=list(a["ksize"]), strides=list(a["strides"]), **pad_attrs)
+    if tuple(a["ksize"]) == tuple(a["strides"]) and pads == [0, 0, 0, 0]:
+        # windows do not overlap: every input cell gets at most one gradient, MaxUnpool places them
+        g = b.op("MaxUnpool", [to_nchw(b, dy, df), idx, b.op("Shape", [xc])], kernel_shape=list(a["ksize"]),
+                 strides=list(a["strides"]))
+        return from_nchw(b, g, df)
     flat = b.const(i64([-1]))
     zeros = b.op("ConstantOfShape", [b.op("Shape", [b.op("Reshape", [xc, flat])])],
                  value=_tensor(np.zeros(1, node.inputs[0].dtype.np)))

@@ -123,3 +123,27 @@ def test_tile_grad(shape, data, seed, dyn):
     g = rand(rng, tuple(d * m for d, m in zip(shape, mult)))
     check(lambda a, b: apply_op("tile_grad", [a, b], multiples=mult), [g, x], op="tile_grad",
           dynamic={1: [0]} if dyn else [])
+
+
+@pytest.mark.parametrize("k, padding, df", [(3, "SAME", "NHWC"), (5, "SAME", "NCHW"), (3, "VALID", "NHWC"),
+                                            (1, "VALID", "NCHW"), (4, "SAME", "NHWC")])
+def test_conv_backprop_input_flipped_conv_path_on_large_maps(k, padding, df):
+    """Stride 1 with at least FLIPPED_CONV_MIN_HW output pixels lowers to a flipped-filter Conv."""
+    from slimir.ops.grad_ops import FLIPPED_CONV_MIN_HW
+
+    h = w = 20
+    oh, ow = _out_hw(h, w, (k, k), (1, 1), (1, 1), padding)
+    assert oh * ow >= FLIPPED_CONV_MIN_HW
+    rng = np.random.default_rng(k)
+    dy, f = rand(rng, layout(2, oh, ow, 5, df)), rand(rng, (k, k, 3, 5))
+    check(lambda a, b: apply_op("conv2d_backprop_input", [a, b], strides=(1, 1), dilations=(1, 1), padding=padding,
+                                data_format=df, input_hw=(h, w)), [dy, f], op="conv2d_backprop_input", atol=1e-4)
+
+
+@pytest.mark.parametrize("df", ["NHWC", "NCHW"])
+def test_max_pool_grad_without_overlap_uses_unpooling_with_first_index_ties(df):
+    rng = np.random.default_rng(0)
+    x = np.round(rand(rng, layout(2, 8, 6, 3, df)))  # many ties
+    dy = rand(rng, layout(2, 4, 3, 3, df))
+    check(lambda a, b: apply_op("max_pool_grad", [a, b], ksize=(2, 2), strides=(2, 2), padding="VALID",
+                                data_format=df), [x, dy], op="max_pool_grad")
