@@ -2,8 +2,9 @@
 and the broadcasting helpers (sum_to, broadcast_like, num_elements).
 
 Lowerings follow what measured fastest on ONNX Runtime's CPU kernels (shared/notes/training-step-on-ort.md):
-dX by ConvTranspose, dW by one Gemm per kernel tap over [C, N*H*W] views (one im2col Gemm when the
-input has few channels), max-pool gradient by MaxPool indices scattered back.
+dX by ConvTranspose (a flipped-filter Conv with its per-step weight reorder measured slower here), dW by
+one Gemm per kernel tap over [C, N*H*W] views (one im2col Gemm when the input has few channels), the
+max-pool gradient by MaxUnpool at MaxPool's indices (ScatterElements(add) when windows overlap).
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from .nn_ops import (_from_nhwc_np, _np_pad_nhwc, _to_nhwc_np, _windows, nhwc, o
 from .registry import OpDef, numel1, Spec, apply_op, register
 
 
-#: dX of a stride-1 convolution runs as a flipped-filter Conv when the output map has at least this many
-#: pixels, as ConvTranspose otherwise (measured crossover on ORT's CPU kernels: 16x16 and up vs 8x8)
-FLIPPED_CONV_MIN_HW = 256
+#: max-pool gradient by MaxUnpool (windows that do not overlap) rather than ScatterElements(add)
+UNPOOL_WHEN_NO_OVERLAP = True
 
 
 def _in_shape(dy_shape, input_hw, channels, df):
@@ -67,17 +67,6 @@ def _bpi_lower(b, node, dy, w):
     kh, kw = node.inputs[1].shape[:2]
     pads = _static_pads(a["input_hw"], (kh, kw), a["strides"], a["dilations"], a["padding"], node.name)
     out_hw = _out_hw(node.inputs[0], df)
-    if tuple(a["strides"]) == (1, 1) and tuple(a["dilations"]) == (1, 1) and None not in out_hw \
-            and out_hw[0] * out_hw[1] >= FLIPPED_CONV_MIN_HW:
-        # large maps at stride 1: a plain Conv with the flipped, in/out-swapped filter beats ConvTranspose
-        # (shared/notes/training-step-on-ort.md); its padding is the forward's mirrored in the kernel
-        t, l, bo, r = pads
-        wf = b.op("Transpose", [w], perm=[2, 3, 0, 1])  # [Ci, Co, kh, kw]
-        wf = b.op("Slice", [wf, b.const(i64([-1, -1])), b.const(i64([-(kh + 1), -(kw + 1)])),
-                            b.const(i64([2, 3])), b.const(i64([-1, -1]))])
-        y = b.op("Conv", [to_nchw(b, dy, df), wf], kernel_shape=[kh, kw],
-                 pads=[kh - 1 - t, kw - 1 - l, kh - 1 - bo, kw - 1 - r])
-        return from_nchw(b, y, df)
     wt = b.op("Transpose", [w], perm=HWIO_TO_OIHW)
     y = b.op("ConvTranspose", [to_nchw(b, dy, df), wt],
              **_convt_attrs(a["input_hw"], out_hw, (kh, kw), a["strides"], a["dilations"], pads))
@@ -257,7 +246,7 @@ def _max_pool_grad_lower(b, node, x, dy):
         xc = pad_hw(b, xc, head, tail, -np.inf, node.inputs[0].dtype.np)
         pad_attrs = {"pads": [0, 0, 0, 0]}
     _, idx = b.op("MaxPool", [xc], outputs=2, kernel_shape=list(a["ksize"]), strides=list(a["strides"]), **pad_attrs)
-    if tuple(a["ksize"]) == tuple(a["strides"]) and pads == [0, 0, 0, 0]:
+    if UNPOOL_WHEN_NO_OVERLAP and tuple(a["ksize"]) == tuple(a["strides"]) and pads == [0, 0, 0, 0]:
         # windows do not overlap: every input cell gets at most one gradient, MaxUnpool places them
         g = b.op("MaxUnpool", [to_nchw(b, dy, df), idx, b.op("Shape", [xc])], kernel_shape=list(a["ksize"]),
                  strides=list(a["strides"]))
