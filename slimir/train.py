@@ -361,7 +361,8 @@ class Optimizer:
         pass
 
     def _apply_dense(self, grad: Tensor, var: Variable) -> list:
-        raise NotImplementedError
+        raise InvalidArgumentError(f"{type(self).__name__} does not define its update rule (_apply_dense); "
+                                   "subclass one of the slim.train optimizers")
 
     def _finish(self, updates: list, graph: Graph) -> list:
         return []
