@@ -61,6 +61,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Optional
 
+from machine import cpu_model, numpy_matmul_gflops, ort_matmul_gflops, percentile, set_thread_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # name -> (batch, height/width, channels, classes)
@@ -131,25 +133,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def limit_blas_threads(threads: int) -> None:
-    """Make numpy's and torch's thread pools match ONNX Runtime's intra-op threads (before numpy loads)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-
-
 # ------------------------------------------------------------------------------------------
 # Machine
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_average() -> str:
@@ -183,49 +168,6 @@ def openblas_core() -> str:
                 except Exception:
                     return ""
     return ""
-
-
-def numpy_matmul_gflops(n: int = 2048, tries: int = 7) -> float:
-    """Best-of-`tries` float32 n x n matmul GFLOP/s through numpy (a multiply-add counts 2)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    out = np.empty((n, n), np.float32)
-    np.matmul(a, b, out=out)  # warm-up (thread pool start, page faults)
-    best = float("inf")
-    for _ in range(tries):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=out)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * n ** 3 / best / 1e9
-
-
-def ort_matmul_gflops(threads: int, providers: list, n: int = 2048, tries: int = 7) -> float:
-    """The same matmul as one ONNX MatMul node in ONNX Runtime (for context: MLAS rather than OpenBLAS)."""
-    import numpy as np
-    import onnx
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
-
-    g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
-                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n]),
-                           helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])],
-                          [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
-    m.ir_version = min(m.ir_version, 9)
-    onnx.checker.check_model(m)
-    sess = ort.InferenceSession(m.SerializeToString(), session_options(threads, "all"), providers=providers)
-    rng = np.random.default_rng(0)
-    feed = {k: rng.standard_normal((n, n), dtype=np.float32) for k in ("a", "b")}
-    sess.run(None, feed)
-    best = float("inf")
-    for _ in range(tries):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * n ** 3 / best / 1e9
 
 
 def torch_matmul_gflops(n: int = 2048, tries: int = 7) -> float:
@@ -294,17 +236,6 @@ class Variant:
 
     def run(self):
         return self.session.run(None, self.feed)
-
-
-def percentile(xs: list, q: float) -> float:
-    """Linear-interpolated q-th percentile (0..100)."""
-    s = sorted(xs)
-    if len(s) == 1:
-        return s[0]
-    pos = (len(s) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 class MatmulProbe:
@@ -651,7 +582,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     SPIN = args.spin
     if args.threads_given:
-        limit_blas_threads(args.threads)
+        set_thread_env(args.threads)
 
     import numpy as np
     import onnx

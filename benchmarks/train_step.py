@@ -68,6 +68,8 @@ REFERENCE = {
 }
 CIFAR_SPEC = [(64, 2), (128, 2), (256, 3)]  # (channels, convs) per block, each block then max-pooled
 
+from machine import cpu_model, numpy_matmul_gflops, ort_matmul_gflops, percentile, set_thread_env
+
 
 # ------------------------------------------------------------------------------------------
 # Arguments, environment, machine
@@ -105,68 +107,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.warmup < 0:
         p.error("--warmup must be >= 0")
     return args
-
-
-def set_thread_env(threads: int) -> None:
-    """BLAS/OpenMP pools of numpy and torch sized like ONNX Runtime's (before numpy loads; children inherit)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def numpy_sgemm_gflops(n: int = 2048, tries: int = 7) -> float:
-    """Best-of-`tries` float32 n^3 matmul through numpy (a multiply-add counts 2)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    out = np.empty((n, n), np.float32)
-    np.matmul(a, b, out=out)
-    best = float("inf")
-    for _ in range(tries):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=out)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * n ** 3 / best / 1e9
-
-
-def ort_matmul_gflops(threads: int, n: int = 2048, tries: int = 7) -> float:
-    """The same matmul as one ONNX MatMul in ONNX Runtime (MLAS, which uses AVX-512 where numpy's bundled
-    OpenBLAS may pick AVX2 kernels): the ceiling the step's Gemms and Convs run against."""
-    import numpy as np
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
-
-    g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
-                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n]),
-                           helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])],
-                          [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
-    m.ir_version = 9
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
-    feed = {"a": rng.standard_normal((n, n), dtype=np.float32), "b": rng.standard_normal((n, n), dtype=np.float32)}
-    sess.run(None, feed)
-    best = float("inf")
-    for _ in range(tries):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * n ** 3 / best / 1e9
 
 
 def git_revision() -> str:
@@ -249,16 +189,6 @@ def loadavg() -> tuple:
         return os.getloadavg()
     except OSError:
         return (float("nan"),) * 3
-
-
-def percentile(xs: list, q: float) -> float:
-    s = sorted(xs)
-    if len(s) == 1:
-        return s[0]
-    pos = (len(s) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 def median(xs: list) -> float:
@@ -1207,7 +1137,7 @@ def main(argv=None) -> int:
     print(f"batch {BATCH}, float32, {args.threads} threads, device {args.device}; SGD momentum {MOMENTUM}, "
           f"lr {LR}; rounds {args.rounds}, warm-up {args.warmup}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in loadavg())}")
-    sgemm0 = numpy_sgemm_gflops()
+    sgemm0 = numpy_matmul_gflops()
     ortmm0 = ort_matmul_gflops(args.threads)
     print(f"2048^3 float32 matmul, {args.threads} threads, best of 7: numpy {sgemm0:.0f} GFLOP/s, "
           f"ONNX Runtime MatMul {ortmm0:.0f} GFLOP/s")
@@ -1304,7 +1234,7 @@ def main(argv=None) -> int:
         for c in children.values():
             c.stop()
 
-    sgemm1 = numpy_sgemm_gflops()
+    sgemm1 = numpy_matmul_gflops()
     ortmm1 = ort_matmul_gflops(args.threads)
     results["sgemm_end"] = sgemm1
     results["ort_matmul_start"], results["ort_matmul_end"] = ortmm0, ortmm1
