@@ -136,14 +136,14 @@ def input_dims(t: Tensor) -> dict:
     return {i: ("batch" if i == 0 else f"{base}_d{i}") for i, d in enumerate(t.shape) if d is None}
 
 
-def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = "inputs",
-          var_values: Optional[dict] = None, opset: int = DEFAULT_OPSET, output_names: Optional[list] = None,
-          name: str = "slimir", side_effects: bool = True, doc: str = "") -> Lowered:
+def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT_OPSET,
+          output_names: Optional[list] = None, name: str = "slimir", side_effects: bool = True,
+          doc: str = "") -> Lowered:
     """Lower what `outputs` need to an ONNX model.
 
     feeds: tensors that become graph inputs (placeholders, or any tensor to override).
-    variables_as: "inputs" (the Session binds their values) or "initializers" (values from var_values).
-    side_effects: include assign/print nodes reached through control dependencies as extra outputs.
+    Variables become graph inputs that the Session binds (exports freeze them into constants first).
+    side_effects: include assign/print/check nodes reached through control dependencies as extra outputs.
     """
     for t in list(outputs) + list(feeds):
         if t.graph is not graph:
@@ -152,7 +152,7 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
     nodes = needed_nodes(outputs, fed)
     b = Builder(opset)
     names: dict = {}  # id(Tensor) -> onnx value name
-    graph_inputs, var_inputs, var_inits = [], [], []
+    graph_inputs, var_inputs = [], []
     for t in feeds:
         nm = t.op.name if t.index == 0 else t.name
         names[id(t)] = nm
@@ -176,13 +176,8 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
                 continue
             names[id(v)] = node.name
             b._used.add(node.name)
-            if variables_as == "inputs":
-                var_inputs.append(v)
-                graph_inputs.append(value_info(node.name, v))
-            else:
-                if var_values is None or v not in var_values:
-                    raise SlimirError(f"no value for variable {node.name} to embed in the model")
-                var_inits.append(numpy_helper.from_array(np.asarray(var_values[v], v.dtype.np), node.name))
+            var_inputs.append(v)
+            graph_inputs.append(value_info(node.name, v))
             continue
         if node.type == "const":  # an initializer named like the node (conv1/weights), no Identity
             names[id(node.outputs[0])] = b.const(node.attrs["value"], name=node.name)
@@ -254,8 +249,7 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
             prints.append((node, idx))
     graph_outputs, used_out = [], set()
     onames = list(output_names or [])
-    not_node_made = {x.name for x in graph_inputs} | {x.name for x in var_inits} | \
-        {x.name for x in b.initializers}
+    not_node_made = {x.name for x in graph_inputs} |         {x.name for x in b.initializers}
     for i, t in enumerate(out_tensors):
         src = names.get(id(t))
         if src is None:
@@ -270,7 +264,7 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, variables_as: str = 
         graph_outputs.append(value_info(want, t))
     b.nodes = _live_onnx_nodes(b.nodes, {o.name for o in graph_outputs})
     inits = b.finish_initializers({o.name for o in graph_outputs})
-    g = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=var_inits + inits,
+    g = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=inits,
                           doc_string=doc or None)
     opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(b.domains)]
     model = helper.make_model(g, opset_imports=opsets, producer_name="slimir", producer_version=_version())

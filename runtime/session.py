@@ -308,7 +308,7 @@ class Session:
                 raise GraphError(f"cannot fetch {t.name}: it belongs to another graph than this Session's")
         with no_gc():
             if not self.optimize:
-                low = lower(self.graph, tensors + ops, feeds, variables_as="inputs", opset=self.opset)
+                low = lower(self.graph, tensors + ops, feeds, opset=self.opset)
             else:
                 low = self._lower_optimized(tensors, ops, feeds)
         if not low.outputs:
@@ -326,7 +326,7 @@ class Session:
         outs = cl.outputs[:len(tensors)]
         keep = [cl.graph._by_name[n.name] for n in roots[len(tensors):]]
         run(cl.graph, SESSION_PIPELINE, outs + [n.outputs[0] for n in keep], inplace=True)
-        low = lower(cl.graph, outs + keep, cl.feeds, variables_as="inputs", opset=self.opset)
+        low = lower(cl.graph, outs + keep, cl.feeds, opset=self.opset)
         orig = lambda v: v.op.meta.get("variable", v)  # noqa: E731
         low.feeds = list(feeds)
         low.variables = [orig(v) for v in low.variables]

@@ -255,7 +255,7 @@ class Graph:
         self._var_store: dict[str, Variable] = {}
         self._var_scope_counts: dict[str, int] = {}
         self._var_scope_desc: dict[str, set] = {}  # scope name -> names of scopes opened below it
-        self.version = 0  # bumped on every structural change; sessions use it to invalidate caches
+        self._finalized = False
 
     # -- per-thread scope state
     @property
@@ -381,6 +381,8 @@ class Graph:
     def add_node(self, type_: str, inputs: list, attrs: dict, out_specs: list, name: str,
                  exact_name: bool = False, tensor_cls=Tensor) -> Node:
         """Create a node (name uniquified under the current name scope) and its output tensors."""
+        if self._finalized:
+            raise GraphError(f"Graph is finalized and cannot be modified (adding {name})")
         if name.endswith("/"):  # TF: a name scope string used as an op name means exactly that name
             name, exact_name = name[:-1], True
         full = name if exact_name else self.unique_name(name)
@@ -399,7 +401,6 @@ class Graph:
             self._consumers.setdefault(id(t), []).append(node)
         self.nodes.append(node)
         self._by_name[full] = node
-        self.version += 1
         return node
 
     # -- rewriting (passes work on their own copy of a graph)
@@ -429,7 +430,6 @@ class Graph:
                 if t is old:
                     outputs[i] = new
                     n += 1
-        self.version += 1
         return n
 
     def take_name(self, node: Node) -> str:
@@ -454,7 +454,6 @@ class Graph:
                 if lst:
                     lst[:] = [c for c in lst if id(c) not in dead_ids]
         self.nodes = [n for n in self.nodes if id(n) not in dead_ids]
-        self.version += 1
 
     def get_operation_by_name(self, name: str) -> Node:
         try:
@@ -520,11 +519,12 @@ class Graph:
         return g
 
     def finalize(self) -> None:
-        pass
+        """Make the graph read-only: adding a node afterwards raises (TF's Graph.finalize)."""
+        self._finalized = True
 
     @property
     def finalized(self) -> bool:
-        return False
+        return self._finalized
 
     def __repr__(self) -> str:
         return f"<slim.Graph with {len(self.nodes)} nodes>"

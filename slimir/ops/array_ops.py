@@ -11,7 +11,7 @@ from ..errors import DTypeError, FeedError, InvalidArgumentError, ShapeError
 from ..graph import Tensor, Variable, get_default_graph
 from ..shape import Shape, fmt
 from .lowering_utils import i64
-from .registry import OpDef, Spec, apply_op, expect_rank, normalize_axis, register
+from .registry import OpDef, Spec, apply_op, normalize_axis, register
 
 # ------------------------------------------------------------------------------------------
 # Sources: const, placeholder, variable

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..shape import Shape, fmt
+from ..shape import fmt
 from .registry import OpDef, numel1, Spec, get_op, register, same_dtype
 
 # activation name -> (emit(b, y, attrs) -> name, numpy reference(y, attrs))
@@ -66,7 +66,7 @@ class _View:
     """A node seen as its base conv op (attrs without the fusion fields), for the base lowering."""
 
     def __init__(self, node, attrs):
-        self.name, self.inputs, self.outputs, self.attrs = node.name, node.inputs, node.outputs, attrs
+        self.name, self.inputs, self.outputs, self.attrs = node.name, node.inputs[:2], node.outputs, attrs
 
 
 def _fused_conv_lower(b, node, x, w, bias=None):
@@ -96,8 +96,49 @@ def _fused_conv_flops(node):
     return base_flops + n * (len(node.inputs) == 3) + n * bool(node.attrs["activation"])
 
 
+def _pre_activation_grad(node, g):
+    """d/d(pre-activation) from the fused node's OUTPUT y (the pre-activation itself is not kept)."""
+    from . import math_ops as m
+    from .array_ops import cast, constant
+
+    act, y, a = node.attrs["activation"], node.outputs[0], node.attrs
+    if not act:
+        return g
+
+    def c(v):
+        return constant(v, dtype=y.dtype)
+
+    def mask(cond):
+        return cast(cond, y.dtype)
+
+    if act == "relu":
+        return m.mul(g, mask(m.greater(y, c(0.0))))
+    if act in ("relu6", "clip"):
+        lo, hi = (0.0, 6.0) if act == "relu6" else (a["lo"], a["hi"])
+        return m.mul(g, mask(m.logical_and(m.greater(y, c(lo)), m.less(y, c(hi)))))
+    if act == "leaky_relu":
+        return m.where(m.greater(y, c(0.0)), g, m.mul(g, c(a["alpha"])))
+    if act == "sigmoid":
+        return m.mul(g, m.mul(y, m.sub(c(1.0), y)))
+    if act == "tanh":
+        return m.mul(g, m.sub(c(1.0), m.mul(y, y)))
+    return m.where(m.greater(y, c(0.0)), g, m.mul(g, m.add(y, c(1.0))))  # elu
+
+
+def _fused_conv_vjp(node, grads):
+    from .math_ops import reduce_sum
+
+    dz = _pre_activation_grad(node, grads[0])
+    conv, base = _split_attrs(node.attrs)
+    out = list(get_op(conv).vjp(_View(node, base), [dz]))
+    if len(node.inputs) == 3:
+        cax = 1 if base["data_format"] == "NCHW" else 3
+        out.append(reduce_sum(dz, [i for i in range(4) if i != cax]))
+    return out
+
+
 register(OpDef("fused_conv2d", _fused_conv_shape, _fused_conv_lower, _fused_conv_ref, default_name="FusedConv",
-               flops=_fused_conv_flops))
+               flops=_fused_conv_flops, vjp=_fused_conv_vjp))
 
 
 # ------------------------------------------------------------------------------------------
@@ -140,4 +181,15 @@ def _gemm_flops(node):
     return 2 * m * k * n + 2 * m * n
 
 
-register(OpDef("gemm", _gemm_shape, _gemm_lower, _gemm_ref, default_name="Gemm", flops=_gemm_flops))
+def _gemm_vjp(node, grads):
+    from .math_ops import matmul, reduce_sum
+
+    a, w, _ = node.inputs
+    dz = _pre_activation_grad(node, grads[0])
+    tb = node.attrs["transpose_b"]
+    da = matmul(dz, w, transpose_b=not tb)
+    dw = matmul(dz, a, transpose_a=True) if tb else matmul(a, dz, transpose_a=True)
+    return [da, dw, reduce_sum(dz, [0])]
+
+
+register(OpDef("gemm", _gemm_shape, _gemm_lower, _gemm_ref, default_name="Gemm", flops=_gemm_flops, vjp=_gemm_vjp))

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError
 from ..graph import Tensor, get_default_graph, get_seed
-from ..shape import Shape, fmt
+from ..shape import fmt
 from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, onnx_seed, reduce, to_nchw, weight_layout
 from .registry import OpDef, numel1, Spec, apply_op, expect_float, expect_rank, normalize_axis, register, same_dtype
 
