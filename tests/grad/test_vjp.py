@@ -692,6 +692,9 @@ def test_l2_normalize(shape, data, seed):
 @FEW
 @given(shape=shapes(2, 4, 1, 4), data=st.data(), center=st.booleans(), scale=st.booleans(), seed=seeds)
 def test_layer_norm(shape, data, center, scale, seed):
+    """atol 1e-6: normalising over two nearly equal values leaves an x-gradient of ~1e-4 made only by the
+    1e-12 variance epsilon, which float64 rounding of the variance (~1e-16) blurs by ~1e-8 in both the
+    analytic and the numeric value; well-conditioned gradients here are O(1)."""
     r = len(shape)
     bna = data.draw(st.integers(1, r - 1))
     bpa = data.draw(st.integers(-1, r - 1))
@@ -704,7 +707,7 @@ def test_layer_norm(shape, data, center, scale, seed):
         rng = np.random.default_rng(seed)
         loss = slim.reduce_sum(y * slim.constant(rng.standard_normal(shape)))
         fd_check(loss, [x] + vs, {x: rng.standard_normal(shape)},
-                 {v: rng.standard_normal(tuple(v.shape)) for v in vs}, rng, n_coords=N_COORDS)
+                 {v: rng.standard_normal(tuple(v.shape)) for v in vs}, rng, n_coords=N_COORDS, atol=1e-6)
 
 
 def test_moments_and_batch_normalization():
