@@ -4,7 +4,11 @@ from . import (  # noqa: F401
     alexnet,
     cifarnet,
     lenet,
+    mobilenet_v1,
     nets_factory,
     overfeat,
+    resnet_utils,
+    resnet_v1,
+    resnet_v2,
     vgg,
 )

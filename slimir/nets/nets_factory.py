@@ -7,7 +7,7 @@ import functools
 
 from ..arg_scope import arg_scope
 from ..errors import InvalidArgumentError
-from . import alexnet, cifarnet, lenet, overfeat, vgg
+from . import alexnet, cifarnet, lenet, mobilenet_v1, overfeat, resnet_v1, resnet_v2, vgg
 
 __all__ = ["arg_scopes_map", "get_network_fn", "networks_map"]
 
@@ -19,6 +19,18 @@ networks_map = {
     "vgg_16": vgg.vgg_16,
     "vgg_19": vgg.vgg_19,
     "lenet": lenet.lenet,
+    "resnet_v1_50": resnet_v1.resnet_v1_50,
+    "resnet_v1_101": resnet_v1.resnet_v1_101,
+    "resnet_v1_152": resnet_v1.resnet_v1_152,
+    "resnet_v1_200": resnet_v1.resnet_v1_200,
+    "resnet_v2_50": resnet_v2.resnet_v2_50,
+    "resnet_v2_101": resnet_v2.resnet_v2_101,
+    "resnet_v2_152": resnet_v2.resnet_v2_152,
+    "resnet_v2_200": resnet_v2.resnet_v2_200,
+    "mobilenet_v1": mobilenet_v1.mobilenet_v1,
+    "mobilenet_v1_075": mobilenet_v1.mobilenet_v1_075,
+    "mobilenet_v1_050": mobilenet_v1.mobilenet_v1_050,
+    "mobilenet_v1_025": mobilenet_v1.mobilenet_v1_025,
 }
 
 arg_scopes_map = {
@@ -29,6 +41,18 @@ arg_scopes_map = {
     "vgg_16": vgg.vgg_arg_scope,
     "vgg_19": vgg.vgg_arg_scope,
     "lenet": lenet.lenet_arg_scope,
+    "resnet_v1_50": resnet_v1.resnet_arg_scope,
+    "resnet_v1_101": resnet_v1.resnet_arg_scope,
+    "resnet_v1_152": resnet_v1.resnet_arg_scope,
+    "resnet_v1_200": resnet_v1.resnet_arg_scope,
+    "resnet_v2_50": resnet_v2.resnet_arg_scope,
+    "resnet_v2_101": resnet_v2.resnet_arg_scope,
+    "resnet_v2_152": resnet_v2.resnet_arg_scope,
+    "resnet_v2_200": resnet_v2.resnet_arg_scope,
+    "mobilenet_v1": mobilenet_v1.mobilenet_v1_arg_scope,
+    "mobilenet_v1_075": mobilenet_v1.mobilenet_v1_arg_scope,
+    "mobilenet_v1_050": mobilenet_v1.mobilenet_v1_arg_scope,
+    "mobilenet_v1_025": mobilenet_v1.mobilenet_v1_arg_scope,
 }
 
 
