@@ -174,7 +174,7 @@ class EventFileWriter:
         self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     def _write(self, event) -> None:
-        from .checkpoint.crc32c import masked_crc32c
+        from slimir.crc32c import masked_crc32c
 
         data = event.SerializeToString()
         header = struct.pack("<Q", len(data))

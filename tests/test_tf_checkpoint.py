@@ -47,7 +47,7 @@ def test_crc32c_known_values():
 
 @pytest.mark.parametrize("n", [16383, 16384, 16385, 100_003, 1 << 20])
 def test_crc32c_vectorized_matches_bytewise(n):
-    from slimir.runtime.checkpoint.crc32c import _M32, _update_bytes
+    from slimir.crc32c import _M32, _update_bytes
 
     data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8).tobytes()
     expected = _update_bytes(_M32, data) ^ _M32

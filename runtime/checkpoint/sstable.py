@@ -15,7 +15,7 @@ import struct
 
 from slimir.errors import CheckpointError
 
-from .crc32c import crc32c, unmask
+from slimir.crc32c import crc32c, unmask
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48

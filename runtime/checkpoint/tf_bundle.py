@@ -20,7 +20,7 @@ import numpy as np
 
 from slimir.errors import CheckpointError
 
-from .crc32c import crc32c, mask
+from slimir.crc32c import crc32c, mask
 from .sstable import _Corrupt, has_table_magic, read_table, read_varint
 
 READER_VERSION = 1  # the bundle format version this reader understands (TF writes producer 1, min_consumer 0)

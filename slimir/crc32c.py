@@ -1,6 +1,7 @@
-"""CRC-32C (Castagnoli) in Python + numpy, and TensorFlow's masked form of it.
+"""CRC-32C (Castagnoli) and TensorFlow's masked form of it, for TFRecord files, event files and checkpoints.
 
-Small inputs use a byte-at-a-time table loop; large ones (tensor data, ~100 MB) split the bytes into
+The C library of the `google-crc32c` package computes it when that package is installed with its C
+extension (GB/s). The pure fallback below is Python + numpy: small inputs use a byte-at-a-time table loop; large ones (tensor data, ~100 MB) split the bytes into
 equal chunks, run slicing-by-4 over all chunks at once with numpy, then fold the chunk CRCs pairwise
 with the linear "append N zero bytes" operator (CRC is linear over GF(2)), so no C extension is needed.
 """
@@ -107,8 +108,8 @@ def _update_vectorized(state: int, buf: memoryview) -> int:
     return _update_bytes(int(s[0]), buf[main:])
 
 
-def crc32c(data, crc: int = 0) -> int:
-    """CRC-32C of `data` (bytes-like); pass a previous result as `crc` to extend it over more bytes."""
+def crc32c_pure(data, crc: int = 0) -> int:
+    """CRC-32C computed in Python + numpy (the fallback); same contract as `crc32c`."""
     buf = memoryview(data).cast("B")
     state = (crc ^ _M32) & _M32
     if len(buf) < _VECTOR_MIN:
@@ -118,6 +119,29 @@ def crc32c(data, crc: int = 0) -> int:
     return state ^ _M32
 
 
+def _fast_crc32c():
+    """google-crc32c's C implementation, or None (its pure-Python mode is slower than our numpy one)."""
+    try:
+        import google_crc32c
+    except ImportError:
+        return None
+    if getattr(google_crc32c, "implementation", None) != "c":
+        return None
+    extend = google_crc32c.extend
+
+    def crc32c(data, crc: int = 0) -> int:
+        """CRC-32C of `data` (bytes-like); pass a previous result as `crc` to extend it over more bytes."""
+        if not isinstance(data, bytes):
+            data = memoryview(data).cast("B").tobytes()  # the C extension takes only `bytes`
+        return extend(crc & _M32, data)
+
+    return crc32c
+
+
+crc32c = _fast_crc32c() or crc32c_pure
+IMPLEMENTATION = "c" if crc32c is not crc32c_pure else "numpy"
+
+
 def mask(crc: int) -> int:
     """TensorFlow's (LevelDB's) masked CRC, stored so that CRCs of CRC-bearing data stay well-behaved."""
     crc &= _M32
@@ -125,9 +149,11 @@ def mask(crc: int) -> int:
 
 
 def unmask(masked: int) -> int:
+    """The inverse of `mask`."""
     rot = (masked - MASK_DELTA) & _M32
     return ((rot >> 17) | (rot << 15)) & _M32
 
 
 def masked_crc32c(data) -> int:
+    """`mask(crc32c(data))`: the checksum TFRecord, event and checkpoint files store."""
     return mask(crc32c(data))
