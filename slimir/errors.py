@@ -51,3 +51,11 @@ class NumericsError(SlimirError, ArithmeticError):
 
 class OutOfRangeError(SlimirError):
     """An input pipeline bound to placeholders has no more data (TF's OutOfRangeError)."""
+
+
+class DataLossError(SlimirError, IOError):
+    """A data file (TFRecord, image) is corrupt or truncated: a checksum or a length does not match."""
+
+
+class NotFoundError(SlimirError, FileNotFoundError):
+    """A file, directory or dataset split that an input pipeline needs does not exist."""
