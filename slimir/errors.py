@@ -59,3 +59,7 @@ class DataLossError(SlimirError, IOError):
 
 class NotFoundError(SlimirError, FileNotFoundError):
     """A file, directory or dataset split that an input pipeline needs does not exist."""
+
+
+class InputPipelineError(SlimirError, RuntimeError):
+    """A reader, decoder or map of an input pipeline failed; names the record (the original is chained)."""
