@@ -229,7 +229,7 @@ def parameter_hash(arrays) -> str:
     """A hash of the bytes of `arrays` (in order): equal on every rank when the replicas agree bitwise."""
     h = hashlib.sha1()
     for a in arrays:
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a, order="C")
         h.update(str(a.dtype).encode())
         h.update(str(a.shape).encode())
         h.update(a.tobytes())

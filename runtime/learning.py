@@ -42,12 +42,23 @@ def train_step(sess: Session, train_op, global_step, train_step_kwargs: dict):
     if summary_op is not None:
         fetches.append(summary_op)
     start = time.time()
-    out = sess.run(fetches, feed)
+    split = train_step_kwargs.get("split_step")
+    if split is not None:  # data parallel: gradient graph, all-reduce, apply graph
+        out = [split.step(feed)]
+        if summary_op is not None:
+            out.append(sess.run(summary_op, split.last_feeds))
+    else:
+        out = sess.run(fetches, feed)
     elapsed = time.time() - start
     total_loss = out[0]
     np_step = int(sess.run(global_step))  # the step after this update
     train_step_kwargs["last_step"] = np_step
     train_step_kwargs["last_elapsed"] = elapsed
+    comm, check_every = train_step_kwargs.get("comm"), train_step_kwargs.get("replica_check_every_n_steps")
+    if comm is not None and check_every and np_step % check_every == 0:
+        from .split_step import check_replicas
+
+        check_replicas(sess, comm, np_step)
     if summary_op is not None:
         train_step_kwargs["summary_value"] = out[1]
     every = train_step_kwargs.get("log_every_n_steps") or 0
@@ -58,7 +69,7 @@ def train_step(sess: Session, train_op, global_step, train_step_kwargs: dict):
 
 
 def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step, train_step_kwargs=_USE_DEFAULT,
-          log_every_n_steps: int = 1, graph=None, master: str = "", is_chief: bool = True, global_step=None,
+          log_every_n_steps: int = 1, graph=None, master="", is_chief: Optional[bool] = None, global_step=None,
           number_of_steps: Optional[int] = None, init_op=_USE_DEFAULT, init_feed_dict=None, local_init_op=_USE_DEFAULT,
           init_fn: Optional[Callable] = None, ready_op=_USE_DEFAULT, summary_op=_USE_DEFAULT,
           save_summaries_secs: float = 600, summary_writer=_USE_DEFAULT, startup_delay_steps: int = 0,
@@ -66,12 +77,17 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
           session_wrapper=None, trace_every_n_steps=None, ignore_live_threads: bool = False,
           feed_fn: Optional[Callable] = None, device: Optional[str] = None, progress: Optional[bool] = None,
           session: Optional[Session] = None):
-    """Run `train_op` until `number_of_steps` (TF-Slim's learning.train); returns the last loss."""
+    """Run `train_op` until `number_of_steps` (TF-Slim's learning.train); returns the last loss.
+
+    Data parallel (synchronous, all-reduce): `master=slim.distributed.init()` (or 'mpi') under
+    `slimir launch -n N` / mpiexec, with `sync_optimizer=` the SyncReplicasOptimizer the train op was built
+    with. `is_chief` (default: rank 0) restores/initialises and broadcasts the variables, and is the only
+    rank that writes checkpoints and summaries to logdir; every `replica_check_every_n_steps` global steps
+    (train_step_kwargs, default 100) the ranks compare a hash of their variables and stop with an error
+    if they differ."""
     if not isinstance(train_op, Tensor):
         raise InvalidArgumentError(f"learning.train: train_op must be the tensor create_train_op returned, got {train_op!r}")
-    if master not in ("", None) or sync_optimizer is not None:
-        raise InvalidArgumentError("learning.train: distributed training (master=, sync_optimizer=) is not supported "
-                                   "by this slimir build; run one process")
+    comm, is_chief = _distributed_setup(master, is_chief, sync_optimizer, startup_delay_steps)
     if logdir is None:
         if summary_op not in (_USE_DEFAULT, None):
             raise InvalidArgumentError("learning.train: cannot provide summary_op because logdir=None")
@@ -97,8 +113,10 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
             init_op = global_variables_initializer()
         if local_init_op is _USE_DEFAULT:
             local_init_op = local_variables_initializer()
+    if not is_chief:  # only the chief writes to logdir
+        saver, summary_op = None, None
     writer = None
-    if logdir:
+    if logdir and is_chief:
         os.makedirs(logdir, exist_ok=True)
         if summary_op is not None and summary_writer is _USE_DEFAULT:
             from slimir.summary import FileWriter
@@ -106,15 +124,35 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
             writer = FileWriter(logdir)
         elif summary_writer not in (_USE_DEFAULT, None):
             writer = summary_writer
-    sess = session or Session(graph=g, device=device)
+    if session is not None:
+        sess = session
+    elif comm is not None:  # one thread pool per rank, no spinning between the two graphs of a step
+        from .split_step import threads_per_rank
+
+        sess = Session(graph=g, device=device, allow_spinning=False, intra_op_num_threads=threads_per_rank())
+    else:
+        sess = Session(graph=g, device=device)
     kwargs = {} if train_step_kwargs is _USE_DEFAULT else dict(train_step_kwargs)
+    if comm is not None:
+        from .split_step import SplitStep
+
+        kwargs.setdefault("replica_check_every_n_steps", 100)
+        kwargs.update(comm=comm, split_step=SplitStep(sess, sync_optimizer, comm))
     if progress is None:
         progress = sys.stderr.isatty()
     kwargs.update(number_of_steps=number_of_steps, log_every_n_steps=log_every_n_steps, feed_fn=feed_fn,
                   progress=progress)
     ckpt_prefix = os.path.join(logdir, "model.ckpt") if logdir else None
     with g.as_default():
-        _prepare(sess, init_op, init_feed_dict, local_init_op, init_fn, saver, logdir)
+        if comm is None or is_chief:
+            _prepare(sess, init_op, init_feed_dict, local_init_op, init_fn, saver, logdir)
+        else:  # a worker initialises (for the shapes), then takes the chief's values
+            _prepare(sess, init_op, init_feed_dict, local_init_op, None, None, None)
+        if comm is not None:
+            from .split_step import broadcast_variables, check_replicas
+
+            broadcast_variables(sess, comm)
+            check_replicas(sess, comm)
         step0 = int(sess.run(global_step))
         if number_of_steps is not None and step0 >= number_of_steps:
             log.info("global step %d already reached number_of_steps=%d", step0, number_of_steps)
@@ -165,6 +203,45 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
                 writer.close()
         log.info("training stopped (%s) at global step %s", stopped_by, kwargs.get("last_step"))
         return total_loss
+
+
+def _distributed_setup(master, is_chief, sync_optimizer, startup_delay_steps):
+    """(communicator or None, is_chief) from TF-Slim's master / is_chief / sync_optimizer arguments."""
+    from slimir.train import SyncReplicasOptimizer
+
+    from .distributed import resolve_master
+
+    comm = resolve_master(master)
+    if isinstance(sync_optimizer, (list, tuple)):
+        if len(sync_optimizer) != 1:
+            raise InvalidArgumentError("learning.train: one sync_optimizer per train op is supported, got "
+                                       f"{len(sync_optimizer)}")
+        sync_optimizer = sync_optimizer[0]
+    if sync_optimizer is not None and not isinstance(sync_optimizer, SyncReplicasOptimizer):
+        raise InvalidArgumentError(f"learning.train: sync_optimizer must be a slim.train.SyncReplicasOptimizer, got "
+                                   f"{sync_optimizer!r}")
+    if sync_optimizer is not None and startup_delay_steps:
+        raise ValueError("startup_delay_steps must be zero when sync_optimizer is supplied.")
+    if comm is None:
+        if sync_optimizer is not None and sync_optimizer.total_num_replicas != 1:
+            raise InvalidArgumentError(
+                f"learning.train: sync_optimizer aggregates {sync_optimizer.total_num_replicas} replicas but no "
+                "master was given: pass master=slim.distributed.init() and launch N processes (slimir launch -n N)")
+        return None, (True if is_chief is None else bool(is_chief))
+    if comm.size > 1 and sync_optimizer is None:
+        raise InvalidArgumentError(
+            f"learning.train: {comm.size} processes without sync_optimizer would be asynchronous (parameter-server) "
+            "training, which slimir does not support; build the train op with slim.train.SyncReplicasOptimizer(opt, "
+            f"{comm.size}, {comm.size}) and pass it as sync_optimizer=")
+    if sync_optimizer is None:  # world of size 1: the fused step
+        return None, (True if is_chief is None else bool(is_chief))
+    chief = comm.is_chief if is_chief is None else bool(is_chief)
+    flags = comm.allgather_obj(chief)
+    if sum(flags) != 1:
+        raise InvalidArgumentError(f"learning.train: exactly one process must be the chief, got is_chief={flags}")
+    if not flags[0]:
+        raise InvalidArgumentError("learning.train: the chief must be rank 0 (it is the root of the broadcasts)")
+    return comm, chief
 
 
 def _save_if_finite(sess, saver, prefix, global_step) -> None:

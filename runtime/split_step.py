@@ -75,6 +75,7 @@ class SplitStep:
         self._grad_tensors = [g for g, _ in self.pairs]
         self._compiled: dict = {}
         self._bucket = None
+        self.last_feeds: dict = {}
 
     # -- the bucket
     def _layout(self, comp) -> None:
@@ -174,6 +175,7 @@ class SplitStep:
         bindings = self.graph.get_collection("input_bindings")
         if bindings:
             sess._feed_bound([self.loss] + self._grad_tensors, feeds, bindings)
+        self.last_feeds = feeds  # this step's batch (summaries of the chief are computed on it)
         with sess._lock:
             self._run_grads(feeds)
             n = self.comm.size
@@ -217,7 +219,7 @@ def broadcast_variables(sess, comm: Communicator, root: int = 0, variables=None)
         raise DistributedError("broadcast_variables: the ranks built different graphs (their variable names "
                                "differ); every rank must build the same model")
     for v in variables:
-        arr = np.ascontiguousarray(sess.variable_value(v)).copy()
+        arr = np.array(sess.variable_value(v), order="C")
         comm.broadcast_(arr, root=root)
         sess.set_variable_value(v, arr)
 

@@ -53,6 +53,7 @@ from . import nets  # noqa: E402,F401
 from .passes.gradients import gradients  # noqa: E402,F401
 from .runtime import InteractiveSession, Session, export_onnx  # noqa: E402,F401
 from .runtime import evaluation, learning  # noqa: E402,F401
+from .runtime import distributed  # noqa: E402,F401
 from .runtime.checkpoint.assign import (assign_from_checkpoint, assign_from_checkpoint_fn,  # noqa: E402,F401
                                         assign_from_values, assign_from_values_fn)
 from .runtime.checkpoint import saver as _saver  # noqa: E402
