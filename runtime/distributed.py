@@ -234,3 +234,80 @@ def parameter_hash(arrays) -> str:
         h.update(str(a.shape).encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------
+# Distributed evaluation: merging the streaming metrics' accumulators once, after every rank's shard
+
+
+def _merge_moments(parts) -> tuple:
+    """Chan's parallel merge of (count, mean_x, mean_y, comoment) tuples (streaming_covariance's state)."""
+    n, mx, my, c = (float(v) for v in parts[0])
+    for nb, mxb, myb, cb in parts[1:]:
+        nb, mxb, myb, cb = float(nb), float(mxb), float(myb), float(cb)
+        tot = n + nb
+        if tot == 0:
+            continue
+        dx, dy = mxb - mx, myb - my
+        c = c + cb + dx * dy * n * nb / tot
+        mx, my, n = mx + dx * nb / tot, my + dy * nb / tot, tot
+    return n, mx, my, c
+
+
+def merge_metric_variables(sess, graph, comm: Communicator) -> None:
+    """Combine every rank's metric accumulators (METRIC_VARIABLES) so each rank holds the whole data's state.
+
+    Totals, counts, confusion matrices and thresholded TP/FP/TN/FN merge by sum; streaming_covariance
+    (and so streaming_pearson_correlation) merges its count/means/comoment with the parallel-moments
+    formula; streaming_concat concatenates the ranks' filled parts in rank order. The state is small, so
+    it travels in one allgather of arrays slimir computed itself.
+    """
+    from slimir.graph import GraphKeys
+
+    if comm.size == 1:
+        return
+    mvars = [v for v in graph.get_collection(GraphKeys.METRIC_VARIABLES) if sess.is_initialized(v)]
+    by_name = {v.op.name: v for v in mvars}
+    special: set = set()
+    cov_groups, concat_groups = [], []
+    for name in sorted(by_name):
+        scope, _, leaf = name.rpartition("/")
+        if leaf == "comoment":
+            group = [f"{scope}/{k}" for k in ("count", "mean_prediction", "mean_label", "comoment")]
+            if all(g in by_name for g in group):
+                cov_groups.append(group)
+                special.update(group)
+        elif leaf == "array" and f"{scope}/size" in by_name:
+            concat_groups.append((name, f"{scope}/size"))
+            special.update((name, f"{scope}/size"))
+    state = {}
+    for name, v in by_name.items():
+        val = np.asarray(sess.variable_value(v))
+        if any(name == a for a, _ in concat_groups):
+            size = int(np.asarray(sess.variable_value(by_name[name.rpartition("/")[0] + "/size"])))
+            val = val[:size]
+        state[name] = np.array(val)
+    gathered = comm.allgather_obj(state)
+    names = [sorted(s) for s in gathered]
+    if any(n != names[0] for n in names):
+        raise DistributedError("merge_metric_variables: the ranks built different metrics (their metric variables "
+                               "differ); every rank must build the same evaluation graph")
+    for name, v in by_name.items():
+        if name in special:
+            continue
+        total = sum(np.asarray(s[name], np.float64 if v.dtype.is_floating else np.int64) for s in gathered)
+        sess.set_variable_value(v, np.asarray(total).astype(v.dtype.np))
+    for group in cov_groups:
+        merged = _merge_moments([[s[k] for k in group] for s in gathered])
+        for k, value in zip(group, merged):
+            sess.set_variable_value(by_name[k], np.asarray(value, by_name[k].dtype.np))
+    for arr_name, size_name in concat_groups:
+        var = by_name[arr_name]
+        parts = np.concatenate([s[arr_name] for s in gathered], axis=0)
+        if parts.shape[0] > var.shape[0]:
+            raise DistributedError(f"{arr_name}: the ranks concatenated {parts.shape[0]} rows in all, more than its "
+                                   f"max_size {var.shape[0]}")
+        buf = np.zeros(tuple(var.shape), var.dtype.np)
+        buf[:parts.shape[0]] = parts
+        sess.set_variable_value(var, buf)
+        sess.set_variable_value(by_name[size_name], np.asarray(parts.shape[0], by_name[size_name].dtype.np))

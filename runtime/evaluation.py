@@ -262,10 +262,14 @@ def _poll_interval(min_interval_secs, timeout) -> float:
 # ------------------------------------------------------------------------------------------ one evaluation
 
 
-def _check_master(master, fn: str) -> None:
-    if master not in ("", None, "local"):
-        raise InvalidArgumentError(f"{fn}: master={master!r}: slimir evaluates in this process only; "
-                                   "pass '' or 'local'")
+def _check_master(master, fn: str):
+    """None (this process alone) or the communicator whose ranks share the evaluation."""
+    from .distributed import Communicator, resolve_master
+
+    if master in ("", None, "local") or isinstance(master, Communicator) or master == "mpi":
+        return resolve_master(master)
+    raise InvalidArgumentError(f"{fn}: master={master!r}: pass '' or 'local' (this process), or a "
+                               "slim.distributed communicator ('mpi') to split the evaluations over its ranks")
 
 
 def _normalize_fetch(f):
@@ -311,7 +315,7 @@ class _Evaluator:
     def __init__(self, fn: str, master, logdir, num_evals, initial_op, initial_op_feed_dict, init_fn, eval_op,
                  eval_op_feed_dict, final_op, final_op_feed_dict, summary_op, summary_op_feed_dict,
                  variables_to_restore, session_config, hooks, feed_fn):
-        _check_master(master, fn)
+        self.comm = _check_master(master, fn)
         if num_evals is not None and num_evals < 0:
             raise InvalidArgumentError(f"{fn}: num_evals must be >= 0, got {num_evals}")
         self.fn = fn
@@ -327,6 +331,9 @@ class _Evaluator:
                 summary_op = summary.merge_all()
             self.restore_map = _var_dict(variables_to_restore)
         self.logdir = logdir
+        if self.comm is not None and self.comm.size > 1 and num_evals is not None:
+            # num_evals global batches, strided over the ranks (rank r runs batches r, r + size, ...)
+            num_evals = len(range(self.comm.rank, num_evals, self.comm.size))
         self.num_evals = num_evals
         self.initial_op, self.initial_op_feed_dict = initial_op, initial_op_feed_dict
         self.init_fn = init_fn
@@ -429,7 +436,7 @@ class _Evaluator:
         return done
 
     def _write_summary(self, sess, step: int) -> None:
-        if self.summary_op is None or not self.logdir:
+        if self.summary_op is None or not self.logdir or (self.comm is not None and not self.comm.is_chief):
             return
         value = sess.run(self.summary_op, self.summary_op_feed_dict)
         if self.writer is None:
@@ -440,6 +447,8 @@ class _Evaluator:
     # -- one checkpoint
     def evaluate(self, checkpoint_path: str):
         path = resolve_model_path(checkpoint_path)
+        if self.comm is not None and self.comm.size > 1:  # every rank evaluates the chief's choice
+            path = self.comm.allgather_obj(path)[0]
         start = time.time()
         log.info("Starting evaluation of %s", path)
         for h in self.hooks:
@@ -457,6 +466,10 @@ class _Evaluator:
             if self.initial_op is not None:
                 sess.run(self.initial_op, self.initial_op_feed_dict)
             done = self._run_evals(sess)
+            if self.comm is not None and self.comm.size > 1:  # every rank ends with the whole data's metrics
+                from .distributed import merge_metric_variables
+
+                merge_metric_variables(sess, self.graph, self.comm)
             final = None
             if self.final_op is not None:
                 final = sess.run(self.final_op, self.final_op_feed_dict)

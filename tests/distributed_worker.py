@@ -171,7 +171,7 @@ def eval_case(comm, outdir):
             return {x: X[i], y: Y[i]}
 
         final = slim.evaluation.evaluate_once(comm if comm is not None else "", ckpt_dir, None,
-                                              num_evals=len(mine), eval_op=list(names_to_updates.values()),
+                                              num_evals=6, eval_op=list(names_to_updates.values()),
                                               final_op=names_to_values, feed_fn=feed_fn)
     return {k: np.asarray(v) for k, v in final.items()}
 
