@@ -1,0 +1,687 @@
+"""Train a slimir graph through ONNX Runtime's training API (onnxruntime-training 1.19.2, its own profile).
+
+    from slimir.runtime import ort_training
+    fwd = ort_training.export_forward(total_loss, session=sess)          # forward + loss, weights inside
+    trainer = ort_training.OrtTrainer(fwd, slim.train.AdamWOptimizer(1e-4, 1e-3), '/tmp/artifacts')
+    loss = trainer.step({images: x, labels: y})                        # Module + Optimizer, one step
+    trainer.to_session(sess)                                           # variables back, scope names kept
+
+or, TF-Slim's way, `slim.learning.train(train_op, logdir, backend='ort-training', optimizer=opt)`.
+
+`export_forward` writes the model `onnxruntime.training.artifacts.generate_artifacts` takes: the graph's
+forward pass and loss at opset <= 21 stamped with ONNX IR version <= 10 (what ORT 1.19.2 reads), the
+variables as initializers named by their scope names (`LeNet/conv1/weights`: ORT accepts '/' in
+parameter names, so the slimir <-> ORT name mapping is the identity; `ort_name`/`slimir_name` are the
+documented, reversible mapping), requires_grad = the variables to train, frozen_params = the rest (batch-norm
+moving statistics included). Batch-norm moving averages are extra model outputs that the trainer writes
+back into the CheckpointState after each step. Training-mode batch norm is never an ONNX
+BatchNormalization node here: slimir lowers it to primitive ops (ReduceMean, Sub, Mul, ...), so ORT's
+eval model (which turns training_mode off on BatchNormalization nodes) stays valid.
+
+Optimisers map onto ORT's optimizer models exactly: GradientDescentOptimizer -> SGD; AdamOptimizer and
+AdamWOptimizer -> ORT's AdamW in its "hf" mode (adam_mode=1: TF's epsilon-hat Adam, bias correction on
+the learning rate), with ORT's weight_decay = slimir's weight_decay / learning_rate (ORT multiplies it by
+the learning rate and decays after the Adam step; slimir/TF decay before it: the two differ by
+lr * weight_decay * step, far below float32 loss tolerances).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import shutil
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from slimir.analysis import needed_nodes, no_gc
+from slimir.errors import (FeedError, InvalidArgumentError, NumericsError, OutOfRangeError,
+                           SlimirError)
+from slimir.graph import GraphKeys, Tensor, Variable
+
+from .lowering import DEFAULT_OPSET, lower, min_ir_version
+
+log = logging.getLogger("slimir")
+
+MAX_IR_VERSION = 10  # onnxruntime-training 1.19.2 reads ONNX IR <= 10
+MAX_OPSET = 21  # ... and ai.onnx opsets <= 21
+LOSS_OUTPUT = "loss"
+STAT_SUFFIX = ":new_value"  # extra output carrying a moving statistic's updated value
+PROFILE_HINT = ("set up the ort-training profile (scripts/setup-ort-training.sh creates .venv-ort-training with "
+                "onnxruntime-training-cpu==1.19.2) and run there")
+
+
+class OrtTrainingUnavailableError(SlimirError, ImportError):
+    """onnxruntime-training is not installed in this environment."""
+
+
+# ------------------------------------------------------------------------------------------
+# Import of the training API without torch
+
+
+def import_ort_training():
+    """(onnxruntime.training.artifacts, onnxruntime.training.api), importable without torch.
+
+    `onnxruntime/training/__init__.py` imports torch-only modules (amp, optim, ORTModule); the artifacts,
+    onnxblock and api submodules do not use torch. When torch is missing, the package object is made
+    without running that __init__ (its __path__ still points at the installed package), then the
+    submodules are imported from the installed files as they are.
+    """
+    try:
+        import onnxruntime
+    except ImportError:
+        raise OrtTrainingUnavailableError(f"onnxruntime is not installed: {PROFILE_HINT}") from None
+    pkg_dir = os.path.join(os.path.dirname(onnxruntime.__file__), "training")
+    if not os.path.isdir(os.path.join(pkg_dir, "api")):
+        raise OrtTrainingUnavailableError(
+            f"this onnxruntime ({onnxruntime.__version__}) has no training API (onnxruntime.training.api): "
+            f"{PROFILE_HINT}")
+    if "onnxruntime.training" not in sys.modules:
+        try:
+            importlib.import_module("onnxruntime.training")
+        except ImportError as e:
+            if "torch" not in str(e):
+                raise OrtTrainingUnavailableError(f"onnxruntime.training failed to import: {e}") from None
+            for k in [k for k in sys.modules if k.startswith("onnxruntime.training")]:
+                del sys.modules[k]  # half-imported leftovers of the failed attempt
+            pkg = types.ModuleType("onnxruntime.training")
+            pkg.__path__ = [pkg_dir]
+            pkg.__package__ = "onnxruntime.training"
+            pkg.__file__ = os.path.join(pkg_dir, "__init__.py")
+            sys.modules["onnxruntime.training"] = pkg
+            onnxruntime.training = pkg
+    try:
+        artifacts = importlib.import_module("onnxruntime.training.artifacts")
+        api = importlib.import_module("onnxruntime.training.api")
+    except ImportError as e:
+        raise OrtTrainingUnavailableError(f"onnxruntime's training API failed to import: {e}") from None
+    return artifacts, api
+
+
+# ------------------------------------------------------------------------------------------
+# Names: slimir variable scope names <-> ORT parameter names
+
+
+def ort_name(var_name: str) -> str:
+    """ORT parameter name of the slimir variable `var_name` (`LeNet/conv1/weights`): the same string.
+
+    ORT stores parameter names as plain strings and builds `<name>_grad` from them; '/' and '.' are
+    accepted, so no sanitising is needed. The ':0' tensor suffix is dropped (names are op names).
+    """
+    return var_name[:-2] if var_name.endswith(":0") else var_name
+
+
+def slimir_name(param_name: str) -> str:
+    """The slimir variable (op) name of the ORT parameter `param_name` (inverse of ort_name)."""
+    return param_name
+
+
+# ------------------------------------------------------------------------------------------
+# Export of forward + loss
+
+
+@dataclass
+class ForwardModel:
+    """The forward + loss model handed to generate_artifacts, and how it maps back to the slimir graph."""
+
+    model: onnx.ModelProto
+    feeds: list  # slimir tensors that are the model's user inputs, in input order
+    input_names: list  # ONNX names of those inputs
+    variables: dict  # ORT parameter name -> slimir Variable
+    requires_grad: list  # ORT parameter names trained
+    frozen_params: list  # ORT parameter names kept fixed by the optimizer (moving statistics included)
+    loss_name: str  # the loss output (or the output ORT's built-in loss is put on)
+    stat_outputs: dict = field(default_factory=dict)  # output name -> ORT parameter it updates
+    extra_outputs: list = field(default_factory=list)  # further named outputs (e.g. logits for export)
+    builtin_loss: Optional[str] = None  # ORT LossType name when the loss is ORT's
+
+
+def _unwrap_train_op(t: Tensor) -> Tensor:
+    """The loss of a create_train_op train op (identity <- check_numerics <- loss); other tensors unchanged."""
+    g = t.graph
+    if t not in g.get_collection("train_op"):
+        return t
+    while t.op.type in ("identity", "check_numerics") and t.op.inputs:
+        t = t.op.inputs[0]
+    return t
+
+
+def _stat_updates(graph) -> list:
+    """[(Variable, new-value tensor)] of the graph's UPDATE_OPS assigns (batch-norm moving averages)."""
+    out = []
+    for u in graph.get_collection(GraphKeys.UPDATE_OPS):
+        node = getattr(u, "op", u)
+        if node.type == "assign":
+            out.append((node.attrs["var"], node.inputs[0]))
+    return out
+
+
+def export_forward(loss: Tensor, session=None, inputs: Optional[list] = None, variables_to_train=None,
+                   extra_outputs: Optional[dict] = None, builtin_loss: Optional[str] = None,
+                   opset: int = DEFAULT_OPSET) -> ForwardModel:
+    """The forward + loss model of `loss` for generate_artifacts, with the variables' values as initializers.
+
+    loss: the scalar loss (e.g. slim.losses.get_total_loss()) or a create_train_op train op (its loss is
+        used; its backward and update are not: ORT builds its own). With `builtin_loss` ('CrossEntropyLoss',
+        'MSELoss', 'BCEWithLogitsLoss', 'L1Loss'), `loss` is the tensor ORT's loss is put on (the logits).
+    session: take the variables' current values from it; otherwise their initial values.
+    inputs: the tensors fed each step (default: the placeholders the loss needs).
+    variables_to_train: default the trainable variables the loss needs; every other variable it reads is
+        frozen (moving statistics, non-trainable variables).
+    extra_outputs: {name: tensor} also computed (e.g. {'logits': logits} for export_model_for_inferencing).
+    """
+    if not isinstance(loss, Tensor):
+        raise InvalidArgumentError(f"ort_training.export_forward: loss must be a tensor, got {loss!r}")
+    if opset > MAX_OPSET:
+        raise InvalidArgumentError(f"ort_training: onnxruntime-training 1.19.2 reads opsets <= {MAX_OPSET}, "
+                                   f"got opset={opset}")
+    loss = _unwrap_train_op(loss)
+    if builtin_loss is None:
+        if loss.shape.num_elements() != 1 or not loss.dtype.is_floating:
+            raise InvalidArgumentError(f"ort_training: the loss {loss.name} must be a floating-point scalar, got "
+                                       f"{loss.dtype.name} {list(loss.shape)} (or pass builtin_loss=)")
+    elif builtin_loss not in ("CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "L1Loss"):
+        raise InvalidArgumentError(f"ort_training: unknown builtin_loss {builtin_loss!r}: use CrossEntropyLoss, "
+                                   "MSELoss, BCEWithLogitsLoss or L1Loss")
+    g = loss.graph
+    extra = dict(extra_outputs or {})
+    for k, t in extra.items():
+        if not isinstance(t, Tensor) or t.graph is not g:
+            raise InvalidArgumentError(f"ort_training: extra output {k!r} must be a tensor of the loss's graph")
+    with no_gc():
+        roots = [loss] + list(extra.values())
+        if inputs is None:
+            feeds = [n.outputs[0] for n in needed_nodes(roots, set()) if n.type == "placeholder"]
+        else:
+            feeds = list(inputs)
+        nodes = needed_nodes(roots, {id(t) for t in feeds})
+        read = {id(n.outputs[0]) for n in nodes if n.type == "variable"}
+        stats = [(v, t) for v, t in _stat_updates(g) if id(v) in read]
+        outs = roots + [t for _, t in stats]
+        names = [LOSS_OUTPUT] + list(extra) + [ort_name(v.op.name) + STAT_SUFFIX for v, _ in stats]
+        low = lower(g, outs, feeds, opset=opset, output_names=names, side_effects=False, name="slimir_forward")
+    variables = {ort_name(v.op.name): v for v in low.variables}
+    if variables_to_train is None:
+        train_set = set(g.get_collection(GraphKeys.TRAINABLE_VARIABLES))
+    else:
+        train_set = set(variables_to_train)
+        for v in train_set:
+            if not isinstance(v, Variable):
+                raise InvalidArgumentError(f"ort_training: variables_to_train holds {v!r}, not a variable")
+    requires_grad = [n for n, v in variables.items() if v in train_set and v.dtype.is_floating]
+    frozen = [n for n in variables if n not in requires_grad]
+    if not requires_grad:
+        raise InvalidArgumentError(f"ort_training: the loss {loss.name} reads no variable to train")
+    from .export import variable_values
+
+    values = variable_values(list(variables.values()), session)
+    model = low.model
+    keep_inputs = [i for i in model.graph.input if i.name not in variables]
+    del model.graph.input[:]
+    model.graph.input.extend(keep_inputs)
+    for n, v in variables.items():
+        model.graph.initializer.append(numpy_helper.from_array(np.asarray(values[v], dtype=v.dtype.np), n))
+    _sum_as_adds(model)
+    _rank1_scalar_where(model)
+    stamp_ir_version(model)
+    fwd = ForwardModel(model=model, feeds=feeds, input_names=[i.name for i in keep_inputs], variables=variables,
+                       requires_grad=requires_grad, frozen_params=frozen, loss_name=LOSS_OUTPUT,
+                       stat_outputs={ort_name(v.op.name) + STAT_SUFFIX: ort_name(v.op.name) for v, _ in stats},
+                       extra_outputs=list(extra), builtin_loss=builtin_loss)
+    return fwd
+
+
+def _sum_as_adds(model: onnx.ModelProto) -> int:
+    """Rewrite n-ary Sum (slim.add_n, get_total_loss) as a chain of Adds: ORT 1.19.2 has no gradient for Sum."""
+    new_nodes, n = [], 0
+    for node in model.graph.node:
+        if node.op_type != "Sum" or node.domain not in ("", "ai.onnx"):
+            new_nodes.append(node)
+            continue
+        n += 1
+        ins = list(node.input)
+        if len(ins) == 1:
+            new_nodes.append(onnx.helper.make_node("Identity", ins, list(node.output), name=node.name))
+            continue
+        acc = ins[0]
+        for k, x in enumerate(ins[1:], 1):
+            out = node.output[0] if k == len(ins) - 1 else f"{node.name}/add_{k}"
+            new_nodes.append(onnx.helper.make_node("Add", [acc, x], [out], name=f"{node.name}/add_{k}"))
+            acc = out
+    if n:
+        del model.graph.node[:]
+        model.graph.node.extend(new_nodes)
+    return n
+
+
+def _rank1_scalar_where(model: onnx.ModelProto) -> int:
+    """Run every rank-0 Where on rank-1 values ([1]), reshaped back to a scalar; returns how many.
+
+    ORT 1.19.2's gradient builder differentiates Where with a zero constant of shape [1], so the gradient
+    of a scalar Where comes out as [1] and every later broadcast goes wrong ("invalid expand shape" in
+    ReduceSum's gradient). TF-Slim's losses divide safely with such Wheres (num_present == 0). The
+    rewrite computes the same values.
+    """
+    inferred = onnx.shape_inference.infer_shapes(model)
+    ranks = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
+        if vi.type.tensor_type.HasField("shape"):
+            ranks[vi.name] = len(vi.type.tensor_type.shape.dim)
+    for init in model.graph.initializer:
+        ranks[init.name] = len(init.dims)
+    one = "slimir_ort/shape_1"
+    empty = "slimir_ort/shape_scalar"
+    new_nodes, n = [], 0
+    for node in model.graph.node:
+        if node.op_type == "Where" and ranks.get(node.output[0]) == 0 and all(ranks.get(i) == 0 for i in node.input):
+            n += 1
+            ins = []
+            for k, x in enumerate(node.input):
+                r = f"{node.name}/as_rank1_{k}"
+                new_nodes.append(onnx.helper.make_node("Reshape", [x, one], [r], name=r))
+                ins.append(r)
+            out = node.output[0]
+            mid = f"{node.name}/rank1"
+            new_nodes.append(onnx.helper.make_node("Where", ins, [mid], name=node.name))
+            new_nodes.append(onnx.helper.make_node("Reshape", [mid, empty], [out], name=f"{node.name}/as_scalar"))
+        else:
+            new_nodes.append(node)
+    if n:
+        model.graph.initializer.extend([numpy_helper.from_array(np.array([1], np.int64), one),
+                                        numpy_helper.from_array(np.zeros([0], np.int64), empty)])
+        del model.graph.node[:]
+        model.graph.node.extend(new_nodes)
+    return n
+
+
+def stamp_ir_version(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Set the model's IR version to the smallest its opsets allow (<= 10, what ORT 1.19.2 reads)."""
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=DEFAULT_OPSET)
+    if opset > MAX_OPSET:
+        raise InvalidArgumentError(f"ort_training: the model uses opset {opset}; onnxruntime-training 1.19.2 reads "
+                                   f"opsets <= {MAX_OPSET}")
+    want = min_ir_version(opset)
+    if want > MAX_IR_VERSION:  # pragma: no cover - opsets <= 21 need IR <= 10
+        raise InvalidArgumentError(f"ort_training: opset {opset} needs IR version {want} > {MAX_IR_VERSION}")
+    if model.ir_version == 0 or model.ir_version > MAX_IR_VERSION or model.ir_version < want:
+        model.ir_version = want
+    return model
+
+
+# ------------------------------------------------------------------------------------------
+# Optimisers
+
+
+@dataclass
+class OptimizerSpec:
+    """ORT's optimizer for a slimir optimiser: kind 'SGD' or 'AdamW', the learning rate, AdamW's settings."""
+
+    kind: str
+    learning_rate: float
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0  # ORT's (multiplied by the learning rate inside ORT)
+
+
+def optimizer_spec(optimizer) -> OptimizerSpec:
+    """Map a slim.train optimiser (or 'sgd'/'adamw') onto ORT's SGD or AdamW; clear error for the others."""
+    from slimir import train as slim_train
+
+    if isinstance(optimizer, OptimizerSpec):
+        return optimizer
+    if isinstance(optimizer, str):
+        raise InvalidArgumentError("ort_training: pass a slim.train optimizer (GradientDescentOptimizer, "
+                                   "AdamOptimizer, AdamWOptimizer) or an OptimizerSpec, not a string")
+
+    def num(name):
+        v = optimizer._hyper[name]
+        if callable(v) and not isinstance(v, Tensor):
+            v = v()
+        if isinstance(v, Tensor):
+            if v.op.type == "const":
+                return float(np.asarray(v.op.attrs["value"]))
+            raise InvalidArgumentError(
+                f"ort_training: {type(optimizer).__name__}'s {name} is a tensor ({v.name}); ORT's optimizer "
+                "takes a number (use ort_training's lr_scheduler= for a linear schedule)")
+        return float(v)
+
+    if type(optimizer) is slim_train.GradientDescentOptimizer:
+        return OptimizerSpec("SGD", num("learning_rate"))
+    if type(optimizer) in (slim_train.AdamOptimizer, slim_train.AdamWOptimizer):
+        lr = num("learning_rate")
+        wd = num("weight_decay") if "weight_decay" in optimizer._hyper else 0.0
+        if wd and lr == 0:
+            raise InvalidArgumentError("ort_training: AdamW with learning_rate 0 cannot express a weight decay in "
+                                       "ORT (which scales weight_decay by the learning rate)")
+        return OptimizerSpec("AdamW", lr, (num("beta1"), num("beta2")), num("epsilon"), wd / lr if wd else 0.0)
+    raise InvalidArgumentError(f"ort_training: ORT's training API has SGD and AdamW only; {type(optimizer).__name__} "
+                               "has no ORT equivalent (use GradientDescentOptimizer, AdamOptimizer or "
+                               "AdamWOptimizer, or the built-in backend)")
+
+
+# ------------------------------------------------------------------------------------------
+# Artifacts
+
+
+ARTIFACTS = ("training_model.onnx", "eval_model.onnx", "optimizer_model.onnx", "checkpoint")
+
+
+def generate_artifacts(fwd: ForwardModel, artifact_dir: str, optimizer) -> dict:
+    """Run onnxruntime.training.artifacts.generate_artifacts on `fwd`; returns {artifact: path}.
+
+    Writes training_model.onnx, eval_model.onnx, optimizer_model.onnx and checkpoint into
+    `artifact_dir`, each model stamped with IR version <= 10. ORT failures become SlimirErrors.
+    """
+    artifacts, _ = import_ort_training()
+    from onnxruntime.training import onnxblock
+
+    spec = optimizer_spec(optimizer)
+    os.makedirs(artifact_dir, exist_ok=True)
+    if spec.kind == "SGD":
+        block = onnxblock.optim.SGD()
+    else:
+        block = onnxblock.optim.AdamW(bias_correction=True, betas=tuple(spec.betas), eps=spec.eps,
+                                      weight_decay=spec.weight_decay)
+    extra = list(fwd.extra_outputs) + list(fwd.stat_outputs)
+    kwargs = dict(requires_grad=list(fwd.requires_grad), frozen_params=list(fwd.frozen_params), optimizer=block,
+                  artifact_directory=artifact_dir, additional_output_names=extra or None)
+    if fwd.builtin_loss:
+        kwargs["loss"] = getattr(artifacts.LossType, fwd.builtin_loss)
+        kwargs["loss_input_names"] = [fwd.loss_name]
+    else:
+        kwargs["loss"] = None
+        kwargs["loss_input_names"] = [fwd.loss_name]
+    try:
+        with _captured_stderr() as captured:  # ORT's gradient builder logs every graph transformer at INFO
+            artifacts.generate_artifacts(fwd.model, **kwargs)
+    except Exception as e:  # ORT raises RuntimeError / its own types
+        raise SlimirError(f"ort_training: generate_artifacts failed: {_first_line(e)}") from None
+    errors = [ln for ln in captured.text.splitlines() if "[E:" in ln]
+    if errors:
+        log.warning("ort_training: generate_artifacts reported: %s", errors[0])
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("generate_artifacts log:\n%s", captured.text)
+    paths = {a: os.path.join(artifact_dir, a) for a in ARTIFACTS}
+    for a in ARTIFACTS[:3]:
+        m = onnx.load(paths[a])
+        before = m.ir_version
+        stamp_ir_version(m)
+        if m.ir_version != before:
+            onnx.save(m, paths[a])
+    with open(os.path.join(artifact_dir, "slimir_names.json"), "w") as f:
+        json.dump({"parameters": {n: v.op.name for n, v in fwd.variables.items()}, "requires_grad":
+                   fwd.requires_grad, "frozen_params": fwd.frozen_params, "inputs": fwd.input_names,
+                   "stat_outputs": fwd.stat_outputs, "optimizer": spec.kind}, f, indent=1)
+    return paths
+
+
+class _captured_stderr:
+    """Redirect file descriptor 2 (where ORT's C++ logger writes) into a temporary file while active."""
+
+    def __enter__(self):
+        import tempfile
+
+        sys.stderr.flush()
+        self._tmp = tempfile.TemporaryFile(mode="w+b")
+        self._saved = os.dup(2)
+        os.dup2(self._tmp.fileno(), 2)
+        self.text = ""
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.seek(0)
+        self.text = self._tmp.read().decode("utf-8", "replace")
+        self._tmp.close()
+        return False
+
+
+def _first_line(e: Exception) -> str:
+    msg = str(e).strip()
+    return msg.splitlines()[0] if msg else type(e).__name__
+
+
+# ------------------------------------------------------------------------------------------
+# Training through onnxruntime.training.api
+
+
+class OrtTrainer:
+    """CheckpointState + Module + Optimizer (+ LinearLRScheduler) over the artifacts of `fwd`.
+
+    step(feeds) runs one training step (forward, backward, optimizer) and returns the loss; the
+    moving statistics the step computed are written into the CheckpointState's frozen parameters.
+    """
+
+    def __init__(self, fwd: ForwardModel, optimizer, artifact_dir: str, device: str = "cpu",
+                 lr_scheduler: Optional[tuple] = None):
+        """lr_scheduler: (warmup_step_count, total_step_count) for ORT's LinearLRScheduler."""
+        _, api = import_ort_training()
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(3)  # ORT's optimizer model warns about its own output shape
+        self.fwd = fwd
+        self.spec = optimizer_spec(optimizer)
+        self.paths = generate_artifacts(fwd, artifact_dir, self.spec)
+        try:
+            self.state = api.CheckpointState.load_checkpoint(self.paths["checkpoint"])
+            self.module = api.Module(self.paths["training_model.onnx"], self.state, self.paths["eval_model.onnx"],
+                                     device=device)
+            self.optimizer = api.Optimizer(self.paths["optimizer_model.onnx"], self.module)
+            self.optimizer.set_learning_rate(self.spec.learning_rate)
+            self.scheduler = None
+            if lr_scheduler is not None:
+                warm, total = lr_scheduler
+                self.scheduler = api.LinearLRScheduler(self.optimizer, int(warm), int(total),
+                                                       self.spec.learning_rate)
+        except SlimirError:
+            raise
+        except Exception as e:
+            raise SlimirError(f"ort_training: ONNX Runtime could not load the training artifacts: {_first_line(e)}") \
+                from None
+        self.input_names = list(self.module.input_names())
+        self.output_names = list(self.module.output_names())
+        self.global_step = 0
+        self.module.train()
+
+    def _inputs(self, feeds) -> list:
+        if isinstance(feeds, dict):
+            by_name = {}
+            for k, v in feeds.items():
+                nm = k if isinstance(k, str) else (k.op.name if k.index == 0 else k.name)
+                by_name[nm] = v
+            missing = [n for n in self.input_names if n not in by_name]
+            if missing:
+                raise FeedError(f"ort_training: no value fed for the model input(s) {missing} "
+                                f"(inputs: {self.input_names})")
+            feeds = [by_name[n] for n in self.input_names]
+        feeds = list(feeds)
+        if len(feeds) != len(self.input_names):
+            raise FeedError(f"ort_training: {len(feeds)} values fed for the {len(self.input_names)} inputs "
+                            f"{self.input_names}")
+        out = []
+        by_input = dict(zip(self.fwd.input_names, self.fwd.feeds))
+        for n, v in zip(self.input_names, feeds):
+            t = by_input.get(n)
+            dt = t.dtype.np if t is not None else (np.int64 if n == "labels" else None)
+            arr = np.ascontiguousarray(v, dtype=dt)
+            if t is not None:
+                want = list(t.shape)
+                if len(want) != arr.ndim or any(d is not None and d != s for d, s in zip(want, arr.shape)):
+                    raise FeedError(f"ort_training: input {n} expects shape {want}, got {list(arr.shape)}")
+            out.append(arr)
+        return out
+
+    def step(self, feeds) -> float:
+        """One training step on `feeds` ({tensor or input name: array} or a list in input order); the loss."""
+        args = self._inputs(feeds)
+        self.module.train()
+        try:
+            outs = self.module(*args)
+        except Exception as e:
+            raise SlimirError(f"ort_training: the training step failed in ONNX Runtime: {_first_line(e)}") from None
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        loss = float(np.asarray(outs[0]).reshape(()))
+        if not np.isfinite(loss):
+            raise NumericsError(f"ort_training: the loss is {loss} at step {self.global_step + 1}; the parameters "
+                                "were not updated by this step")
+        self.optimizer.step()
+        self.module.lazy_reset_grad()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        named = dict(zip(self.output_names, outs))
+        for out_name, param in self.fwd.stat_outputs.items():
+            self.state.parameters[param] = np.ascontiguousarray(named[out_name])
+        self.global_step += 1
+        return loss
+
+    def evaluate(self, feeds) -> list:
+        """The eval model's outputs (loss first) on `feeds`, without a parameter update."""
+        args = self._inputs(feeds)
+        self.module.eval()
+        try:
+            outs = self.module(*args)
+        finally:
+            self.module.train()
+        return [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
+
+    def parameters(self) -> dict:
+        """{slimir variable name: value} of every parameter in the CheckpointState (copies)."""
+        return {slimir_name(n): np.array(self.state.parameters[n].data) for n in self.fwd.variables}
+
+    def to_session(self, sess) -> None:
+        """Write the trained parameters (and the global step, if the graph has one) into a slimir Session."""
+        for n, v in self.fwd.variables.items():
+            sess.set_variable_value(v, self.state.parameters[n].data)
+        from slimir.variables import get_global_step
+
+        gs = get_global_step(sess.graph)
+        if gs is not None:
+            base = sess.variable_value(gs) if sess.is_initialized(gs) else 0
+            sess.set_variable_value(gs, np.asarray(int(np.asarray(base)) + self._unsynced_steps(), gs.dtype.np))
+            self._synced = self.global_step
+
+    def _unsynced_steps(self) -> int:
+        return self.global_step - getattr(self, "_synced", 0)
+
+    def from_session(self, sess) -> None:
+        """Load the slimir Session's variable values into the CheckpointState (e.g. after a restore)."""
+        for n, v in self.fwd.variables.items():
+            self.state.parameters[n] = np.ascontiguousarray(sess.variable_value(v), dtype=v.dtype.np)
+
+    def save_checkpoint(self, path: str, include_optimizer_state: bool = True) -> str:
+        """ORT's own checkpoint (parameters, optimizer state, the global step as a property)."""
+        _, api = import_ort_training()
+        self.state.properties["global_step"] = int(self.global_step)
+        api.CheckpointState.save_checkpoint(self.state, path, include_optimizer_state)
+        return path
+
+    def export_model_for_inferencing(self, path: str, outputs: Optional[list] = None) -> str:
+        """The deployable model (eval graph, parameters as initializers) computing `outputs` (default the
+        extra outputs, else the loss)."""
+        outputs = list(outputs or self.fwd.extra_outputs or [self.fwd.loss_name])
+        try:
+            self.module.export_model_for_inferencing(path, outputs)
+        except Exception as e:
+            raise SlimirError(f"ort_training: export_model_for_inferencing failed: {_first_line(e)}") from None
+        return path
+
+
+def load_checkpoint_parameters(path: str) -> dict:
+    """{slimir variable name: value} from an ORT checkpoint (CheckpointState) file."""
+    _, api = import_ort_training()
+    try:
+        state = api.CheckpointState.load_checkpoint(path)
+    except Exception as e:
+        raise SlimirError(f"ort_training: cannot read the ORT checkpoint {path}: {_first_line(e)}") from None
+    return {slimir_name(n): np.array(p.data) for n, p in state.parameters}
+
+
+# ------------------------------------------------------------------------------------------
+# learning.train's backend
+
+
+def train(train_op, logdir: Optional[str], optimizer, number_of_steps: int, feed_fn: Optional[Callable] = None,
+          session=None, init_fn: Optional[Callable] = None, log_every_n_steps: int = 1, device: str = "cpu",
+          lr_scheduler: Optional[tuple] = None, step_callback: Optional[Callable] = None,
+          variables_to_train=None, saver=None) -> Optional[float]:
+    """Train `train_op` (a create_train_op op, or the loss) through ORT's training API; returns the last loss.
+
+    Initial values: `session` (as it is), else a new Session initialised, restored from the newest slimir
+    checkpoint in `logdir` or, without one, set up by `init_fn(sess)`. The artifacts go to
+    `<logdir>/ort_training/`; at the end the parameters come back into the session and a slimir checkpoint
+    `model.ckpt-<step>.safetensors` (and ORT's `ort_training/checkpoint_final`) is written to `logdir`.
+    Batches: `feed_fn()` -> {tensor: array}, else the graph's input bindings (slim.inputs.bind).
+    """
+    import tempfile
+
+    from slimir.variables import get_global_step, global_variables_initializer, local_variables_initializer
+
+    from .checkpoint.saver import Saver, latest_checkpoint
+    from .session import Session
+
+    if not isinstance(train_op, Tensor):
+        raise InvalidArgumentError(f"ort_training.train: train_op must be a tensor, got {train_op!r}")
+    if number_of_steps is None or number_of_steps <= 0:
+        raise InvalidArgumentError(f"ort_training.train: number_of_steps must be positive, got {number_of_steps}")
+    g = train_op.graph
+    sess = session
+    gs = get_global_step(g)
+    if sess is None:
+        sess = Session(graph=g)
+        with g.as_default():
+            sess.run(global_variables_initializer())
+            sess.run(local_variables_initializer())
+        ckpt = latest_checkpoint(logdir) if logdir else None
+        if ckpt is not None:
+            with g.as_default():
+                (saver or Saver()).restore(sess, ckpt)
+        elif init_fn is not None:
+            init_fn(sess)
+    step0 = int(sess.variable_value(gs)) if gs is not None and sess.is_initialized(gs) else 0
+    if step0 >= number_of_steps:
+        log.info("global step %d already reached number_of_steps=%d", step0, number_of_steps)
+        return None
+    fwd = export_forward(train_op, session=sess, variables_to_train=variables_to_train)
+    art_dir = os.path.join(logdir, "ort_training") if logdir else tempfile.mkdtemp(prefix="slimir-ort-")
+    trainer = OrtTrainer(fwd, optimizer, art_dir, device=device, lr_scheduler=lr_scheduler)
+    bindings = g.get_collection("input_bindings")
+    loss = None
+    try:
+        for _ in range(number_of_steps - step0):
+            if feed_fn is not None:
+                feeds = dict(feed_fn())
+            else:
+                feeds = {}
+                try:
+                    for b in bindings:
+                        feeds.update(b.next_feed())
+                except OutOfRangeError:
+                    log.info("ort_training: end of input after %d steps", trainer.global_step)
+                    break
+            feeds = {t: v for t, v in feeds.items() if any(t is f for f in fwd.feeds)}
+            loss = trainer.step(feeds)
+            if step_callback is not None:
+                step_callback(step0 + trainer.global_step, loss)
+            if log_every_n_steps and (step0 + trainer.global_step) % log_every_n_steps == 0:
+                log.info("global step %d: loss = %.4f (ort-training)", step0 + trainer.global_step, loss)
+    finally:
+        if trainer.global_step:
+            trainer.to_session(sess)
+            if logdir:
+                trainer.save_checkpoint(os.path.join(art_dir, "checkpoint_final"))
+                with g.as_default():
+                    (saver or Saver(max_to_keep=5)).save(sess, os.path.join(logdir, "model.ckpt"),
+                                                         global_step=step0 + trainer.global_step)
+        if not logdir:
+            shutil.rmtree(art_dir, ignore_errors=True)
+    return loss
+
