@@ -295,6 +295,11 @@ def _one_line(e: BaseException) -> str:
 
 def main(argv=None) -> int:
     """Entry point of the `slimir` console script; returns the exit status."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["launch"]:  # `slimir launch -n N -- COMMAND ...` parses its own flags (runtime/launch.py)
+        from .launch import main as launch_main
+
+        return launch_main(args_in[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
