@@ -76,8 +76,12 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
           saver: Optional[Saver] = None, save_interval_secs: float = 600, sync_optimizer=None, session_config=None,
           session_wrapper=None, trace_every_n_steps=None, ignore_live_threads: bool = False,
           feed_fn: Optional[Callable] = None, device: Optional[str] = None, progress: Optional[bool] = None,
-          session: Optional[Session] = None):
+          session: Optional[Session] = None, backend: str = "slimir", optimizer=None):
     """Run `train_op` until `number_of_steps` (TF-Slim's learning.train); returns the last loss.
+
+    backend='ort-training' trains the train op's loss through ONNX Runtime's training API instead
+    (slimir.runtime.ort_training.train; needs the ort-training profile and `optimizer=`, the slim.train
+    optimiser the train op was built with: ORT builds its own backward and update).
 
     Data parallel (synchronous, all-reduce): `master=slim.distributed.init()` (or 'mpi') under
     `slimir launch -n N` / mpiexec, with `sync_optimizer=` the SyncReplicasOptimizer the train op was built
@@ -87,6 +91,9 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
     if they differ."""
     if not isinstance(train_op, Tensor):
         raise InvalidArgumentError(f"learning.train: train_op must be the tensor create_train_op returned, got {train_op!r}")
+    if backend != "slimir":
+        return _train_other_backend(backend, train_op, logdir, optimizer, number_of_steps, feed_fn, session, init_fn,
+                                    log_every_n_steps, device, saver, master, sync_optimizer)
     comm, is_chief = _distributed_setup(master, is_chief, sync_optimizer, startup_delay_steps)
     if logdir is None:
         if summary_op not in (_USE_DEFAULT, None):
@@ -242,6 +249,26 @@ def _distributed_setup(master, is_chief, sync_optimizer, startup_delay_steps):
     if not flags[0]:
         raise InvalidArgumentError("learning.train: the chief must be rank 0 (it is the root of the broadcasts)")
     return comm, chief
+
+
+def _train_other_backend(backend, train_op, logdir, optimizer, number_of_steps, feed_fn, session, init_fn,
+                         log_every_n_steps, device, saver, master, sync_optimizer):
+    """learning.train(..., backend='ort-training'): ONNX Runtime's training API (slimir.runtime.ort_training)."""
+    if backend != "ort-training":
+        raise InvalidArgumentError(f"learning.train: unknown backend {backend!r}: use 'slimir' or 'ort-training'")
+    if master not in ("", None) or sync_optimizer is not None:
+        raise InvalidArgumentError("learning.train: backend='ort-training' trains in one process (no master=, "
+                                   "sync_optimizer=)")
+    if optimizer is None:
+        raise InvalidArgumentError("learning.train: backend='ort-training' needs optimizer= (the slim.train optimizer "
+                                   "the train op was built with)")
+    if number_of_steps is None:
+        raise InvalidArgumentError("learning.train: backend='ort-training' needs number_of_steps")
+    from . import ort_training
+
+    return ort_training.train(train_op, logdir, optimizer, number_of_steps, feed_fn=feed_fn, session=session,
+                              init_fn=init_fn, log_every_n_steps=log_every_n_steps, device=device or "cpu",
+                              saver=saver)
 
 
 def _save_if_finite(sess, saver, prefix, global_step) -> None:
