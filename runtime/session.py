@@ -139,6 +139,10 @@ class Session:
     def close(self) -> None:
         self._closed = True
         self._cache.clear()
+        if self.graph.get_collection("input_bindings"):  # stop this session's slim.data pipeline threads
+            from slimir.inputs import stop_pipelines
+
+            stop_pipelines(self.graph, self)
 
     # -- variable state
     def variable_value(self, var: Variable) -> np.ndarray:
@@ -192,7 +196,7 @@ class Session:
             wanted = [b for b in bindings if any(id(t.op) in nodes for t in b.tensors)]
             self._bound_cache[key] = wanted
         for b in wanted:
-            for t, v in b.next_feed().items():
+            for t, v in b.next_feed(self).items():
                 if t not in feeds:
                     feeds[t] = check_feed(t, v)
 

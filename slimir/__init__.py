@@ -63,6 +63,13 @@ for _n in ("Saver", "latest_checkpoint", "get_checkpoint_state", "list_variables
     setattr(train, _n, getattr(_saver, _n))
 train.NewCheckpointReader = _saver.CheckpointReader
 del _n
+from . import data, queues  # noqa: E402,F401  (slim.data providers/pipelines, slim.queues.QueueRunners)
+
+for _n in ("batch", "shuffle_batch"):  # tf.train.batch / shuffle_batch: host tensors -> fed placeholders
+    setattr(train, _n, getattr(data, _n))
+train.start_queue_runners = queues.start_queue_runners
+train.Coordinator = queues.Coordinator
+del _n
 
 __version__ = "0.1.0"
 

@@ -22,11 +22,14 @@ class InputBinding:
 
     def __init__(self, tensors: list, source: Iterable):
         self.tensors = list(tensors)
-        self._it = iter(source)
+        self.source = source
+        # a slim.data pipeline (threads per session: next_batch/start/stop), or any iterable
+        self._pipeline = source if callable(getattr(source, "next_batch", None)) else None
+        self._it = None if self._pipeline is not None else iter(source)
 
-    def next_feed(self) -> dict:
+    def next_feed(self, session=None) -> dict:
         try:
-            batch = next(self._it)
+            batch = self._pipeline.next_batch(session) if self._pipeline is not None else next(self._it)
         except StopIteration:
             raise OutOfRangeError(f"the input bound to {', '.join(t.name for t in self.tensors)} is exhausted") from None
         if len(self.tensors) == 1 and not isinstance(batch, (tuple, list)):
@@ -58,3 +61,27 @@ def unbind(binding: InputBinding, graph: Graph) -> None:
     ref = graph.get_collection_ref("input_bindings")
     if binding in ref:
         ref.remove(binding)
+
+
+def _pipelines(graph: Graph) -> list:
+    """The distinct slim.data pipelines feeding the graph's bindings, shallowest first."""
+    seen: dict = {}
+    for b in graph.get_collection("input_bindings"):
+        p = b._pipeline
+        if p is not None:
+            seen.setdefault(id(p), p)
+    return sorted(seen.values(), key=lambda p: getattr(p, "depth", 0))
+
+
+def start_pipelines(graph: Graph, session=None) -> list:
+    """Start the background threads of every slim.data pipeline of `graph` for `session`."""
+    pipes = _pipelines(graph)
+    for p in pipes:
+        p.start(session)
+    return pipes
+
+
+def stop_pipelines(graph: Graph, session=None, timeout: float = 10.0) -> bool:
+    """Stop (and join) `session`'s pipeline threads, deepest first; True when all ended in `timeout`.
+    A later run that needs the inputs starts them again from the beginning."""
+    return all([p.stop(session, timeout) for p in reversed(_pipelines(graph))])

@@ -1,6 +1,13 @@
-"""slim.data: TF-Slim's input layer without TensorFlow (record formats, decoders, datasets, providers).
+"""slim.data: TF-Slim's input layer without TensorFlow: record formats, decoders, datasets, data providers
+and host-side prefetching pipelines.
 
 TFRecord files and tf.train.Example protos are read and written byte-compatibly with TensorFlow.
+
+    provider = slim.data.DatasetDataProvider(dataset, shuffle=True, num_epochs=None)
+    image, label = provider.get(['image', 'label'])         # host tensors (per-example values)
+    images, labels = slim.train.batch([image, label], 32)   # graph placeholders, fed by threads
+
+This package is front end: it builds host tensors and binds placeholders, and never imports the runtime.
 """
 
 from . import data_decoder, dataset, example, readers, tfexample_decoder, tfrecord  # noqa: F401
@@ -11,3 +18,10 @@ from .example import (BytesList, Example, Feature, FeatureList, FeatureLists, Fe
 from .readers import ImageFolderReader, NumpyReader, Reader, TFRecordReader  # noqa: F401
 from .tfexample_decoder import DictDecoder, FixedLenFeature, TFExampleDecoder, VarLenFeature  # noqa: F401
 from .tfrecord import TFRecordOptions, TFRecordWriter, tf_record_iterator  # noqa: F401
+
+from . import batching, data_provider, dataset_data_provider, host, parallel_reader, prefetch_queue  # noqa: F401
+from .batching import batch, shuffle_batch  # noqa: F401
+from .data_provider import DataProvider  # noqa: F401
+from .dataset_data_provider import DatasetDataProvider  # noqa: F401
+from .host import HostTensor, string  # noqa: F401
+from .parallel_reader import get_data_files, parallel_read, single_pass_read  # noqa: F401

@@ -209,6 +209,8 @@ def _cast_value(v, dtype: _dt.DType):
 
 def _binary(op_name):
     def f(x, y, name=None):
+        if getattr(x, "_slimir_host_tensor", False) or getattr(y, "_slimir_host_tensor", False):
+            return apply_op(op_name, [x, y], name=name)  # slim.data host tensors (the registry maps them)
         x, y = _coerce_pair(x, y)
         return apply_op(op_name, [x, y], name=name)
 

@@ -103,6 +103,10 @@ def apply_op(op_type: str, inputs: Sequence, name: Optional[str] = None, *, exac
     The op's shape rule runs here, so bad shapes fail where the user made the mistake, with the
     node's scope in the message.
     """
+    if any(getattr(x, "_slimir_host_tensor", False) for x in inputs):  # slim.data host tensors: map per example
+        from ..data.host import apply_host_op
+
+        return apply_host_op(op_type, inputs, attrs)
     op = get_op(op_type)
     graph = _graph_for(inputs)
     inputs = [convert_to_tensor(x, graph=graph) if not isinstance(x, Tensor) else x for x in inputs]
