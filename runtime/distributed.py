@@ -311,3 +311,11 @@ def merge_metric_variables(sess, graph, comm: Communicator) -> None:
         buf[:parts.shape[0]] = parts
         sess.set_variable_value(var, buf)
         sess.set_variable_value(by_name[size_name], np.asarray(parts.shape[0], by_name[size_name].dtype.np))
+
+
+def __getattr__(name: str):
+    if name == "OnnxPredictor":  # slim.distributed.OnnxPredictor (runtime/predictor.py), imported on use
+        from .predictor import OnnxPredictor
+
+        return OnnxPredictor
+    raise AttributeError(f"module 'slimir.runtime.distributed' has no attribute {name!r}")

@@ -256,3 +256,42 @@ def test_distributed_metrics_equal_one_process(tmp_path):
     assert 0.2 < ref["accuracy"] < 0.8 and 0.2 < ref["auc"] < 0.9 and abs(ref["covariance"]) > 1e-4
     assert r0["concat"].shape == (48,)  # ranks' parts in rank order: the same multiset as in one process
     assert np.array_equal(np.sort(r0["concat"]), np.sort(ref["concat"]))
+
+
+# ------------------------------------------------------------------------------------------ batch inference
+
+
+def _double(pred, block):
+    return pred.predict_array(block)
+
+
+def test_onnx_predictor_pickles_and_runs_in_worker_processes(tmp_path):
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    g = slim.Graph()
+    with g.as_default():
+        slim.set_random_seed(2)
+        x = slim.placeholder(slim.float32, [None, 8], name="x")
+        probs = slim.nn.softmax(slim.fully_connected(x, 3, activation_fn=None, scope="logits"), name="probs")
+        sess = slim.Session(graph=g)
+        sess.run(slim.global_variables_initializer())
+        path = str(tmp_path / "m.onnx")
+        slim.export_onnx([probs], path, inputs=[x], session=sess)
+        data = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
+        expect = sess.run(probs, {x: data})
+    pred = slim.distributed.OnnxPredictor(path, input_names={"data": "x"})
+    blob = pickle.dumps(pred)
+    assert len(blob) < 1000  # path and options only: no session, no weights
+    out = pred({"data": data, "id": np.arange(40)})  # Ray Data numpy batch: extra columns are ignored
+    (name, got), = out.items()
+    np.testing.assert_allclose(got, expect, atol=1e-6)
+    np.testing.assert_allclose(pred.make_predict_fn()(data), expect, atol=1e-6)  # Spark predict_batch_udf
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:  # a fresh process each
+        parts = list(ex.map(_double, [pickle.loads(blob)] * 4, np.split(data, 4)))
+    np.testing.assert_allclose(np.concatenate(parts), expect, atol=1e-6)
+    with pytest.raises(InvalidArgumentError, match="no column for model input"):
+        pred({"other": data})
+    with pytest.raises(InvalidArgumentError, match="no model file"):
+        slim.distributed.OnnxPredictor(str(tmp_path / "missing.onnx"))
