@@ -1,7 +1,12 @@
-"""The `slimir` command: export a network of slimir.nets to ONNX, or inspect a network or an ONNX file.
+"""The `slimir` command: research/slim's image-classifier jobs, and export / inspection of networks.
 
-slimir export vgg_16 -o vgg16.onnx [--num-classes N] [--image-size S] [--batch-size B] [--opset 18]
-slimir inspect vgg_16 | model.onnx [--num-classes N] [--image-size S] [--nodes]
+slimir demo                                    train + evaluate + export LeNet on the embedded digits
+slimir train --model_name=lenet --dataset_name=digits --train_dir=DIR [--max_number_of_steps N ...]
+slimir eval --model_name=lenet --dataset_name=digits --checkpoint_path=DIR|CKPT [--eval_dir DIR ...]
+slimir export --model_name=NET --output_file=FILE [--dataset_name D --checkpoint_path CKPT ...]
+slimir export NET -o FILE [--num-classes N] [--image-size S] [--batch-size B] [--opset 18]
+slimir inspect NET | model.onnx [--num-classes N] [--image-size S] [--nodes]
+slimir list
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ def _net_help() -> str:
 def _add_net_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--num-classes",
+        "--num_classes",
+        dest="num_classes",
         type=_non_negative("--num-classes"),
         default=None,
         metavar="N",
@@ -73,6 +80,8 @@ def _add_net_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--image-size",
+        "--image_size",
+        dest="image_size",
         type=_positive("--image-size"),
         default=None,
         metavar="S",
@@ -80,10 +89,103 @@ def _add_net_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _float(kind: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if kind == "positive" and value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
+        if kind == "non_negative" and value < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {value:g}")
+        return value
+
+    return parse
+
+
+def _add_flags(p: argparse.ArgumentParser, table) -> None:
+    """Add research/slim-style flags from (name, type, default, help) rows; type 'bool' is a switch."""
+    for name, kind, default, text in table:
+        if kind == "bool":
+            p.add_argument(f"--{name}", action="store_true", default=default, help=text)
+            continue
+        types = {"int+": _positive(name), "int0": _non_negative(name), "float": _float("any"),
+                 "float+": _float("positive"), "float0": _float("non_negative"), "str": str}
+        p.add_argument(f"--{name}", type=types[kind], default=default,
+                       metavar=name.upper() if kind == "str" else "N", help=text)
+
+
+_DATA_FLAGS = [
+    ("model_name", "str", None, "network to use (see `slimir list`)"),
+    ("dataset_name", "str", None, "digits (embedded, no download), mnist, cifar10, flowers or imagenet"),
+    ("dataset_dir", "str", None, "folder of the dataset's files (default: the dataset's own; digits needs none)"),
+    ("labels_offset", "int0", 0, "subtracted from the labels (1 for VGG/ResNet on ImageNet's 1001 classes)"),
+    ("preprocessing_name", "str", None, "preprocessing to use (default: --model_name)"),
+    ("use_grayscale", "bool", False, "convert the images to one grayscale channel"),
+    ("device", "str", None, "cpu or cuda (default: cuda when available, else cpu)"),
+]
+
+_TRAIN_FLAGS = [
+    ("train_dir", "str", None, "folder for the checkpoints and TensorBoard event files (required)"),
+    ("dataset_split_name", "str", "train", "split to train on (default: train)"),
+    ("batch_size", "int+", 32, "examples per step (default: 32)"),
+    ("train_image_size", "int+", None, "input height and width (default: the network's default_image_size)"),
+    ("max_number_of_steps", "int+", None, "stop at this global step"),
+    ("num_epochs", "int+", None, "stop after this many passes over the data"),
+    ("num_readers", "int+", 4, "parallel readers of the dataset's files (default: 4)"),
+    ("num_preprocessing_threads", "int+", 4, "threads that preprocess and batch (default: 4)"),
+    ("log_every_n_steps", "int+", 10, "log the loss every N steps (default: 10)"),
+    ("save_summaries_secs", "float0", 600, "write summaries every N seconds (default: 600)"),
+    ("save_interval_secs", "float0", 600, "save a checkpoint every N seconds (default: 600)"),
+    ("weight_decay", "float0", 0.00004, "L2 weight decay of the model weights (default: 0.00004)"),
+    ("optimizer", "str", "rmsprop", "sgd, momentum, adam, rmsprop or adagrad (adadelta, ftrl: not in slimir) "
+                                    "(default: rmsprop)"),
+    ("adagrad_initial_accumulator_value", "float0", 0.1, "AdaGrad's initial accumulator (default: 0.1)"),
+    ("adam_beta1", "float", 0.9, "Adam's beta1 (default: 0.9)"),
+    ("adam_beta2", "float", 0.999, "Adam's beta2 (default: 0.999)"),
+    ("opt_epsilon", "float+", 1.0, "epsilon of Adam and RMSProp (default: 1.0)"),
+    ("momentum", "float0", 0.9, "momentum of the Momentum optimizer (default: 0.9)"),
+    ("rmsprop_momentum", "float0", 0.9, "RMSProp's momentum (default: 0.9)"),
+    ("rmsprop_decay", "float0", 0.9, "RMSProp's decay (default: 0.9)"),
+    ("learning_rate", "float+", 0.01, "initial learning rate (default: 0.01)"),
+    ("learning_rate_decay_type", "str", "exponential", "exponential, fixed or polynomial (default: exponential)"),
+    ("learning_rate_decay_factor", "float+", 0.94, "exponential decay factor (default: 0.94)"),
+    ("num_epochs_per_decay", "float+", 2.0, "epochs per decay step (default: 2.0)"),
+    ("end_learning_rate", "float0", 0.0001, "polynomial decay's final rate (default: 0.0001)"),
+    ("label_smoothing", "float0", 0.0, "label smoothing of the cross entropy (default: 0)"),
+    ("moving_average_decay", "float+", None, "moving averages of the weights (not supported by slimir: an error)"),
+    ("checkpoint_path", "str", None, "checkpoint (file or folder) to fine-tune from"),
+    ("checkpoint_exclude_scopes", "str", None, "comma-separated scopes not restored from --checkpoint_path"),
+    ("trainable_scopes", "str", None, "comma-separated scopes to train (default: all trainable variables)"),
+    ("ignore_missing_vars", "bool", False, "skip variables missing from --checkpoint_path"),
+    ("skip_corrupt", "bool", False, "skip corrupt records (with a warning) instead of stopping"),
+    ("seed", "int0", 0, "random seed of the weights, the shuffling and the augmentation (default: 0)"),
+]
+
+_EVAL_FLAGS = [
+    ("checkpoint_path", "str", None, "a checkpoint, or a folder (its latest; with --loop: each new one) (required)"),
+    ("eval_dir", "str", None, "folder for the evaluation's event files (default: CHECKPOINT_DIR/eval)"),
+    ("dataset_split_name", "str", "test", "split to evaluate (default: test)"),
+    ("batch_size", "int+", 100, "examples per batch (default: 100)"),
+    ("max_num_batches", "int+", None, "evaluate this many batches only (default: the whole split)"),
+    ("eval_image_size", "int+", None, "input height and width (default: the network's default_image_size)"),
+    ("num_preprocessing_threads", "int+", 4, "threads that preprocess and batch (default: 4)"),
+    ("moving_average_decay", "float+", None, "restore moving averages (not supported by slimir: an error)"),
+    ("loop", "bool", False, "keep evaluating each new checkpoint of the --checkpoint_path folder"),
+    ("eval_interval_secs", "float0", 60, "with --loop: seconds between evaluations (default: 60)"),
+    ("max_number_of_evaluations", "int+", None, "with --loop: stop after this many evaluations"),
+    ("timeout", "float0", None, "with --loop: stop after waiting this many seconds for a new checkpoint"),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="slimir",
-        description="Export slimir networks to ONNX and inspect networks or ONNX files.",
+        description="Train, evaluate and export image classifiers (research/slim's jobs), export slimir "
+        "networks to ONNX and inspect networks or ONNX files.",
         epilog="networks: " + _net_help(),
     )
     from slimir import __version__
@@ -91,27 +193,77 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"slimir {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ex = sub.add_parser(
-        "export",
-        help="build a network (is_training=False) and write it as an ONNX model",
-        description="Build NET with is_training=False and write it as an ONNX model whose weights "
-        "are the variables' initial values (drawn with --seed).",
+    demo = sub.add_parser(
+        "demo",
+        help="train, evaluate and export LeNet on the embedded digits (the README's first command)",
+        description="Train LeNet on the handwritten digits scikit-learn ships (no download), evaluate it on the "
+        "held-out test split and export it to ONNX; prints where everything went.",
+    )
+    demo.add_argument("--train_dir", "--logdir", dest="train_dir", default=None, metavar="DIR",
+                      help="checkpoints, event files and the ONNX model (default: a new temporary folder)")
+    demo.add_argument("--max_number_of_steps", "--steps", dest="max_number_of_steps", type=_positive("--steps"),
+                      default=1500, metavar="N", help="training steps (default: 1500)")
+    demo.add_argument("--batch_size", type=_positive("--batch_size"), default=64, metavar="N",
+                      help="examples per step (default: 64)")
+    demo.add_argument("--learning_rate", type=_float("positive"), default=1e-3, metavar="LR",
+                      help="Adam's learning rate (default: 0.001)")
+    demo.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
+
+    tr = sub.add_parser(
+        "train",
+        help="train a network on a dataset (research/slim's train_image_classifier)",
+        description="Train --model_name on --dataset_name into --train_dir, as research/slim's "
+        "train_image_classifier.py: dataset -> provider -> preprocessing -> batch -> network -> softmax "
+        "cross entropy -> optimizer -> learning.train.",
         epilog="networks: " + _net_help(),
     )
-    ex.add_argument("net", metavar="NET", help="network name (see the list below)")
-    ex.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="where to write the model")
+    _add_flags(tr, _DATA_FLAGS + _TRAIN_FLAGS)
+
+    ev = sub.add_parser(
+        "eval",
+        help="accuracy and recall@5 of a checkpoint (research/slim's eval_image_classifier)",
+        description="Evaluate a checkpoint of --model_name on a split of --dataset_name with streaming "
+        "accuracy and recall@5, as research/slim's eval_image_classifier.py.",
+        epilog="networks: " + _net_help(),
+    )
+    _add_flags(ev, _DATA_FLAGS + _EVAL_FLAGS)
+
+    ex = sub.add_parser(
+        "export",
+        help="write a network as an ONNX model (with trained weights from --checkpoint_path)",
+        description="Build NET with is_training=False and write it as an ONNX model, with the weights of "
+        "--checkpoint_path, or the variables' initial values (drawn with --seed). Both spellings work: "
+        "`slimir export NET -o FILE` and research/slim's `--model_name=NET --output_file=FILE`.",
+        epilog="networks: " + _net_help(),
+    )
+    ex.add_argument("net", metavar="NET", nargs="?", default=None, help="network name (or --model_name)")
+    ex.add_argument("--model_name", default=None, metavar="NET", help="network name (see the list below)")
+    ex.add_argument("-o", "--output", "--output_file", dest="output", required=True, metavar="FILE.onnx",
+                    help="where to write the model")
     _add_net_options(ex)
     ex.add_argument(
         "--batch-size",
+        "--batch_size",
+        dest="batch_size",
         type=_positive("--batch-size"),
         default=None,
         metavar="B",
         help="a fixed batch size (default: a dynamic 'batch' dimension)",
     )
+    ex.add_argument("--dataset_name", default=None, metavar="NAME",
+                    help="gives the class count and image channels (digits, mnist, cifar10, flowers, imagenet)")
+    ex.add_argument("--labels_offset", type=_non_negative("--labels_offset"), default=0, metavar="N",
+                    help="classes of --dataset_name not in the logits (1 for VGG/ResNet on imagenet)")
+    ex.add_argument("--is_training", action="store_true", help="build the training-mode graph (dropout, "
+                    "batch statistics)")
+    ex.add_argument("--use_grayscale", action="store_true", help="one input channel")
+    ex.add_argument("--checkpoint_path", default=None, metavar="CKPT",
+                    help="checkpoint (file or folder: its latest) whose weights are exported")
     ex.add_argument(
         "--opset", type=_positive("--opset"), default=None, metavar="N", help="ONNX opset (default: 18)"
     )
-    ex.add_argument("--no-optimize", action="store_true", help="skip the inference pass pipeline")
+    ex.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the inference pass pipeline (default: --optimize)")
     ex.add_argument("--target", choices=["onnx", "onnxruntime", "onnxruntime-native"], default="onnx",
                     help="onnx: portable (default); onnxruntime: with ORT's FusedConv; onnxruntime-native: "
                          "ORT's full optimiser for this CPU (fastest, runs only on CPUs of this kind)")
@@ -134,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_net_options(ins)
     ins.add_argument(
         "--batch-size",
+        "--batch_size",
+        dest="batch_size",
         type=_positive("--batch-size"),
         default=None,
         metavar="B",
@@ -209,35 +363,106 @@ def _shape_str(dims) -> str:
 def cmd_export(args) -> int:
     import onnx
 
-    from .export import export_onnx
+    from .image_classifier import ExportFlags, export_inference_graph
     from .inspect import count_parameters
     from .lowering import DEFAULT_OPSET
 
+    name = args.net or args.model_name
+    if args.net and args.model_name and args.net != args.model_name:
+        raise _Usage(f"two networks given: {args.net!r} and --model_name {args.model_name!r}")
+    if not name:
+        raise _Usage("give the network: slimir export NET -o FILE, or --model_name=NET --output_file=FILE")
     opset = args.opset or DEFAULT_OPSET
     max_opset = onnx.defs.onnx_opset_version()
     if not 13 <= opset <= max_opset:
         raise _Usage(f"--opset must be between 13 and {max_opset} (this onnx), got {opset}")
-    out = args.output
-    if os.path.isdir(out):
-        raise _Usage(f"-o {out}: is a directory, give a file name")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise _Usage(f"-o {out}: the folder {parent} does not exist")
+    flags = ExportFlags(model_name=name, output_file=args.output, is_training=args.is_training,
+                        image_size=args.image_size, batch_size=args.batch_size, dataset_name=args.dataset_name,
+                        num_classes=args.num_classes, labels_offset=args.labels_offset,
+                        use_grayscale=args.use_grayscale, checkpoint_path=args.checkpoint_path,
+                        optimize=args.optimize, target=args.target, opset=opset, seed=args.seed)
     t0 = time.perf_counter()
-    _graph, _images, net = build_network(
-        args.net, args.num_classes, args.image_size, args.batch_size, args.seed
-    )
-    model = export_onnx(net, out, opset=opset, optimize=not args.no_optimize, target=args.target)
+    model = export_inference_graph(flags)
     seconds = time.perf_counter() - t0
+    out = args.output
     params, _, _ = count_parameters(model)
     size = os.path.getsize(out)
+    if args.checkpoint_path:
+        from .checkpoint.assign import resolve_model_path
+
+        weights = f"checkpoint {resolve_model_path(args.checkpoint_path)}"
+    else:
+        weights = f"initial values (seed {args.seed})"
     print(f"wrote {out} ({size:,} bytes, {_mb(size)}) in {seconds:.1f} s")
-    print(f"  network     {args.net}, is_training=False, weights = initial values (seed {args.seed})")
+    print(f"  network     {name}, is_training={args.is_training}, weights = {weights}")
     print(f"  parameters  {params:,}")
     print(f"  input       {model.graph.input[0].name} {_shape_str(_dims(model.graph.input[0]))}")
     for o in model.graph.output:
         print(f"  output      {o.name} {_shape_str(_dims(o))}")
     print(f"  opset       {opset}, IR version {model.ir_version}")
+    return 0
+
+
+def _require(args, *names) -> None:
+    for n in names:
+        if getattr(args, n) in (None, ""):
+            raise _Usage(f"the following arguments are required: --{n}")
+
+
+def _setup_logging() -> None:
+    import logging
+
+    logger = logging.getLogger("slimir")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+
+
+def cmd_train(args) -> int:
+    from .image_classifier import TrainFlags, flags_from, train_image_classifier
+
+    _require(args, "train_dir", "model_name", "dataset_name")
+    _setup_logging()
+    result = train_image_classifier(flags_from(TrainFlags, args))
+    _print_train(args.model_name, args.dataset_name, args.dataset_split_name, result)
+    return 0
+
+
+def _print_train(model, dataset, split, r) -> None:
+    loss = "-" if r.loss is None else f"{r.loss:.4f}"
+    print(f"trained {model} on {dataset}/{split} ({r.num_samples} examples): global step {r.global_step}, "
+          f"loss {loss}, {r.seconds:.1f} s")
+    print(f"  checkpoint   {r.checkpoint}")
+    print(f"  TensorBoard  tensorboard --logdir {r.train_dir}")
+
+
+def cmd_eval(args) -> int:
+    from .image_classifier import EvalFlags, eval_image_classifier, flags_from
+
+    _require(args, "checkpoint_path", "model_name", "dataset_name")
+    _setup_logging()
+    r = eval_image_classifier(flags_from(EvalFlags, args))
+    _print_eval(args.model_name, args.dataset_name, args.dataset_split_name, r)
+    return 0
+
+
+def _print_eval(model, dataset, split, r) -> None:
+    print(f"evaluated {model} on {dataset}/{split}: {r.num_examples} examples, checkpoint {r.checkpoint} "
+          f"(global step {r.global_step}), {r.seconds:.1f} s")
+    for name, value in r.metrics.items():
+        print(f"  {name:12s} {value:.4f}")
+    print(f"  event files  {r.eval_dir}")
+
+
+def cmd_demo(args) -> int:
+    from .image_classifier import run_demo
+
+    _setup_logging()
+    run_demo(train_dir=args.train_dir, steps=args.max_number_of_steps, batch_size=args.batch_size,
+             learning_rate=args.learning_rate, device=args.device)
     return 0
 
 
@@ -306,7 +531,8 @@ def main(argv=None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        handler = {"export": cmd_export, "inspect": cmd_inspect, "list": cmd_list}[args.command]
+        handler = {"export": cmd_export, "inspect": cmd_inspect, "list": cmd_list, "train": cmd_train,
+                   "eval": cmd_eval, "demo": cmd_demo}[args.command]
         return handler(args)
     except _Usage as e:
         print(f"slimir: error: {_one_line(e)}", file=sys.stderr)

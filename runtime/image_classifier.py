@@ -1,0 +1,644 @@
+"""research/slim's image classifier jobs: train_image_classifier, eval_image_classifier and
+export_inference_graph, built the research/slim way (dataset -> provider -> preprocessing -> batch ->
+network -> losses -> optimizer -> create_train_op -> learning.train) on slimir.
+
+Each job takes a flags dataclass whose fields are research/slim's flag names; the `slimir train`,
+`slimir eval` and `slimir export` commands fill them from the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from slimir.errors import CheckpointError, InvalidArgumentError, NotFoundError
+
+log = logging.getLogger("slimir")
+
+OPTIMIZERS = ("adadelta", "adagrad", "adam", "ftrl", "momentum", "rmsprop", "sgd")
+DECAY_TYPES = ("exponential", "fixed", "polynomial")
+
+# What export needs to know of a dataset without reading it: classes and image channels
+# (research/slim's dataset modules' constants; digits is scikit-learn's 8x8 digits).
+DATASET_INFO = {
+    "digits": {"num_classes": 10, "channels": 1, "image_size": 8},
+    "mnist": {"num_classes": 10, "channels": 1, "image_size": 28},
+    "cifar10": {"num_classes": 10, "channels": 3, "image_size": 32},
+    "flowers": {"num_classes": 5, "channels": 3, "image_size": None},
+    "imagenet": {"num_classes": 1001, "channels": 3, "image_size": None},
+}
+
+
+class JobError(InvalidArgumentError):
+    """A bad flag value or combination for a classifier job (names the flag)."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Flags (research/slim's names and defaults)
+
+
+@dataclass
+class TrainFlags:
+    """train_image_classifier.py's flags (the distributed ones excepted)."""
+
+    train_dir: str = "/tmp/tfmodel/"
+    model_name: str = "inception_v3"
+    dataset_name: str = "imagenet"
+    dataset_split_name: str = "train"
+    dataset_dir: Optional[str] = None
+    preprocessing_name: Optional[str] = None
+    labels_offset: int = 0
+    batch_size: int = 32
+    train_image_size: Optional[int] = None
+    max_number_of_steps: Optional[int] = None
+    num_epochs: Optional[int] = None
+    num_readers: int = 4
+    num_preprocessing_threads: int = 4
+    log_every_n_steps: int = 10
+    save_summaries_secs: float = 600
+    save_interval_secs: float = 600
+    weight_decay: float = 0.00004
+    optimizer: str = "rmsprop"
+    adadelta_rho: float = 0.95
+    adagrad_initial_accumulator_value: float = 0.1
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    opt_epsilon: float = 1.0
+    ftrl_learning_rate_power: float = -0.5
+    ftrl_initial_accumulator_value: float = 0.1
+    ftrl_l1: float = 0.0
+    ftrl_l2: float = 0.0
+    momentum: float = 0.9
+    rmsprop_momentum: float = 0.9
+    rmsprop_decay: float = 0.9
+    learning_rate_decay_type: str = "exponential"
+    learning_rate: float = 0.01
+    end_learning_rate: float = 0.0001
+    label_smoothing: float = 0.0
+    learning_rate_decay_factor: float = 0.94
+    num_epochs_per_decay: float = 2.0
+    moving_average_decay: Optional[float] = None
+    checkpoint_path: Optional[str] = None
+    checkpoint_exclude_scopes: Optional[str] = None
+    trainable_scopes: Optional[str] = None
+    ignore_missing_vars: bool = False
+    use_grayscale: bool = False
+    skip_corrupt: bool = False
+    device: Optional[str] = None
+    seed: Optional[int] = 0
+    progress: Optional[bool] = None
+
+
+@dataclass
+class EvalFlags:
+    """eval_image_classifier.py's flags, plus --loop for evaluation_loop."""
+
+    checkpoint_path: str = "/tmp/tfmodel/"
+    eval_dir: Optional[str] = None
+    model_name: str = "inception_v3"
+    dataset_name: str = "imagenet"
+    dataset_split_name: str = "test"
+    dataset_dir: Optional[str] = None
+    preprocessing_name: Optional[str] = None
+    labels_offset: int = 0
+    batch_size: int = 100
+    max_num_batches: Optional[int] = None
+    eval_image_size: Optional[int] = None
+    num_preprocessing_threads: int = 4
+    moving_average_decay: Optional[float] = None
+    use_grayscale: bool = False
+    loop: bool = False
+    eval_interval_secs: float = 60
+    max_number_of_evaluations: Optional[int] = None
+    timeout: Optional[float] = None
+    device: Optional[str] = None
+
+
+@dataclass
+class ExportFlags:
+    """export_inference_graph.py's flags, plus the trained weights and slimir's export options."""
+
+    model_name: str = "inception_v3"
+    output_file: str = ""
+    is_training: bool = False
+    image_size: Optional[int] = None
+    batch_size: Optional[int] = None
+    dataset_name: Optional[str] = None
+    num_classes: Optional[int] = None
+    labels_offset: int = 0
+    use_grayscale: bool = False
+    checkpoint_path: Optional[str] = None
+    optimize: bool = True
+    target: str = "onnx"
+    opset: Optional[int] = None
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    train_dir: str
+    checkpoint: Optional[str]
+    global_step: int
+    loss: Optional[float]
+    seconds: float
+    num_samples: int
+
+
+@dataclass
+class EvalResult:
+    checkpoint: str
+    global_step: int
+    metrics: dict = field(default_factory=dict)
+    num_examples: int = 0
+    eval_dir: Optional[str] = None
+    seconds: float = 0.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Shared pieces
+
+
+def _check_positive(flag: str, value, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or value <= 0:
+        raise JobError(f"--{flag} must be positive, got {value}")
+
+
+def _network_fn(model_name: str, num_classes: int, weight_decay: float = 0.0, is_training: bool = False):
+    from slimir.nets import nets_factory
+
+    if model_name not in nets_factory.networks_map:
+        raise JobError(f"--model_name: unknown network {model_name!r} (choose from "
+                       f"{', '.join(sorted(nets_factory.networks_map))})")
+    if num_classes <= 0:
+        raise JobError(f"the network needs at least one class; the dataset has {num_classes} after --labels_offset")
+    return nets_factory.get_network_fn(model_name, num_classes=num_classes, weight_decay=weight_decay,
+                                       is_training=is_training)
+
+
+def _preprocessing_fn(name: str, is_training: bool, use_grayscale: bool):
+    from slimir.preprocessing import preprocessing_factory
+
+    if name not in preprocessing_factory.preprocessing_fn_map:
+        raise JobError(f"--preprocessing_name: unknown preprocessing {name!r} (choose from "
+                       f"{', '.join(sorted(preprocessing_factory.preprocessing_fn_map))}; it defaults to "
+                       "--model_name)")
+    return preprocessing_factory.get_preprocessing(name, is_training=is_training, use_grayscale=use_grayscale)
+
+
+def _dataset(name: str, split: str, dataset_dir: Optional[str], skip_corrupt: bool = False):
+    """slimir.datasets.get_dataset; with `skip_corrupt`, read through TFRecordReader(skip_corrupt=True)."""
+    from slimir import datasets
+    from slimir.data.readers import TFRecordReader
+
+    if dataset_dir is not None and not os.path.isdir(dataset_dir):
+        raise NotFoundError(f"--dataset_dir {dataset_dir}: no such directory")
+    dataset = datasets.get_dataset(name, split, dataset_dir)
+    if skip_corrupt:
+        reader = dataset.reader
+        if not (reader is TFRecordReader or isinstance(reader, TFRecordReader)):
+            raise JobError(f"--skip_corrupt: the {name} dataset is not read from TFRecord files "
+                           f"({getattr(reader, '__name__', type(reader).__name__)}), nothing could be corrupt")
+        dataset = datasets.get_dataset(name, split, dataset_dir, reader=TFRecordReader(skip_corrupt=True))
+    return dataset
+
+
+def _num_classes(dataset, labels_offset: int) -> int:
+    n = int(dataset.num_classes) - int(labels_offset)
+    if labels_offset < 0:
+        raise JobError(f"--labels_offset must be >= 0, got {labels_offset}")
+    return n
+
+
+def _image_channels(dataset, use_grayscale: bool) -> int:
+    return 1 if use_grayscale else DATASET_INFO.get(getattr(dataset, "name", ""), {}).get("channels", 3)
+
+
+def _scopes(text: Optional[str]) -> list:
+    return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
+def _ema_not_supported(value) -> None:
+    if value is not None:
+        raise JobError("--moving_average_decay: exponential moving averages of the weights are not supported by "
+                       "slimir yet (slim.train.ExponentialMovingAverage does not exist); leave the flag unset")
+
+
+# ------------------------------------------------------------------------------------------------
+# train
+
+
+def _configure_learning_rate(f: TrainFlags, num_samples_per_epoch: int, global_step):
+    import slimir as slim
+
+    decay_steps = int(num_samples_per_epoch / f.batch_size * f.num_epochs_per_decay)
+    if f.learning_rate_decay_type == "fixed":
+        return slim.constant(float(f.learning_rate), name="fixed_learning_rate")
+    if decay_steps < 1:
+        raise JobError(f"--num_epochs_per_decay {f.num_epochs_per_decay} with --batch_size {f.batch_size} on "
+                       f"{num_samples_per_epoch} examples gives {decay_steps} decay steps; it must be >= 1")
+    if f.learning_rate_decay_type == "exponential":
+        return slim.train.exponential_decay(float(f.learning_rate), global_step, decay_steps,
+                                            float(f.learning_rate_decay_factor), staircase=True,
+                                            name="exponential_decay_learning_rate")
+    if f.learning_rate_decay_type == "polynomial":
+        return slim.train.polynomial_decay(float(f.learning_rate), global_step, decay_steps,
+                                           float(f.end_learning_rate), power=1.0, cycle=False,
+                                           name="polynomial_decay_learning_rate")
+    raise JobError(f"--learning_rate_decay_type: {f.learning_rate_decay_type!r} was not recognized (choose from "
+                   f"{', '.join(DECAY_TYPES)})")
+
+
+def _configure_optimizer(f: TrainFlags, learning_rate):
+    import slimir as slim
+
+    name = f.optimizer
+    if name == "adagrad":
+        return slim.train.AdagradOptimizer(learning_rate,
+                                           initial_accumulator_value=f.adagrad_initial_accumulator_value)
+    if name == "adam":
+        return slim.train.AdamOptimizer(learning_rate, beta1=f.adam_beta1, beta2=f.adam_beta2,
+                                        epsilon=f.opt_epsilon)
+    if name == "momentum":
+        return slim.train.MomentumOptimizer(learning_rate, momentum=f.momentum, name="Momentum")
+    if name == "rmsprop":
+        return slim.train.RMSPropOptimizer(learning_rate, decay=f.rmsprop_decay, momentum=f.rmsprop_momentum,
+                                           epsilon=f.opt_epsilon)
+    if name == "sgd":
+        return slim.train.GradientDescentOptimizer(learning_rate)
+    cls = {"adadelta": "AdadeltaOptimizer", "ftrl": "FtrlOptimizer"}.get(name)
+    if cls is not None:
+        opt = getattr(slim.train, cls, None)
+        if opt is None:
+            raise JobError(f"--optimizer {name}: slimir has no {cls} yet (choose from adagrad, adam, momentum, "
+                           "rmsprop, sgd)")
+        if name == "adadelta":
+            return opt(learning_rate, rho=f.adadelta_rho, epsilon=f.opt_epsilon)
+        return opt(learning_rate, learning_rate_power=f.ftrl_learning_rate_power,
+                   initial_accumulator_value=f.ftrl_initial_accumulator_value,
+                   l1_regularization_strength=f.ftrl_l1, l2_regularization_strength=f.ftrl_l2)
+    raise JobError(f"--optimizer: {name!r} was not recognized (choose from {', '.join(OPTIMIZERS)})")
+
+
+def _init_fn(f: TrainFlags):
+    """Warm start from --checkpoint_path (model variables minus --checkpoint_exclude_scopes), unless the
+    train_dir already holds a checkpoint (then training resumes from that, as research/slim)."""
+    import slimir as slim
+
+    if f.checkpoint_path is None:
+        return None
+    if slim.train.latest_checkpoint(f.train_dir):
+        log.info("Ignoring --checkpoint_path because a checkpoint already exists in %s", f.train_dir)
+        return None
+    exclusions = _scopes(f.checkpoint_exclude_scopes)
+    variables = [v for v in slim.get_model_variables()
+                 if not any(v.op.name.startswith(e) for e in exclusions)]
+    if not variables:
+        raise JobError(f"--checkpoint_exclude_scopes {f.checkpoint_exclude_scopes!r} excludes every model variable")
+    path = _checkpoint_prefix(f.checkpoint_path, "--checkpoint_path")
+    log.info("Fine-tuning from %s", path)
+    return slim.assign_from_checkpoint_fn(path, variables, ignore_missing_vars=f.ignore_missing_vars)
+
+
+def _checkpoint_prefix(path: str, flag: str) -> str:
+    from .checkpoint.assign import resolve_model_path
+
+    if not os.path.exists(path) and not any(os.path.exists(path + s) for s in (".safetensors", ".index")):
+        raise NotFoundError(f"{flag} {path}: no such checkpoint file or directory")
+    try:
+        return resolve_model_path(path)
+    except CheckpointError as e:
+        raise CheckpointError(f"{flag}: {e}") from None
+
+
+def _variables_to_train(f: TrainFlags):
+    import slimir as slim
+
+    if f.trainable_scopes is None:
+        return None
+    out = []
+    for scope in _scopes(f.trainable_scopes):
+        found = slim.get_collection(slim.GraphKeys.TRAINABLE_VARIABLES, scope)
+        if not found:
+            raise JobError(f"--trainable_scopes: no trainable variable under {scope!r}")
+        out.extend(v for v in found if v not in out)
+    return out
+
+
+def _provider(dataset, **kwargs):
+    from slimir.data import dataset_data_provider
+
+    return dataset_data_provider.DatasetDataProvider(dataset, **kwargs)
+
+
+def _batch(*args, **kwargs):
+    """slim.train.batch (slimir.data.batching.batch)."""
+    import slimir as slim
+
+    fn = getattr(slim.train, "batch", None)
+    if fn is None:
+        from slimir.data.batching import batch as fn
+    return fn(*args, **kwargs)
+
+
+def _validate_train(f: TrainFlags) -> None:
+    _check_positive("batch_size", f.batch_size)
+    _check_positive("max_number_of_steps", f.max_number_of_steps, allow_none=True)
+    _check_positive("num_epochs", f.num_epochs, allow_none=True)
+    _check_positive("num_readers", f.num_readers)
+    _check_positive("num_preprocessing_threads", f.num_preprocessing_threads)
+    _check_positive("train_image_size", f.train_image_size, allow_none=True)
+    _check_positive("learning_rate", f.learning_rate)
+    _check_positive("log_every_n_steps", f.log_every_n_steps)
+    if f.weight_decay < 0:
+        raise JobError(f"--weight_decay must be >= 0, got {f.weight_decay}")
+    if not 0.0 <= f.label_smoothing < 1.0:
+        raise JobError(f"--label_smoothing must be in [0, 1), got {f.label_smoothing}")
+    if f.optimizer not in OPTIMIZERS:
+        raise JobError(f"--optimizer: {f.optimizer!r} was not recognized (choose from {', '.join(OPTIMIZERS)})")
+    if f.learning_rate_decay_type not in DECAY_TYPES:
+        raise JobError(f"--learning_rate_decay_type: {f.learning_rate_decay_type!r} was not recognized (choose "
+                       f"from {', '.join(DECAY_TYPES)})")
+    if f.max_number_of_steps is None and f.num_epochs is None:
+        raise JobError("give --max_number_of_steps or --num_epochs (otherwise training never ends)")
+    if f.device not in (None, "cpu", "cuda"):
+        raise JobError(f"--device must be cpu or cuda, got {f.device!r}")
+    _ema_not_supported(f.moving_average_decay)
+
+
+def train_image_classifier(f: TrainFlags) -> TrainResult:
+    """Train `f.model_name` on `f.dataset_name` into `f.train_dir` (research/slim's train_image_classifier)."""
+    import slimir as slim
+
+    _validate_train(f)
+    t0 = time.time()
+    with slim.Graph().as_default():
+        if f.seed is not None:
+            slim.set_random_seed(f.seed)
+        global_step = slim.create_global_step()
+        dataset = _dataset(f.dataset_name, f.dataset_split_name, f.dataset_dir, f.skip_corrupt)
+        num_classes = _num_classes(dataset, f.labels_offset)
+        network_fn = _network_fn(f.model_name, num_classes, f.weight_decay, is_training=True)
+        preprocessing_fn = _preprocessing_fn(f.preprocessing_name or f.model_name, True, f.use_grayscale)
+
+        provider = _provider(dataset, num_readers=f.num_readers, common_queue_capacity=20 * f.batch_size,
+                             common_queue_min=10 * f.batch_size, shuffle=True, num_epochs=f.num_epochs,
+                             seed=f.seed)
+        image, label = provider.get(["image", "label"])
+        if f.labels_offset:
+            label -= f.labels_offset
+        size = f.train_image_size or network_fn.default_image_size
+        image = preprocessing_fn(image, size, size)
+        images, labels = _batch([image, label], batch_size=f.batch_size,
+                                          num_threads=f.num_preprocessing_threads, capacity=5 * f.batch_size)
+        labels = slim.one_hot_encoding(labels, num_classes)
+
+        logits, end_points = network_fn(images)
+        if "AuxLogits" in end_points:
+            slim.losses.softmax_cross_entropy(end_points["AuxLogits"], labels, label_smoothing=f.label_smoothing,
+                                              weights=0.4, scope="aux_loss")
+        slim.losses.softmax_cross_entropy(logits, labels, label_smoothing=f.label_smoothing, weights=1.0)
+        total_loss = slim.losses.get_total_loss()
+
+        for loss in slim.get_collection(slim.GraphKeys.LOSSES):
+            slim.summary.scalar(f"losses/{loss.op.name}", loss)
+        slim.summary.scalar("total_loss", total_loss)
+        for v in slim.get_model_variables():
+            slim.summary.histogram(v.op.name, v)
+        learning_rate = _configure_learning_rate(f, int(dataset.num_samples), global_step)
+        slim.summary.scalar("learning_rate", learning_rate)
+        optimizer = _configure_optimizer(f, learning_rate)
+        train_op = slim.learning.create_train_op(total_loss, optimizer,
+                                                 variables_to_train=_variables_to_train(f))
+        init_fn = _init_fn(f)
+        loss = slim.learning.train(train_op, logdir=f.train_dir, init_fn=init_fn,
+                                   number_of_steps=f.max_number_of_steps, log_every_n_steps=f.log_every_n_steps,
+                                   save_summaries_secs=f.save_summaries_secs,
+                                   save_interval_secs=f.save_interval_secs, device=f.device, progress=f.progress)
+    ckpt = slim.train.latest_checkpoint(f.train_dir)
+    step = _step_of(ckpt)
+    return TrainResult(train_dir=f.train_dir, checkpoint=ckpt, global_step=step,
+                       loss=None if loss is None else float(loss), seconds=time.time() - t0,
+                       num_samples=int(dataset.num_samples))
+
+
+def _step_of(ckpt: Optional[str]) -> int:
+    if not ckpt:
+        return 0
+    tail = ckpt.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+# ------------------------------------------------------------------------------------------------
+# eval
+
+
+def _validate_eval(f: EvalFlags) -> None:
+    _check_positive("batch_size", f.batch_size)
+    _check_positive("max_num_batches", f.max_num_batches, allow_none=True)
+    _check_positive("eval_image_size", f.eval_image_size, allow_none=True)
+    _check_positive("num_preprocessing_threads", f.num_preprocessing_threads)
+    _check_positive("max_number_of_evaluations", f.max_number_of_evaluations, allow_none=True)
+    if f.eval_interval_secs < 0:
+        raise JobError(f"--eval_interval_secs must be >= 0, got {f.eval_interval_secs}")
+    if f.device not in (None, "cpu", "cuda"):
+        raise JobError(f"--device must be cpu or cuda, got {f.device!r}")
+    _ema_not_supported(f.moving_average_decay)
+
+
+def eval_image_classifier(f: EvalFlags) -> EvalResult:
+    """Accuracy and recall@5 of the checkpoint(s) at `f.checkpoint_path` (research/slim's
+    eval_image_classifier; with `f.loop`, evaluation_loop over the new checkpoints of a directory)."""
+    import slimir as slim
+
+    _validate_eval(f)
+    t0 = time.time()
+    if f.loop:
+        if not os.path.isdir(f.checkpoint_path):
+            raise NotFoundError(f"--checkpoint_path {f.checkpoint_path}: --loop needs a directory of checkpoints")
+        ckpt = None
+    else:
+        ckpt = _checkpoint_prefix(f.checkpoint_path, "--checkpoint_path")
+    eval_dir = f.eval_dir or os.path.join(f.checkpoint_path if os.path.isdir(f.checkpoint_path)
+                                          else os.path.dirname(os.path.abspath(f.checkpoint_path)), "eval")
+    with slim.Graph().as_default():
+        slim.get_or_create_global_step()
+        dataset = _dataset(f.dataset_name, f.dataset_split_name, f.dataset_dir)
+        num_classes = _num_classes(dataset, f.labels_offset)
+        network_fn = _network_fn(f.model_name, num_classes, is_training=False)
+        preprocessing_fn = _preprocessing_fn(f.preprocessing_name or f.model_name, False, f.use_grayscale)
+        num_samples = int(dataset.num_samples)
+        one_pass = not f.loop
+        provider = _provider(dataset, shuffle=False, common_queue_capacity=2 * f.batch_size,
+                             common_queue_min=f.batch_size, num_epochs=1 if one_pass else None)
+        image, label = provider.get(["image", "label"])
+        if f.labels_offset:
+            label -= f.labels_offset
+        size = f.eval_image_size or network_fn.default_image_size
+        image = preprocessing_fn(image, size, size)
+        images, labels = _batch([image, label], batch_size=f.batch_size,
+                                          num_threads=f.num_preprocessing_threads, capacity=5 * f.batch_size,
+                                          allow_smaller_final_batch=one_pass)
+        logits, _ = network_fn(images)
+        predictions = slim.argmax(logits, 1)
+        labels = slim.squeeze(labels)
+        k = min(5, num_classes)
+        names_to_values, names_to_updates = slim.metrics.aggregate_metric_map({
+            "Accuracy": slim.metrics.streaming_accuracy(predictions, labels),
+            f"Recall_{k}": slim.metrics.streaming_recall_at_k(logits, labels, k),
+        })
+        for name, value in names_to_values.items():
+            slim.summary.scalar(f"eval/{name}", value)
+        num_batches = f.max_num_batches or math.ceil(num_samples / f.batch_size)
+        kwargs = dict(num_evals=num_batches, eval_op=list(names_to_updates.values()), final_op=names_to_values,
+                      variables_to_restore=slim.get_variables_to_restore(),
+                      session_config={"device": f.device} if f.device else None)
+        if f.loop:
+            values = slim.evaluation.evaluation_loop("", f.checkpoint_path, eval_dir,
+                                                     eval_interval_secs=f.eval_interval_secs,
+                                                     max_number_of_evaluations=f.max_number_of_evaluations,
+                                                     timeout=f.timeout, **kwargs)
+            ckpt = slim.train.latest_checkpoint(f.checkpoint_path)
+        else:
+            values = slim.evaluation.evaluate_once("", ckpt, eval_dir, **kwargs)
+    seen = num_samples if one_pass and f.max_num_batches is None else num_batches * f.batch_size
+    metrics = {} if values is None else {n: float(v) for n, v in values.items()}
+    return EvalResult(checkpoint=ckpt or "", global_step=_step_of(ckpt), metrics=metrics,
+                      num_examples=min(seen, num_samples) if one_pass else seen, eval_dir=eval_dir,
+                      seconds=time.time() - t0)
+
+
+# ------------------------------------------------------------------------------------------------
+# export
+
+
+def build_inference_graph(f: ExportFlags):
+    """(graph, input placeholder, logits) of `f.model_name` for export, as research/slim's
+    export_inference_graph: `dataset_name` gives the class count (minus labels_offset) and the image
+    channels; the size is `image_size` or the network's default. The input is named 'images' (slimir's convention; research/slim says 'input')."""
+    import slimir as slim
+
+    num_classes = f.num_classes
+    channels = None
+    if f.dataset_name is not None:
+        info = DATASET_INFO.get(f.dataset_name)
+        if info is None:
+            raise JobError(f"--dataset_name: unknown dataset {f.dataset_name!r} (choose from "
+                           f"{', '.join(sorted(DATASET_INFO))})")
+        if num_classes is None:
+            num_classes = info["num_classes"] - f.labels_offset
+        channels = info["channels"]
+    if f.use_grayscale:
+        channels = 1
+    _check_positive("image_size", f.image_size, allow_none=True)
+    _check_positive("batch_size", f.batch_size, allow_none=True)
+    from slimir.nets import nets_factory
+
+    if f.model_name not in nets_factory.networks_map:
+        raise JobError(f"--model_name: unknown network {f.model_name!r} (choose from "
+                       f"{', '.join(sorted(nets_factory.networks_map))})")
+    if num_classes is None:
+        from .cli import _default_num_classes
+
+        num_classes = _default_num_classes(nets_factory.networks_map[f.model_name])
+    if channels is None:
+        channels = 1 if f.model_name == "lenet" else 3
+    func = nets_factory.networks_map[f.model_name]
+    size = f.image_size or getattr(func, "default_image_size", 224)
+    graph = slim.Graph()
+    with graph.as_default():
+        slim.set_random_seed(f.seed)
+        images = slim.placeholder(slim.float32, [f.batch_size, size, size, channels], name="images")
+        network_fn = nets_factory.get_network_fn(f.model_name, num_classes=num_classes, is_training=f.is_training)
+        logits, _ = network_fn(images)
+    return graph, images, logits
+
+
+def export_inference_graph(f: ExportFlags):
+    """Write `f.model_name` as ONNX to `f.output_file` with the weights of `f.checkpoint_path` (or the
+    initial values drawn with `f.seed`); returns the onnx ModelProto."""
+    import slimir as slim
+
+    from .export import export_onnx
+
+    out = f.output_file
+    if not out:
+        raise JobError("--output_file is required")
+    if os.path.isdir(out):
+        raise JobError(f"--output_file {out}: is a directory, give a file name")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise JobError(f"--output_file {out}: the folder {parent} does not exist")
+    ckpt = _checkpoint_prefix(f.checkpoint_path, "--checkpoint_path") if f.checkpoint_path else None
+    graph, _images, logits = build_inference_graph(f)
+    kwargs = {"optimize": f.optimize, "target": f.target}
+    if f.opset is not None:
+        kwargs["opset"] = f.opset
+    with graph.as_default():
+        if ckpt is None:
+            return export_onnx(logits, out, **kwargs)
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            slim.assign_from_checkpoint_fn(ckpt, slim.get_model_variables())(sess)
+            return export_onnx(logits, out, session=sess, **kwargs)
+
+
+def flags_from(cls, namespace) -> object:
+    """A flags dataclass from an argparse namespace whose dests are the field names."""
+    names = {fl.name for fl in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in vars(namespace).items() if k in names})
+
+
+# ------------------------------------------------------------------------------------------------
+# the main job
+
+
+@dataclass
+class DemoResult:
+    train: TrainResult
+    eval: EvalResult
+    onnx_path: str
+
+
+DEMO_IMAGE_SIZE = 28  # LeNet's default input: the 8x8 digits are centred on a 28x28 canvas (lenet_preprocessing)
+
+
+def run_demo(train_dir: Optional[str] = None, steps: int = 1500, batch_size: int = 64, learning_rate: float = 1e-3,
+             device: Optional[str] = None, image_size: int = DEMO_IMAGE_SIZE, progress: Optional[bool] = None,
+             verbose: bool = True) -> DemoResult:
+    """Train LeNet on the embedded digits, evaluate it on the test split and export it to ONNX, with the
+    same jobs as `slimir train` / `eval` / `export`; prints where the results are when `verbose`."""
+    import tempfile
+
+    train_dir = train_dir or tempfile.mkdtemp(prefix="slimir-lenet-")
+    tf = TrainFlags(train_dir=train_dir, model_name="lenet", dataset_name="digits", dataset_split_name="train",
+                    batch_size=batch_size, train_image_size=image_size, max_number_of_steps=steps, num_readers=1,
+                    num_preprocessing_threads=2, log_every_n_steps=100, save_summaries_secs=5,
+                    save_interval_secs=60, weight_decay=1e-4, optimizer="adam", opt_epsilon=1e-8,
+                    learning_rate=learning_rate, learning_rate_decay_type="fixed", device=device, seed=0,
+                    progress=progress)
+    tr = train_image_classifier(tf)
+    ef = EvalFlags(checkpoint_path=train_dir, eval_dir=os.path.join(train_dir, "eval"), model_name="lenet",
+                   dataset_name="digits", dataset_split_name="test", batch_size=200, eval_image_size=image_size,
+                   num_preprocessing_threads=2, device=device)
+    ev = eval_image_classifier(ef)
+    onnx_path = os.path.join(train_dir, "lenet_digits.onnx")
+    export_inference_graph(ExportFlags(model_name="lenet", output_file=onnx_path, dataset_name="digits",
+                                       image_size=image_size, checkpoint_path=tr.checkpoint))
+    if verbose:
+        acc = ev.metrics.get("Accuracy", float("nan"))
+        loss = "-" if tr.loss is None else f"{tr.loss:.4f}"
+        print(f"trained LeNet on digits/train ({tr.num_samples} images): global step {tr.global_step} in "
+              f"{tr.seconds:.1f} s (final loss {loss})")
+        print(f"test accuracy: {acc:.4f} on {ev.num_examples} held-out digits (recall@5 "
+              f"{ev.metrics.get('Recall_5', float('nan')):.4f})")
+        print(f"checkpoints and TensorBoard logs: {train_dir}   (tensorboard --logdir {train_dir})")
+        print(f"ONNX model: {onnx_path}   (inputs: images [batch, {image_size}, {image_size}, 1] = "
+              "(pixel - 128) / 128)")
+    return DemoResult(train=tr, eval=ev, onnx_path=onnx_path)

@@ -1,0 +1,236 @@
+"""`slimir train` / `eval` / `export` / `demo`: research/slim's image-classifier jobs on the embedded digits,
+run in-process through `cli.main(argv)`; numbers checked against the checkpoint's own network."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+import slimir as slim
+from slimir.runtime import cli
+
+pytest.importorskip("sklearn")
+
+STEPS = 40
+SIZE = "8"  # LeNet on the 8x8 digits as they are (lenet_preprocessing pads to --*_image_size otherwise)
+
+
+def _run(argv, capsys):
+    rc = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _train_argv(train_dir, steps=STEPS, *extra):
+    return ["train", "--model_name=lenet", "--dataset_name=digits", f"--train_dir={train_dir}",
+            f"--max_number_of_steps={steps}", "--batch_size=32", "--optimizer=adam", "--learning_rate=0.003",
+            "--opt_epsilon=1e-8", "--learning_rate_decay_type=fixed", f"--train_image_size={SIZE}",
+            "--num_readers=1", "--num_preprocessing_threads=2", "--save_summaries_secs=0", *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    train_dir = tmp_path_factory.mktemp("lenet_digits")
+    rc = cli.main(_train_argv(train_dir))
+    assert rc == 0
+    return str(train_dir)
+
+
+def _test_images_and_labels():
+    from slimir.datasets import digits
+    from slimir.preprocessing import lenet_preprocessing
+
+    images, labels = digits.load_arrays("test")
+    x = np.stack([lenet_preprocessing.preprocess_image(im, 8, 8) for im in images])
+    return x, labels
+
+
+def _checkpoint_logits(ckpt, x):
+    from slimir.nets import nets_factory
+
+    with slim.Graph().as_default():
+        images = slim.placeholder(slim.float32, [None, 8, 8, 1], name="images")
+        logits, _ = nets_factory.get_network_fn("lenet", 10, is_training=False)(images)
+        with slim.Session() as sess:
+            slim.train.Saver(slim.get_model_variables()).restore(sess, ckpt)
+            return sess.run(logits, {images: x})
+
+
+# ------------------------------------------------------------------------------------------------ train
+
+
+def test_train_writes_checkpoints_and_event_files(trained, capsys):
+    assert slim.train.latest_checkpoint(trained) == os.path.join(trained, f"model.ckpt-{STEPS}")
+    assert any("tfevents" in f for f in os.listdir(trained))
+    # a second run resumes from the checkpoint (research/slim: train_dir wins) and stops at the new step
+    rc, out, err = _run(_train_argv(trained, STEPS + 5), capsys)
+    assert rc == 0, err
+    assert f"global step {STEPS + 5}" in out and f"tensorboard --logdir {trained}" in out
+    assert slim.train.latest_checkpoint(trained).endswith(f"model.ckpt-{STEPS + 5}")
+
+
+def test_fine_tune_with_exclude_and_trainable_scopes(trained, tmp_path, capsys):
+    """--checkpoint_path restores all but LeNet/fc4; --trainable_scopes trains only LeNet/fc4, so the other
+    weights of the new checkpoint are the source checkpoint's."""
+    src = slim.train.latest_checkpoint(trained)
+    rc, out, err = _run(_train_argv(tmp_path, 3, f"--checkpoint_path={trained}",
+                                    "--checkpoint_exclude_scopes=LeNet/fc4", "--trainable_scopes=LeNet/fc4"), capsys)
+    assert rc == 0, err
+    new = slim.train.latest_checkpoint(str(tmp_path))
+    np.testing.assert_array_equal(slim.train.load_variable(new, "LeNet/conv1/weights"),
+                                  slim.train.load_variable(src, "LeNet/conv1/weights"))
+    np.testing.assert_array_equal(slim.train.load_variable(new, "LeNet/fc3/biases"),
+                                  slim.train.load_variable(src, "LeNet/fc3/biases"))
+    assert not np.array_equal(slim.train.load_variable(new, "LeNet/fc4/weights"),
+                              slim.train.load_variable(src, "LeNet/fc4/weights"))
+
+
+# ------------------------------------------------------------------------------------------------ eval
+
+
+def test_eval_prints_accuracy_and_recall_of_the_checkpoint(trained, tmp_path, capsys):
+    ckpt = os.path.join(trained, f"model.ckpt-{STEPS}")
+    rc, out, err = _run(["eval", "--model_name=lenet", "--dataset_name=digits", f"--checkpoint_path={ckpt}",
+                         f"--eval_dir={tmp_path}", f"--eval_image_size={SIZE}", "--batch_size=64"], capsys)
+    assert rc == 0, err
+    acc = float(re.search(r"Accuracy\s+([0-9.]+)", out).group(1))
+    rec = float(re.search(r"Recall_5\s+([0-9.]+)", out).group(1))
+    assert "297 examples" in out and f"global step {STEPS}" in out
+    x, labels = _test_images_and_labels()
+    logits = _checkpoint_logits(ckpt, x)
+    expected_acc = float(np.mean(logits.argmax(1) == labels))
+    top5 = np.argsort(-logits, axis=1)[:, :5]
+    expected_rec = float(np.mean([labels[i] in top5[i] for i in range(len(labels))]))
+    assert acc == pytest.approx(expected_acc, abs=6e-5)
+    assert rec == pytest.approx(expected_rec, abs=6e-5)
+    assert 0.3 < acc <= rec <= 1.0  # 40 steps already beat chance (0.1)
+    assert any("tfevents" in f for f in os.listdir(tmp_path))
+
+
+# ------------------------------------------------------------------------------------------------ export
+
+
+def test_export_writes_the_checkpoints_network(trained, tmp_path, capsys):
+    import onnx
+    import onnxruntime as ort
+
+    path = tmp_path / "lenet.onnx"
+    rc, out, err = _run(["export", "--model_name=lenet", f"--output_file={path}", "--dataset_name=digits",
+                         f"--image_size={SIZE}", f"--checkpoint_path={trained}"], capsys)
+    assert rc == 0, err
+    assert "checkpoint" in out and str(path) in out
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    [inp] = sess.get_inputs()
+    assert inp.shape[1:] == [8, 8, 1]
+    x, _ = _test_images_and_labels()
+    got = sess.run(None, {inp.name: x})[0]
+    expected = _checkpoint_logits(slim.train.latest_checkpoint(trained), x)
+    assert got.shape == (len(x), 10)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    # without --checkpoint_path the weights are the initial values: different logits
+    rc, _, err = _run(["export", "lenet", "-o", tmp_path / "init.onnx", "--image-size", SIZE, "--num-classes", "10"],
+                      capsys)
+    assert rc == 0, err
+    init = ort.InferenceSession(str(tmp_path / "init.onnx"), providers=["CPUExecutionProvider"])
+    assert not np.allclose(init.run(None, {init.get_inputs()[0].name: x})[0], got, atol=1e-3)
+
+
+def test_export_dataset_name_sets_classes_and_channels(tmp_path, capsys):
+    import onnx
+
+    path = tmp_path / "cifar.onnx"
+    rc, _, err = _run(["export", "--model_name=cifarnet", f"--output_file={path}", "--dataset_name=flowers",
+                       "--batch_size=2", "--no-optimize"], capsys)
+    assert rc == 0, err
+    model = onnx.load(str(path))
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [2, 32, 32, 3]
+    assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim] == [2, 5]
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "--model_name=nonet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1"],
+     "unknown network 'nonet'"),
+    (["train", "--model_name=lenet", "--dataset_name=nodata", "--train_dir={tmp}/t", "--max_number_of_steps=1"],
+     "nodata"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--dataset_dir={tmp}/missing",
+      "--train_dir={tmp}/t", "--max_number_of_steps=1"], "missing"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--dataset_split_name=validation",
+      "--train_dir={tmp}/t", "--max_number_of_steps=1"], "validation"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--max_number_of_steps=1"], "--train_dir"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t"], "--max_number_of_steps"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=0"],
+     "--max_number_of_steps"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
+      "--batch_size=x"], "--batch_size"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
+      "--optimizer=lbfgs"], "--optimizer"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
+      "--optimizer=ftrl"], "FtrlOptimizer"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
+      "--learning_rate_decay_type=cosine"], "--learning_rate_decay_type"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
+      "--moving_average_decay=0.999"], "--moving_average_decay"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
+      "--checkpoint_path={tmp}/nothing"], "--checkpoint_path"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
+      "--learning_rate=-1"], "--learning_rate"),
+    (["eval", "--model_name=lenet", "--dataset_name=digits", "--checkpoint_path={tmp}"], "no complete checkpoint"),
+    (["eval", "--model_name=lenet", "--dataset_name=digits", "--checkpoint_path={tmp}/no.ckpt"], "no such"),
+    (["eval", "--model_name=lenet", "--dataset_name=digits"], "--checkpoint_path"),
+    (["export", "--model_name=lenet", "--output_file={tmp}/x.onnx", "--checkpoint_path={tmp}/no.ckpt"],
+     "--checkpoint_path"),
+    (["export", "--model_name=nonet", "--output_file={tmp}/x.onnx"], "unknown network 'nonet'"),
+    (["export", "--model_name=lenet", "--output_file={tmp}/x.onnx", "--dataset_name=nodata"], "nodata"),
+    (["export", "--output_file={tmp}/x.onnx"], "give the network"),
+    (["export", "lenet", "--model_name=vgg_16", "-o", "{tmp}/x.onnx"], "two networks"),
+])
+def test_bad_input_is_one_line_exit_2(argv, fragment, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    rc, _out, err = _run(argv, capsys)
+    assert rc == 2, err
+    assert err.startswith("slimir: error:"), err
+    assert err.count("\n") == 1, err
+    assert fragment in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("command, flags", [
+    ("train", ["--model_name", "--train_dir", "--checkpoint_exclude_scopes", "--learning_rate_decay_type"]),
+    ("eval", ["--checkpoint_path", "--eval_dir", "--max_num_batches", "--eval_image_size"]),
+    ("export", ["--model_name", "--output_file", "--dataset_name", "--checkpoint_path", "--no-optimize"]),
+    ("demo", ["--train_dir", "--max_number_of_steps"]),
+])
+def test_help_of_each_command(command, flags, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main([command, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: slimir {command}")
+    for flag in flags:
+        assert flag in out
+
+
+# ------------------------------------------------------------------------------------------------ demo
+
+
+def test_demo_trains_evaluates_and_exports(tmp_path, capsys):
+    import onnxruntime as ort
+
+    rc, out, err = _run(["demo", f"--train_dir={tmp_path}", "--max_number_of_steps=30"], capsys)
+    assert rc == 0, err
+    acc = float(re.search(r"test accuracy: ([0-9.]+) on 297 held-out digits", out).group(1))
+    assert 0.0 <= acc <= 1.0
+    assert f"checkpoints and TensorBoard logs: {tmp_path}" in out
+    onnx_path = tmp_path / "lenet_digits.onnx"
+    assert f"ONNX model: {onnx_path}" in out
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape[1:] == [28, 28, 1]
+    assert slim.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-30")
+    assert any("tfevents" in f for f in os.listdir(tmp_path / "eval"))
