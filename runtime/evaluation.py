@@ -454,6 +454,10 @@ class _Evaluator:
         for h in self.hooks:
             _call(h, "begin")
         sess = self._session()
+        if self.graph.get_collection("input_bindings"):  # each checkpoint reads its input from the start
+            from slimir.inputs import stop_pipelines
+
+            stop_pipelines(self.graph, sess)
         with self.graph.as_default(), sess.as_default():
             reader, restored = self._restore(sess, path)
             step = self._global_step(sess, reader, restored, path)

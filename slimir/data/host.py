@@ -194,6 +194,12 @@ class HostTensor:
     def __rfloordiv__(self, o):
         return self._binary(o, "floordiv", np.floor_divide, True)
 
+    def __mod__(self, o):
+        return self._binary(o, "mod", np.mod)
+
+    def __rmod__(self, o):
+        return self._binary(o, "mod", np.mod, True)
+
     def __pow__(self, o):
         return self._binary(o, "pow", np.power)
 
