@@ -333,6 +333,10 @@ def test_dict_decoder_and_numpy_reader(tmp_path):
     np.savez(npz, x=images, y=labels)
     keys = [k for k, _ in reader.read_all(str(npz))]
     assert keys == [f"{npz}:0", f"{npz}:1", f"{npz}:2"] and reader.num_records(str(npz)) == 3
+    row = reader.read_record(str(npz), 2)  # random access
+    assert np.array_equal(row["x"], images[2]) and int(row["y"]) == 1
+    with pytest.raises(InvalidArgumentError, match="record 3 out of range"):
+        reader.read_record(str(npz), 3)
     np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}], dtype=object))
     with pytest.raises(DataLossError, match="obj.npz"):
         list(reader.read_all(str(tmp_path / "obj.npz")))
@@ -356,5 +360,7 @@ def test_image_folder_reader_labels_follow_sorted_class_names(tmp_path):
         ("x.jpg", 0, b"jpeg"), ("a.PNG", 2, b"png"), ("b.png", 2, b"png")]
     image, label = _image_decoder().decode(records[2][1], record_key=records[2][0])
     assert np.array_equal(image, rgb) and int(label) == 2
+    assert reader.num_records(str(tmp_path)) == 3
+    assert reader.read_record(str(tmp_path), 1)["image/filename"] == b"a.PNG"
     with pytest.raises(NotFoundError, match="no-such-dir"):
         reader.list_sources(str(tmp_path / "no-such-dir"))

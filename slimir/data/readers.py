@@ -135,8 +135,13 @@ class NumpyReader(Reader):
     """Rows of in-memory arrays or `.npz` files: each record is `{name: array[i]}`, keys 'source:i'.
 
     Data sources: a dict `{name: array}` (all arrays with the same first dimension), a list of such dicts, or
-    `.npz` paths / patterns (loaded without pickle).
+    `.npz` paths / patterns (loaded without pickle). Random access (`num_records`, `read_record`) keeps the
+    last source's arrays loaded.
     """
+
+    def __init__(self):
+        self._cache: tuple = (None, None, None)  # (source identity, (name, arrays, n), source) of the last load
+        self._lock = threading.Lock()
 
     def list_sources(self, data_sources) -> list:
         if isinstance(data_sources, Mapping):
@@ -147,12 +152,20 @@ class NumpyReader(Reader):
         return expand_file_patterns(data_sources)
 
     def _arrays(self, source) -> tuple:
+        ident = id(source) if isinstance(source, Mapping) else os.fspath(source)
+        with self._lock:
+            if self._cache[0] == ident and (not isinstance(source, Mapping) or self._cache[2] is source):
+                return self._cache[1]
         if isinstance(source, Mapping):
             arrays, n = _rows(source, "in-memory arrays")
-            return "arrays", arrays, n
-        path = os.fspath(source)
-        arrays, n = _rows(_load_npz(path), f".npz file {path!r}")
-        return path, arrays, n
+            loaded = ("arrays", arrays, n)
+        else:
+            path = os.fspath(source)
+            arrays, n = _rows(_load_npz(path), f".npz file {path!r}")
+            loaded = (path, arrays, n)
+        with self._lock:
+            self._cache = (ident, loaded, source)
+        return loaded
 
     def read(self, source) -> Iterator[tuple]:
         name, arrays, n = self._arrays(source)
@@ -161,6 +174,13 @@ class NumpyReader(Reader):
 
     def num_records(self, source) -> int:
         return self._arrays(source)[2]
+
+    def read_record(self, source, index: int) -> dict:
+        """Record `index` of `source` (random access; the last source's arrays stay loaded)."""
+        name, arrays, n = self._arrays(source)
+        if not 0 <= index < n:
+            raise InvalidArgumentError(f"{name}: record {index} out of range (it has {n})")
+        return {k: v[index] for k, v in arrays.items()}
 
 
 IMAGE_EXTENSIONS = {".jpg": b"jpeg", ".jpeg": b"jpeg", ".png": b"png", ".bmp": b"bmp", ".gif": b"gif"}
@@ -200,6 +220,8 @@ class ImageFolderReader(Reader):
 
     def __init__(self, extensions: Optional[Sequence[str]] = None):
         self.extensions = extensions
+        self._listings: dict = {}
+        self._lock = threading.Lock()
 
     def list_sources(self, data_sources) -> list:
         roots = [data_sources] if isinstance(data_sources, (str, os.PathLike)) else list(data_sources)
@@ -208,24 +230,44 @@ class ImageFolderReader(Reader):
                 raise NotFoundError(f"image folder {os.fspath(r)!r} does not exist")
         return [os.fspath(r) for r in roots]
 
+    def _listing(self, root) -> tuple:
+        root = os.fspath(root)
+        with self._lock:
+            if root in self._listings:
+                return self._listings[root]
+        listing = list_image_folder(root, self.extensions)
+        with self._lock:
+            self._listings[root] = listing
+        return listing
+
     def class_names(self, root) -> list:
-        return list_image_folder(root, self.extensions)[0]
+        return list(self._listing(root)[0])
+
+    def _record(self, classes: list, path: str, label: int) -> dict:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise DataLossError(f"cannot read image {path!r}: {e}") from None
+        ext = os.path.splitext(path)[1].lower()
+        return {"image/encoded": data, "image/format": IMAGE_EXTENSIONS.get(ext, ext[1:].encode()),
+                "image/class/label": label, "image/class/text": classes[label].encode("utf-8"),
+                "image/filename": os.path.basename(path).encode("utf-8")}
 
     def read(self, source) -> Iterator[tuple]:
-        classes, files = list_image_folder(source, self.extensions)
+        classes, files = self._listing(source)
         for path, label in files:
-            try:
-                with open(path, "rb") as f:
-                    data = f.read()
-            except OSError as e:
-                raise DataLossError(f"cannot read image {path!r}: {e}") from None
-            ext = os.path.splitext(path)[1].lower()
-            yield path, {"image/encoded": data, "image/format": IMAGE_EXTENSIONS.get(ext, ext[1:].encode()),
-                         "image/class/label": label, "image/class/text": classes[label].encode("utf-8"),
-                         "image/filename": os.path.basename(path).encode("utf-8")}
+            yield path, self._record(classes, path, label)
 
     def num_records(self, source) -> int:
-        return len(list_image_folder(source, self.extensions)[1])
+        return len(self._listing(source)[1])
+
+    def read_record(self, source, index: int) -> dict:
+        """Record `index` of the folder `source` (random access over the listed images)."""
+        classes, files = self._listing(source)
+        if not 0 <= index < len(files):
+            raise InvalidArgumentError(f"image folder {source!r}: record {index} out of range (it has {len(files)})")
+        return self._record(classes, *files[index])
 
 
 def make_reader(reader, **kwargs) -> Reader:
