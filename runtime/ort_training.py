@@ -663,7 +663,7 @@ def train(train_op, logdir: Optional[str], optimizer, number_of_steps: int, feed
                 feeds = {}
                 try:
                     for b in bindings:
-                        feeds.update(b.next_feed())
+                        feeds.update(_next_feed(b, sess))
                 except OutOfRangeError:
                     log.info("ort_training: end of input after %d steps", trainer.global_step)
                     break
@@ -685,3 +685,11 @@ def train(train_op, logdir: Optional[str], optimizer, number_of_steps: int, feed
             shutil.rmtree(art_dir, ignore_errors=True)
     return loss
 
+
+def _next_feed(binding, sess) -> dict:
+    """The next batch of an input binding (bindings of slim.data pipelines take the session)."""
+    import inspect
+
+    if "session" in inspect.signature(binding.next_feed).parameters:
+        return binding.next_feed(sess)
+    return binding.next_feed()

@@ -161,6 +161,25 @@ def roundtrip_check(trainer, sess, g, images, logits, out_dir: str, data) -> dic
             "global_step_session": int(sess.variable_value(slim.get_global_step(g))), "reader": reader is not None}
 
 
+def learning_train_check(logdir: str, data) -> dict:
+    """slim.learning.train(..., backend='ort-training') from input bindings: 6 steps, then resume to 10."""
+    from slimir.runtime.checkpoint.saver import CheckpointReader, latest_checkpoint
+
+    out = {}
+    for steps, start in ((6, 0), (10, 6)):
+        opt = slim.train.GradientDescentOptimizer(0.05)
+        g, images, labels, _, _, train_op = lenet_graph(lambda: opt)
+        with g.as_default():
+            slim.inputs.bind([images, labels], iter(data[start:]))
+            last = slim.learning.train(train_op, logdir, number_of_steps=steps, backend="ort-training",
+                                       optimizer=opt)
+        ckpt = latest_checkpoint(logdir)
+        out[f"ckpt_{steps}"] = os.path.basename(ckpt)
+        out[f"last_loss_{steps}"] = last
+        out[f"step_{steps}"] = int(CheckpointReader(ckpt).get_tensor("global_step"))
+    return out
+
+
 def main(out_dir: str) -> None:
     import onnxruntime
 
@@ -182,6 +201,7 @@ def main(out_dir: str) -> None:
 
             result["ir_versions"] = {a: onnx.load(trainer.paths[a]).ir_version for a in ort_training.ARTIFACTS[:3]}
     result["batchnorm"] = batchnorm_check(os.path.join(out_dir, "bn"))
+    result["learning_train"] = learning_train_check(os.path.join(out_dir, "logdir"), data)
     result["torch_imported"] = "torch" in sys.modules
     print(json.dumps(result))
 
