@@ -12,9 +12,9 @@ from PIL import Image as PILImage
 
 from slimir import crc32c as crc_mod
 from slimir.data import example as ex_mod
-from slimir.data import readers, tfexample_decoder as tfd, tfrecord
+from slimir.data import readers, tfrecord
+from slimir.data import tfexample_decoder as tfd
 from slimir.errors import DataLossError, DTypeError, InvalidArgumentError, NotFoundError, ShapeError
-
 
 # ------------------------------------------------------------------------------------------- CRC-32C
 
@@ -41,7 +41,7 @@ def test_crc32c_known_value_and_implementations_agree():
     for n in (0, 1, 7, 4096, 20_000, 300_001):
         data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
         assert crc_mod.crc32c(data) == crc_mod.crc32c_pure(data)
-        assert crc_mod.crc32c(data[n // 2:], crc_mod.crc32c(data[: n // 2])) == crc_mod.crc32c(data)
+        assert crc_mod.crc32c(data[n // 2 :], crc_mod.crc32c(data[: n // 2])) == crc_mod.crc32c(data)
     assert crc_mod.crc32c(bytearray(b"123456789")) == 0xE3069283  # non-bytes buffers too
     assert crc_mod.masked_crc32c(b"123456789") == _mask(0xE3069283)
 
@@ -64,12 +64,18 @@ def _write(path, records, options=None):
 def test_tfrecord_bytes_match_the_format_spec(tmp_path):
     path = _write(tmp_path / "a.tfrecord", [b"123456789"])
     header = struct.pack("<Q", 9)
-    expected = header + struct.pack("<I", _mask(_crc32c_bitwise(header))) + b"123456789" + \
-        struct.pack("<I", _mask(0xE3069283))
+    expected = (
+        header
+        + struct.pack("<I", _mask(_crc32c_bitwise(header)))
+        + b"123456789"
+        + struct.pack("<I", _mask(0xE3069283))
+    )
     assert open(path, "rb").read() == expected
     # the data CRC by hand: rotate 0xE3069283 right by 15 and add the mask delta
-    assert struct.unpack("<I", expected[-4:])[0] == (((0xE3069283 >> 15) | (0xE3069283 << 17)) + 0xA282EAD8) \
-        & 0xFFFFFFFF
+    assert (
+        struct.unpack("<I", expected[-4:])[0]
+        == (((0xE3069283 >> 15) | (0xE3069283 << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+    )
     assert list(tfrecord.tf_record_iterator(path)) == [b"123456789"]
 
 
@@ -141,7 +147,10 @@ def test_corrupt_length_and_truncation(tmp_path):
         list(tfrecord.tf_record_iterator(path))
     it = tfrecord.tf_record_iterator(path, skip_corrupt=True)
     assert list(it) == [b"a" * 10] and it.num_skipped == 1
-    for cut, what in ((len(good) - 3, "record 2 .*truncated record"), (26 + 5, "record 1 .*truncated record header")):
+    for cut, what in (
+        (len(good) - 3, "record 2 .*truncated record"),
+        (26 + 5, "record 1 .*truncated record header"),
+    ):
         open(path, "wb").write(good[:cut])
         with pytest.raises(DataLossError, match=what):
             list(tfrecord.tf_record_iterator(path))
@@ -190,21 +199,29 @@ def test_example_serialization_matches_hand_encoding():
     int64_list = _ld(1, _varint(1) + _varint(300))
     entry = _ld(1, b"a") + _ld(2, _ld(3, int64_list))
     expected = _ld(1, _ld(1, entry))
-    assert expected == bytes.fromhex("0a0e" "0a0c" "0a0161" "1207" "1a05" "0a03" "01ac02")
+    assert expected == bytes.fromhex("0a0e0a0c0a016112071a050a0301ac02")
     built = ex_mod.example_from_dict({"a": [1, 300]})
     assert built.SerializeToString() == expected
     floats = _ld(2, _ld(1, struct.pack("<2f", 0.5, -2.0)))
     strings = _ld(1, _ld(1, b"png") + _ld(1, b""))
-    for feature, wire in ((ex_mod.feature_from_value([0.5, -2.0]), floats),
-                          (ex_mod.feature_from_value([b"png", ""]), strings)):
+    for feature, wire in (
+        (ex_mod.feature_from_value([0.5, -2.0]), floats),
+        (ex_mod.feature_from_value([b"png", ""]), strings),
+    ):
         assert feature.SerializeToString() == wire
     parsed = ex_mod.example_to_dict(_ld(1, _ld(1, _ld(1, b"f") + _ld(2, floats))))
     assert parsed["f"].dtype == np.float32 and parsed["f"].tolist() == [0.5, -2.0]
 
 
 def test_example_dict_round_trip_and_errors():
-    values = {"image/encoded": b"\x00\xff", "image/format": "png", "label": 7, "scores": np.array([0.25, 1.5]),
-              "ids": np.arange(6, dtype=np.int32).reshape(2, 3), "flags": [True, False]}
+    values = {
+        "image/encoded": b"\x00\xff",
+        "image/format": "png",
+        "label": 7,
+        "scores": np.array([0.25, 1.5]),
+        "ids": np.arange(6, dtype=np.int32).reshape(2, 3),
+        "flags": [True, False],
+    }
     out = ex_mod.example_to_dict(ex_mod.example_from_dict(values).SerializeToString())
     assert out["image/encoded"] == [b"\x00\xff"] and out["image/format"] == [b"png"]
     assert out["label"].tolist() == [7] and out["label"].dtype == np.int64
@@ -235,21 +252,27 @@ def _jpeg(arr, quality=95) -> bytes:
 
 def _image_decoder(**image_kwargs):
     return tfd.TFExampleDecoder(
-        {"image/encoded": tfd.FixedLenFeature((), tfd.string, default_value=b""),
-         "image/format": tfd.FixedLenFeature((), tfd.string, default_value=b"png"),
-         "image/class/label": tfd.FixedLenFeature([], "int64", default_value=-1)},
-        {"image": tfd.Image(**image_kwargs), "label": tfd.Tensor("image/class/label")})
+        {
+            "image/encoded": tfd.FixedLenFeature((), tfd.string, default_value=b""),
+            "image/format": tfd.FixedLenFeature((), tfd.string, default_value=b"png"),
+            "image/class/label": tfd.FixedLenFeature([], "int64", default_value=-1),
+        },
+        {"image": tfd.Image(**image_kwargs), "label": tfd.Tensor("image/class/label")},
+    )
 
 
 def _smooth_rgb(h=24, w=32):
     y, x = np.mgrid[0:h, 0:w]
-    return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), (x + y) * 255 // (h + w - 2)], -1).astype(np.uint8)
+    return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), (x + y) * 255 // (h + w - 2)], -1).astype(
+        np.uint8
+    )
 
 
 def test_image_handler_png_exact_and_channels():
     rgb = _smooth_rgb()
-    record = ex_mod.example_from_dict({"image/encoded": _png(rgb), "image/format": b"png",
-                                       "image/class/label": 4}).SerializeToString()
+    record = ex_mod.example_from_dict(
+        {"image/encoded": _png(rgb), "image/format": b"png", "image/class/label": 4}
+    ).SerializeToString()
     image, label = _image_decoder().decode(record)
     assert image.shape == (24, 32, 3) and image.dtype == np.uint8 and np.array_equal(image, rgb)
     assert label.shape == () and int(label) == 4
@@ -278,26 +301,51 @@ def test_image_handler_jpeg_approximate_and_raw():
 
 def test_undecodable_image_names_the_record():
     record = ex_mod.example_from_dict({"image/encoded": b"not an image", "image/format": b"jpeg"})
-    with pytest.raises(DataLossError, match=r"flowers_train_00001-of-00005\.tfrecord:12: item 'image'.*decode"):
-        _image_decoder().decode(record.SerializeToString(), record_key="flowers_train_00001-of-00005.tfrecord:12")
+    with pytest.raises(
+        DataLossError, match=r"flowers_train_00001-of-00005\.tfrecord:12: item 'image'.*decode"
+    ):
+        _image_decoder().decode(
+            record.SerializeToString(), record_key="flowers_train_00001-of-00005.tfrecord:12"
+        )
 
 
 def test_tensor_handlers_fixed_varlen_shapes_and_boxes():
     decoder = tfd.TFExampleDecoder(
-        {"m": tfd.FixedLenFeature([2, 3], "float32"),
-         "v": tfd.VarLenFeature("int64"),
-         "h": tfd.FixedLenFeature([], "int64"), "w": tfd.FixedLenFeature([], "int64"),
-         "flat": tfd.VarLenFeature("float32"),
-         "text": tfd.FixedLenFeature([], tfd.string, default_value="none"),
-         "b/ymin": tfd.VarLenFeature("float32"), "b/xmin": tfd.VarLenFeature("float32"),
-         "b/ymax": tfd.VarLenFeature("float32"), "b/xmax": tfd.VarLenFeature("float32")},
-        {"m": tfd.Tensor("m"), "v": tfd.Tensor("v"), "grid": tfd.Tensor("flat", shape_keys=["h", "w"]),
-         "text": tfd.Tensor("text"), "boxes": tfd.BoundingBox(prefix="b/"),
-         "v_or_m": tfd.BackupHandler(tfd.Tensor("v"), tfd.Tensor("m")),
-         "sum": tfd.ItemHandlerCallback(["m", "v"], lambda t: float(t["m"].sum() + t["v"].values.sum()))})
-    record = ex_mod.example_from_dict({
-        "m": [1.0, 2, 3, 4, 5, 6], "v": [7, 8, 9], "h": 2, "w": 2, "flat": [0.5, 1.5, 2.5, 3.5],
-        "b/ymin": [0.1, 0.2], "b/xmin": [0.3, 0.4], "b/ymax": [0.5, 0.6], "b/xmax": [0.7, 0.8]}).SerializeToString()
+        {
+            "m": tfd.FixedLenFeature([2, 3], "float32"),
+            "v": tfd.VarLenFeature("int64"),
+            "h": tfd.FixedLenFeature([], "int64"),
+            "w": tfd.FixedLenFeature([], "int64"),
+            "flat": tfd.VarLenFeature("float32"),
+            "text": tfd.FixedLenFeature([], tfd.string, default_value="none"),
+            "b/ymin": tfd.VarLenFeature("float32"),
+            "b/xmin": tfd.VarLenFeature("float32"),
+            "b/ymax": tfd.VarLenFeature("float32"),
+            "b/xmax": tfd.VarLenFeature("float32"),
+        },
+        {
+            "m": tfd.Tensor("m"),
+            "v": tfd.Tensor("v"),
+            "grid": tfd.Tensor("flat", shape_keys=["h", "w"]),
+            "text": tfd.Tensor("text"),
+            "boxes": tfd.BoundingBox(prefix="b/"),
+            "v_or_m": tfd.BackupHandler(tfd.Tensor("v"), tfd.Tensor("m")),
+            "sum": tfd.ItemHandlerCallback(["m", "v"], lambda t: float(t["m"].sum() + t["v"].values.sum())),
+        },
+    )
+    record = ex_mod.example_from_dict(
+        {
+            "m": [1.0, 2, 3, 4, 5, 6],
+            "v": [7, 8, 9],
+            "h": 2,
+            "w": 2,
+            "flat": [0.5, 1.5, 2.5, 3.5],
+            "b/ymin": [0.1, 0.2],
+            "b/xmin": [0.3, 0.4],
+            "b/ymax": [0.5, 0.6],
+            "b/xmax": [0.7, 0.8],
+        }
+    ).SerializeToString()
     m, v, grid, text, boxes, v_or_m, total = decoder.decode(record)
     assert m.shape == (2, 3) and m.dtype == np.float32 and m.tolist() == [[1, 2, 3], [4, 5, 6]]
     assert v.dtype == np.int64 and v.tolist() == [7, 8, 9]
@@ -357,7 +405,10 @@ def test_image_folder_reader_labels_follow_sorted_class_names(tmp_path):
     assert reader.class_names(str(tmp_path)) == ["ant", "moth", "zebra"]
     records = list(reader.read_all(str(tmp_path)))
     assert [(os.path.basename(k), r["image/class/label"], r["image/format"]) for k, r in records] == [
-        ("x.jpg", 0, b"jpeg"), ("a.PNG", 2, b"png"), ("b.png", 2, b"png")]
+        ("x.jpg", 0, b"jpeg"),
+        ("a.PNG", 2, b"png"),
+        ("b.png", 2, b"png"),
+    ]
     image, label = _image_decoder().decode(records[2][1], record_key=records[2][0])
     assert np.array_equal(image, rgb) and int(label) == 2
     assert reader.num_records(str(tmp_path)) == 3

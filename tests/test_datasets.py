@@ -49,7 +49,9 @@ def test_digits_embedded_split_shapes_counts_and_labels():
 def test_digits_through_tfrecord_equals_embedded(digits_tfrecord_dir):
     files = sorted(os.listdir(digits_tfrecord_dir))
     assert files == ["digits_test.tfrecord", "digits_train.tfrecord", "labels.txt"]
-    assert sum(1 for _ in tf_record_iterator(os.path.join(digits_tfrecord_dir, "digits_test.tfrecord"))) == 297
+    assert (
+        sum(1 for _ in tf_record_iterator(os.path.join(digits_tfrecord_dir, "digits_test.tfrecord"))) == 297
+    )
     from_files = datasets.get_dataset("digits", "test", digits_tfrecord_dir)
     embedded = datasets.get_dataset("digits", "test")
     assert from_files.data_sources.endswith("digits_test.tfrecord") and from_files.num_samples == 297
@@ -81,12 +83,23 @@ def test_convert_image_folder_to_flowers_layout_and_read_back(tmp_path):
     info = datasets.convert_image_folder(src, dst, "flowers", num_shards=2, validation_fraction=0.25, seed=3)
     assert info["splits_to_sizes"] == {"train": 9, "validation": 3} and info["num_classes"] == 3
     assert sorted(os.listdir(dst)) == [
-        "dataset_info.json", "flowers_train_00000-of-00002.tfrecord", "flowers_train_00001-of-00002.tfrecord",
-        "flowers_validation_00000-of-00002.tfrecord", "flowers_validation_00001-of-00002.tfrecord", "labels.txt"]
+        "dataset_info.json",
+        "flowers_train_00000-of-00002.tfrecord",
+        "flowers_train_00001-of-00002.tfrecord",
+        "flowers_validation_00000-of-00002.tfrecord",
+        "flowers_validation_00001-of-00002.tfrecord",
+        "labels.txt",
+    ]
     assert open(os.path.join(dst, "labels.txt")).read() == "0:daisy\n1:rose\n2:tulip\n"
     first = next(iter(tf_record_iterator(os.path.join(dst, "flowers_train_00000-of-00002.tfrecord"))))
     feats = example_to_dict(first)
-    assert sorted(feats) == ["image/class/label", "image/encoded", "image/format", "image/height", "image/width"]
+    assert sorted(feats) == [
+        "image/class/label",
+        "image/encoded",
+        "image/format",
+        "image/height",
+        "image/width",
+    ]
     assert feats["image/format"] == [b"png"] and feats["image/height"].tolist() == [6]
     seen = []
     for split, size in (("train", 9), ("validation", 3)):
@@ -94,7 +107,9 @@ def test_convert_image_folder_to_flowers_layout_and_read_back(tmp_path):
         assert ds.num_samples == size and ds.num_classes == 3
         assert ds.labels_to_names == {0: "daisy", 1: "rose", 2: "tulip"}
         for image, label in ds.iterate(["image", "label"]):
-            match = [n for n, (arr, _) in made.items() if arr.shape == image.shape and np.array_equal(arr, image)]
+            match = [
+                n for n, (arr, _) in made.items() if arr.shape == image.shape and np.array_equal(arr, image)
+            ]
             assert len(match) == 1
             assert ds.labels_to_names[int(label)] == made[match[0]][1]
             seen.append(match[0])
@@ -125,24 +140,39 @@ def test_cifar10_layout_written_by_hand(tmp_path):
 def test_mnist_raw_and_imagenet_boxes(tmp_path):
     digit = (np.arange(28 * 28) % 251).astype(np.uint8).reshape(28, 28, 1)
     with TFRecordWriter(str(tmp_path / "mnist_train.tfrecord")) as w:
-        w.write(example_from_dict({"image/encoded": digit.tobytes(), "image/class/label": 3}))  # format: 'raw'
-        w.write(example_from_dict({"image/encoded": _png(digit[..., 0]), "image/format": b"png",
-                                   "image/class/label": 8}))
+        w.write(
+            example_from_dict({"image/encoded": digit.tobytes(), "image/class/label": 3})
+        )  # format: 'raw'
+        w.write(
+            example_from_dict(
+                {"image/encoded": _png(digit[..., 0]), "image/format": b"png", "image/class/label": 8}
+            )
+        )
     (image_a, label_a), (image_b, label_b) = datasets.get_dataset("mnist", "train", str(tmp_path)).iterate()
     assert np.array_equal(image_a, digit) and int(label_a) == 3
     assert np.array_equal(image_b, digit) and int(label_b) == 8
     with TFRecordWriter(str(tmp_path / "validation-00000-of-00001")) as w:
-        w.write(example_from_dict({
-            "image/encoded": _png(np.zeros((5, 7, 3), np.uint8)), "image/format": b"png",
-            "image/class/label": 65, "image/class/text": b"n01440764",
-            "image/object/bbox/xmin": [0.1], "image/object/bbox/ymin": [0.2],
-            "image/object/bbox/xmax": [0.9], "image/object/bbox/ymax": [0.8],
-            "image/object/class/label": [65]}))
+        w.write(
+            example_from_dict(
+                {
+                    "image/encoded": _png(np.zeros((5, 7, 3), np.uint8)),
+                    "image/format": b"png",
+                    "image/class/label": 65,
+                    "image/class/text": b"n01440764",
+                    "image/object/bbox/xmin": [0.1],
+                    "image/object/bbox/ymin": [0.2],
+                    "image/object/bbox/xmax": [0.9],
+                    "image/object/bbox/ymax": [0.8],
+                    "image/object/class/label": [65],
+                }
+            )
+        )
     dataset_utils.write_label_file({0: "background", 65: "tench"}, str(tmp_path))
     ds = datasets.get_dataset("imagenet", "validation", str(tmp_path))
     assert ds.num_classes == 1001 and ds.num_samples == 50000 and ds.labels_to_names[65] == "tench"
-    image, label, text, boxes, labels = next(ds.iterate(["image", "label", "label_text", "object/bbox",
-                                                         "object/label"]))
+    image, label, text, boxes, labels = next(
+        ds.iterate(["image", "label", "label_text", "object/bbox", "object/label"])
+    )
     assert image.shape == (5, 7, 3) and int(label) == 65 and text[()] == b"n01440764"
     np.testing.assert_allclose(boxes, [[0.2, 0.1, 0.8, 0.9]], rtol=1e-6)
     assert labels.tolist() == [65]
@@ -159,7 +189,9 @@ def test_get_dataset_errors(tmp_path, digits_tfrecord_dir):
         datasets.get_dataset("flowers", "train", str(tmp_path / "nowhere"))
     with pytest.raises(NotFoundError, match="imagenet: no dataset_dir"):
         datasets.get_dataset("imagenet", "train", None)
-    with pytest.raises(NotFoundError, match=r"flowers: split 'train' has no files matching .*flowers_train_\*"):
+    with pytest.raises(
+        NotFoundError, match=r"flowers: split 'train' has no files matching .*flowers_train_\*"
+    ):
         datasets.get_dataset("flowers", "train", str(tmp_path))
     with pytest.raises(NotFoundError, match=r"digits: split 'train' has no files matching .*other_train"):
         datasets.get_dataset("digits", "train", digits_tfrecord_dir, file_pattern="other_%s.tfrecord")
@@ -180,6 +212,7 @@ def test_converted_folder_with_its_own_name_and_corrupt_shard(tmp_path):
     with pytest.raises(DataLossError, match=r"pets_train_00000-of-00001\.tfrecord.*record 0"):
         list(ds.iterate())
     from slimir.data import TFRecordReader
+
     reader = TFRecordReader(skip_corrupt=True)
     skipping = datasets.get_dataset("pets", "train", dst, reader=reader)
     assert len(list(skipping.iterate())) == 5 and reader.num_skipped == 1

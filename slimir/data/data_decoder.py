@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 
 
 class DataDecoder(abc.ABC):
-    """Decodes one record (serialized bytes, a message or a dict) into a list of items, e.g. image and label."""
+    """Decodes one record (serialized bytes, a message or a dict) into a list of items (image, label)."""
 
     @abc.abstractmethod
     def decode(self, data, items: Optional[Sequence[str]] = None) -> list:

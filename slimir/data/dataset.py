@@ -22,12 +22,23 @@ class Dataset:
     """A dataset's description: `data_sources`, `reader` (class or instance), `decoder`, `num_samples`,
     `items_to_descriptions`, plus any keyword arguments as attributes."""
 
-    def __init__(self, data_sources, reader, decoder: DataDecoder, num_samples: Optional[int],
-                 items_to_descriptions: Mapping[str, str], **kwargs):
-        if not isinstance(decoder, DataDecoder) and not (hasattr(decoder, "decode") and hasattr(decoder, "list_items")):
+    def __init__(
+        self,
+        data_sources,
+        reader,
+        decoder: DataDecoder,
+        num_samples: Optional[int],
+        items_to_descriptions: Mapping[str, str],
+        **kwargs,
+    ):
+        if not isinstance(decoder, DataDecoder) and not (
+            hasattr(decoder, "decode") and hasattr(decoder, "list_items")
+        ):
             raise InvalidArgumentError(f"Dataset decoder must be a DataDecoder, got {type(decoder).__name__}")
         if not (isinstance(reader, Reader) or callable(reader)):
-            raise InvalidArgumentError(f"Dataset reader must be a Reader class or instance, got {type(reader).__name__}")
+            raise InvalidArgumentError(
+                f"Dataset reader must be a Reader class or instance, got {type(reader).__name__}"
+            )
         self.data_sources = data_sources
         self.reader = reader
         self.decoder = decoder
@@ -41,10 +52,12 @@ class Dataset:
         return make_reader(self.reader, **reader_kwargs)
 
     def list_sources(self, reader: Optional[Reader] = None) -> list:
-        """The concrete sources (files, arrays) of `data_sources`; a pattern matching nothing raises NotFoundError."""
+        """The concrete sources (files, arrays) of `data_sources`; an empty pattern raises NotFoundError."""
         return (reader or self.make_reader()).list_sources(self.data_sources)
 
-    def iterate(self, items: Optional[Sequence[str]] = None, reader: Optional[Reader] = None) -> Iterator[tuple]:
+    def iterate(
+        self, items: Optional[Sequence[str]] = None, reader: Optional[Reader] = None
+    ) -> Iterator[tuple]:
         """Decoded `items` (default: all the decoder's) of every record, source after source, in order."""
         reader = reader or self.make_reader()
         items = list(items) if items else list(self.decoder.list_items())
@@ -61,5 +74,7 @@ class Dataset:
             return self.decoder.decode(record, items)
 
     def __repr__(self) -> str:
-        return (f"Dataset(data_sources={self.data_sources!r:.80}, num_samples={self.num_samples}, "
-                f"items={list(self.items_to_descriptions)})")
+        return (
+            f"Dataset(data_sources={self.data_sources!r:.80}, num_samples={self.num_samples}, "
+            f"items={list(self.items_to_descriptions)})"
+        )

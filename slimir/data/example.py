@@ -15,15 +15,36 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from ..errors import DataLossError, DTypeError, InvalidArgumentError
 
-__all__ = ["BytesList", "FloatList", "Int64List", "Feature", "Features", "FeatureList", "FeatureLists", "Example",
-           "SequenceExample", "example_from_dict", "example_to_dict", "parse_example_proto", "feature_from_value",
-           "feature_to_value"]
+__all__ = [
+    "BytesList",
+    "FloatList",
+    "Int64List",
+    "Feature",
+    "Features",
+    "FeatureList",
+    "FeatureLists",
+    "Example",
+    "SequenceExample",
+    "example_from_dict",
+    "example_to_dict",
+    "parse_example_proto",
+    "feature_from_value",
+    "feature_to_value",
+]
 
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _field(msg, name: str, number: int, ftype: int, label: int = _F.LABEL_OPTIONAL, type_name: str = "",
-           packed: bool = False, oneof_index=None):
+def _field(
+    msg,
+    name: str,
+    number: int,
+    ftype: int,
+    label: int = _F.LABEL_OPTIONAL,
+    type_name: str = "",
+    packed: bool = False,
+    oneof_index=None,
+):
     f = msg.field.add(name=name, number=number, type=ftype, label=label, json_name=_camel(name))
     if type_name:
         f.type_name = type_name
@@ -40,7 +61,7 @@ def _camel(name: str) -> str:
 
 
 def _map_entry(msg, entry_name: str, value_type: str):
-    """A proto3 `map<string, value_type>` is a nested `<Name>Entry {key = 1; value = 2}` with map_entry set."""
+    """A proto3 `map<string, value_type>`: a nested `<Name>Entry {key = 1; value = 2}`, map_entry set."""
     entry = msg.nested_type.add(name=entry_name)
     entry.options.map_entry = True
     _field(entry, "key", 1, _F.TYPE_STRING)
@@ -48,8 +69,9 @@ def _map_entry(msg, entry_name: str, value_type: str):
 
 
 def _build_pool() -> descriptor_pool.DescriptorPool:
-    feature = descriptor_pb2.FileDescriptorProto(name="tensorflow/core/example/feature.proto",
-                                                 package="tensorflow", syntax="proto3")
+    feature = descriptor_pb2.FileDescriptorProto(
+        name="tensorflow/core/example/feature.proto", package="tensorflow", syntax="proto3"
+    )
     m = feature.message_type.add(name="BytesList")
     _field(m, "value", 1, _F.TYPE_BYTES, _F.LABEL_REPEATED)
     m = feature.message_type.add(name="FloatList")
@@ -68,11 +90,21 @@ def _build_pool() -> descriptor_pool.DescriptorPool:
     _field(m, "feature", 1, _F.TYPE_MESSAGE, _F.LABEL_REPEATED, type_name=".tensorflow.Feature")
     m = feature.message_type.add(name="FeatureLists")
     _map_entry(m, "FeatureListEntry", ".tensorflow.FeatureList")
-    _field(m, "feature_list", 1, _F.TYPE_MESSAGE, _F.LABEL_REPEATED,
-           type_name=".tensorflow.FeatureLists.FeatureListEntry")
+    _field(
+        m,
+        "feature_list",
+        1,
+        _F.TYPE_MESSAGE,
+        _F.LABEL_REPEATED,
+        type_name=".tensorflow.FeatureLists.FeatureListEntry",
+    )
 
-    example = descriptor_pb2.FileDescriptorProto(name="tensorflow/core/example/example.proto", package="tensorflow",
-                                                 syntax="proto3", dependency=[feature.name])
+    example = descriptor_pb2.FileDescriptorProto(
+        name="tensorflow/core/example/example.proto",
+        package="tensorflow",
+        syntax="proto3",
+        dependency=[feature.name],
+    )
     m = example.message_type.add(name="Example")
     _field(m, "features", 1, _F.TYPE_MESSAGE, type_name=".tensorflow.Features")
     m = example.message_type.add(name="SequenceExample")
@@ -105,6 +137,7 @@ SequenceExample = _message("SequenceExample")
 
 # ------------------------------------------------------------------------------------------- dict <-> Example
 
+
 def _as_bytes(v) -> bytes:
     if isinstance(v, (bytes, bytearray, memoryview, np.bytes_)):
         return bytes(v)
@@ -133,8 +166,10 @@ def feature_from_value(value, name: str = "?"):
         raise DTypeError(f"feature {name!r}: cannot store a numpy array of dtype {value.dtype} in an Example")
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     if not values:
-        raise InvalidArgumentError(f"feature {name!r}: an empty list has no kind; pass an empty numpy array of the "
-                                   "intended dtype or a Feature")
+        raise InvalidArgumentError(
+            f"feature {name!r}: an empty list has no kind; pass an empty numpy array of the "
+            "intended dtype or a Feature"
+        )
     try:
         if all(isinstance(v, (bytes, bytearray, memoryview, str, np.bytes_)) for v in values):
             return Feature(bytes_list=BytesList(value=[_as_bytes(v) for v in values]))
@@ -145,8 +180,10 @@ def feature_from_value(value, name: str = "?"):
     except ValueError as e:  # e.g. an int outside int64
         raise InvalidArgumentError(f"feature {name!r}: {e}") from None
     kinds = sorted({type(v).__name__ for v in values})
-    raise DTypeError(f"feature {name!r}: cannot store values of type {', '.join(kinds)} in an Example "
-                     "(use bytes/str, ints or floats, all of one kind)")
+    raise DTypeError(
+        f"feature {name!r}: cannot store values of type {', '.join(kinds)} in an Example "
+        "(use bytes/str, ints or floats, all of one kind)"
+    )
 
 
 def feature_to_value(feature) -> Union[list, np.ndarray]:

@@ -2,12 +2,13 @@
 
 A reader has two methods: `list_sources(data_sources)` expands what a `Dataset` names (file patterns, a
 directory, in-memory arrays) into a list of sources, and `read(source)` yields `(key, record)` for one source,
-in order. Keys name the record in errors ('path/file.tfrecord:17'). Readers hold no per-source state, so one
-reader may serve several threads.
+in order. Keys name the record in errors ('path/file.tfrecord:17'). `num_records(source)` counts a source's
+records; readers that can also `read_record(source, i)` give random access (exact shuffling). Readers may be
+shared between threads.
 
     TFRecordReader      TFRecord files -> serialized tf.train.Example bytes
     NumpyReader         dicts of equal-length arrays, or .npz files -> {name: row} dicts
-    ImageFolderReader   root/<class>/<image> folders -> {'image/encoded', 'image/format', 'image/class/label', ...}
+    ImageFolderReader   root/<class>/<image> folders -> {'image/encoded', 'image/format', ...} dicts
 """
 
 from __future__ import annotations
@@ -22,12 +23,21 @@ import numpy as np
 from ..errors import DataLossError, InvalidArgumentError, NotFoundError
 from .tfrecord import OptionsLike, TFRecordIterator
 
-__all__ = ["Reader", "TFRecordReader", "NumpyReader", "ImageFolderReader", "make_reader", "expand_file_patterns",
-           "IMAGE_EXTENSIONS", "list_image_folder"]
+__all__ = [
+    "Reader",
+    "TFRecordReader",
+    "NumpyReader",
+    "ImageFolderReader",
+    "make_reader",
+    "expand_file_patterns",
+    "IMAGE_EXTENSIONS",
+    "list_image_folder",
+]
 
 
 def expand_file_patterns(data_sources: Union[str, os.PathLike, Sequence]) -> list:
-    """Files named by a path, a glob pattern, or a list of them (TF-Slim's `get_data_files`), sorted per pattern.
+    """Files named by a path, a glob pattern or a list of them (TF-Slim's `get_data_files`), sorted
+    per pattern.
 
     A pattern that matches nothing raises `NotFoundError` naming it.
     """
@@ -79,8 +89,12 @@ class TFRecordReader(Reader):
     `(path, index, offset, reason)`, and `on_corrupt(path, index, offset, reason)` is called for each.
     """
 
-    def __init__(self, options: OptionsLike = None, skip_corrupt: bool = False,
-                 on_corrupt: Optional[Callable[[str, int, int, str], None]] = None):
+    def __init__(
+        self,
+        options: OptionsLike = None,
+        skip_corrupt: bool = False,
+        on_corrupt: Optional[Callable[[str, int, int, str], None]] = None,
+    ):
         self.options = options
         self.skip_corrupt = skip_corrupt
         self.on_corrupt = on_corrupt
@@ -114,8 +128,9 @@ def _rows(arrays: Mapping[str, object], name: str) -> tuple:
         raise InvalidArgumentError(f"{name}: no arrays")
     lengths = {k: (v.shape[0] if v.ndim else None) for k, v in arrays.items()}
     if None in lengths.values() or len(set(lengths.values())) != 1:
-        raise InvalidArgumentError(f"{name}: every array needs the same first dimension (one row per example), "
-                                   f"got {lengths}")
+        raise InvalidArgumentError(
+            f"{name}: every array needs the same first dimension (one row per example), got {lengths}"
+        )
     return arrays, next(iter(lengths.values()))
 
 
@@ -140,14 +155,21 @@ class NumpyReader(Reader):
     """
 
     def __init__(self):
-        self._cache: tuple = (None, None, None)  # (source identity, (name, arrays, n), source) of the last load
+        self._cache: tuple = (
+            None,
+            None,
+            None,
+        )  # (source identity, (name, arrays, n), source) of the last load
         self._lock = threading.Lock()
 
     def list_sources(self, data_sources) -> list:
         if isinstance(data_sources, Mapping):
             return [data_sources]
-        if isinstance(data_sources, (list, tuple)) and data_sources and all(
-                isinstance(s, Mapping) for s in data_sources):
+        if (
+            isinstance(data_sources, (list, tuple))
+            and data_sources
+            and all(isinstance(s, Mapping) for s in data_sources)
+        ):
             return list(data_sources)
         return expand_file_patterns(data_sources)
 
@@ -196,7 +218,9 @@ def list_image_folder(root: Union[str, os.PathLike], extensions=None) -> tuple:
     if not os.path.isdir(root):
         raise NotFoundError(f"image folder {root!r} does not exist")
     exts = {e.lower() for e in (extensions or IMAGE_EXTENSIONS)}
-    classes = sorted(d for d in os.listdir(root) if not d.startswith(".") and os.path.isdir(os.path.join(root, d)))
+    classes = sorted(
+        d for d in os.listdir(root) if not d.startswith(".") and os.path.isdir(os.path.join(root, d))
+    )
     if not classes:
         raise NotFoundError(f"image folder {root!r} has no class sub-folders (expected root/<class>/<image>)")
     files = []
@@ -213,8 +237,9 @@ def list_image_folder(root: Union[str, os.PathLike], extensions=None) -> tuple:
 class ImageFolderReader(Reader):
     """Images of `root/<class>/<file>` folders as dict records with TF-Example-style keys.
 
-    Each record: 'image/encoded' (the file's bytes), 'image/format' (b'jpeg', b'png', ...), 'image/class/label'
-    (the class's index among the sorted class names), 'image/class/text' and 'image/filename'; keys are the file
+    Each record: 'image/encoded' (the file's bytes), 'image/format' (b'jpeg', b'png', ...),
+    'image/class/label' (the class's index among the sorted class names), 'image/class/text' and
+    'image/filename'; keys are the file
     paths. Decode them with the same `TFExampleDecoder` as TFRecord files of the same keys.
     """
 
@@ -250,9 +275,13 @@ class ImageFolderReader(Reader):
         except OSError as e:
             raise DataLossError(f"cannot read image {path!r}: {e}") from None
         ext = os.path.splitext(path)[1].lower()
-        return {"image/encoded": data, "image/format": IMAGE_EXTENSIONS.get(ext, ext[1:].encode()),
-                "image/class/label": label, "image/class/text": classes[label].encode("utf-8"),
-                "image/filename": os.path.basename(path).encode("utf-8")}
+        return {
+            "image/encoded": data,
+            "image/format": IMAGE_EXTENSIONS.get(ext, ext[1:].encode()),
+            "image/class/label": label,
+            "image/class/text": classes[label].encode("utf-8"),
+            "image/filename": os.path.basename(path).encode("utf-8"),
+        }
 
     def read(self, source) -> Iterator[tuple]:
         classes, files = self._listing(source)
@@ -266,21 +295,26 @@ class ImageFolderReader(Reader):
         """Record `index` of the folder `source` (random access over the listed images)."""
         classes, files = self._listing(source)
         if not 0 <= index < len(files):
-            raise InvalidArgumentError(f"image folder {source!r}: record {index} out of range (it has {len(files)})")
+            raise InvalidArgumentError(
+                f"image folder {source!r}: record {index} out of range (it has {len(files)})"
+            )
         return self._record(classes, *files[index])
 
 
 def make_reader(reader, **kwargs) -> Reader:
-    """A reader instance from a reader class (TF-Slim's `dataset.reader`, called with `kwargs`) or an instance."""
+    """A reader from a reader class (TF-Slim's `dataset.reader`, called with `kwargs`) or an instance."""
     if isinstance(reader, Reader):
         if kwargs:
-            raise InvalidArgumentError(f"reader_kwargs {sorted(kwargs)} given for an already built "
-                                       f"{type(reader).__name__}")
+            raise InvalidArgumentError(
+                f"reader_kwargs {sorted(kwargs)} given for an already built {type(reader).__name__}"
+            )
         return reader
     if callable(reader):
         built = reader(**kwargs)
         if not (hasattr(built, "read") and hasattr(built, "list_sources")):
-            raise InvalidArgumentError(f"{reader!r}() gave a {type(built).__name__}, which is not a reader "
-                                       "(needs read and list_sources)")
+            raise InvalidArgumentError(
+                f"{reader!r}() gave a {type(built).__name__}, which is not a reader "
+                "(needs read and list_sources)"
+            )
         return built
     raise InvalidArgumentError(f"reader must be a Reader class or instance, got {type(reader).__name__}")

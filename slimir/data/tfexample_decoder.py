@@ -27,9 +27,23 @@ from ..errors import DataLossError, DTypeError, InvalidArgumentError, ShapeError
 from .data_decoder import DataDecoder
 from .example import Example, feature_to_value, parse_example_proto
 
-__all__ = ["string", "FixedLenFeature", "VarLenFeature", "SparseValue", "ItemHandler", "ItemHandlerCallback",
-           "BoundingBox", "Tensor", "LookupTensor", "BackupHandler", "Image", "TFExampleDecoder", "DictDecoder",
-           "parse_single_example", "decode_image"]
+__all__ = [
+    "string",
+    "FixedLenFeature",
+    "VarLenFeature",
+    "SparseValue",
+    "ItemHandler",
+    "ItemHandlerCallback",
+    "BoundingBox",
+    "Tensor",
+    "LookupTensor",
+    "BackupHandler",
+    "Image",
+    "TFExampleDecoder",
+    "DictDecoder",
+    "parse_single_example",
+    "decode_image",
+]
 
 string = "string"  # the dtype of bytes features (TF's tf.string); `slim.data.string` is accepted too
 
@@ -55,9 +69,10 @@ _NP = {"int64": np.int64, "float32": np.float32, "string": object}
 _PROTO_KIND = {"int64_list": "int64", "float_list": "float32", "bytes_list": "string"}
 
 
-class FixedLenFeature(NamedTuple("FixedLenFeature", [("shape", tuple), ("dtype", object),
-                                                     ("default_value", object)])):
-    """A feature with a fixed number of values, parsed into an array of `shape` (TF's `tf.io.FixedLenFeature`).
+class FixedLenFeature(
+    NamedTuple("FixedLenFeature", [("shape", tuple), ("dtype", object), ("default_value", object)])
+):
+    """A feature with a fixed number of values, parsed to an array of `shape` (TF's `tf.io.FixedLenFeature`).
 
     A record without the feature gets `default_value` (broadcast to `shape`); with no default it is an error.
     """
@@ -81,14 +96,14 @@ class VarLenFeature(NamedTuple("VarLenFeature", [("dtype", object)])):
 
 
 class SparseValue(NamedTuple):
-    """A parsed `VarLenFeature`, as TF's SparseTensor value: `indices` [n, 1], `values` [n], `dense_shape` [1]."""
+    """A parsed `VarLenFeature` (a SparseTensor value): `indices` [n, 1], `values` [n], `dense_shape` [1]."""
 
     indices: np.ndarray
     values: np.ndarray
     dense_shape: np.ndarray
 
     def to_dense(self, default_value=0) -> np.ndarray:
-        """The dense array (1-D: the values themselves; `default_value` fills unset positions of other shapes)."""
+        """The dense array (1-D: the values; `default_value` fills unset positions of other shapes)."""
         out = np.full(tuple(int(s) for s in self.dense_shape), default_value, dtype=self.values.dtype)
         if self.values.size:
             out[tuple(self.indices.T)] = self.values
@@ -97,12 +112,15 @@ class SparseValue(NamedTuple):
 
 # ------------------------------------------------------------------------------------------------ parsing
 
+
 def _values_of(raw, kind: str, key: str, where: str) -> np.ndarray:
     """Flat numpy values of one raw feature (a proto Feature, or a dict value) checked against `kind`."""
     if hasattr(raw, "WhichOneof"):  # a tf.train.Feature message
         stored = raw.WhichOneof("kind")
         if stored is not None and _PROTO_KIND[stored] != kind:
-            raise DTypeError(f"{where}: feature {key!r} holds {_PROTO_KIND[stored]} values, its spec wants {kind}")
+            raise DTypeError(
+                f"{where}: feature {key!r} holds {_PROTO_KIND[stored]} values, its spec wants {kind}"
+            )
         raw = feature_to_value(raw)
     if kind == "string":
         if isinstance(raw, (bytes, bytearray, memoryview, str, np.bytes_)):
@@ -128,7 +146,9 @@ def _values_of(raw, kind: str, key: str, where: str) -> np.ndarray:
 def _default(spec: FixedLenFeature, kind: str, key: str) -> np.ndarray:
     d = spec.default_value
     if kind == "string":
-        d = np.asarray(_values_of(d if isinstance(d, (list, tuple, np.ndarray)) else [d], kind, key, "default"))
+        d = np.asarray(
+            _values_of(d if isinstance(d, (list, tuple, np.ndarray)) else [d], kind, key, "default")
+        )
     else:
         d = np.asarray(d, dtype=_NP[kind])
     try:
@@ -136,8 +156,10 @@ def _default(spec: FixedLenFeature, kind: str, key: str) -> np.ndarray:
             return d.reshape(spec.shape).copy()
         return np.array(np.broadcast_to(d, spec.shape))
     except ValueError:
-        raise ShapeError(f"feature {key!r}: default_value of shape {list(d.shape)} does not fit the feature's "
-                         f"shape {list(spec.shape)}") from None
+        raise ShapeError(
+            f"feature {key!r}: default_value of shape {list(d.shape)} does not fit the feature's "
+            f"shape {list(spec.shape)}"
+        ) from None
 
 
 def _is_missing(raw) -> bool:
@@ -147,8 +169,8 @@ def _is_missing(raw) -> bool:
 def parse_single_example(record, keys_to_features: Mapping[str, object], where: str = "record") -> dict:
     """Stage 1: `{key: parsed value}` for every spec in `keys_to_features` (TF's `parse_single_example`).
 
-    `record`: serialized Example bytes, an `Example`, or a dict of raw feature values. `where` names the record
-    in error messages (e.g. 'flowers_train_00000-of-00005.tfrecord:17').
+    `record`: serialized Example bytes, an `Example`, or a dict of raw feature values. `where` names
+    the record in error messages (e.g. 'flowers_train_00000-of-00005.tfrecord:17').
     """
     if isinstance(record, (bytes, bytearray, memoryview)):
         feats = parse_example_proto(record, where).features.feature
@@ -157,37 +179,49 @@ def parse_single_example(record, keys_to_features: Mapping[str, object], where: 
     elif isinstance(record, Mapping):
         feats = record
     else:
-        raise InvalidArgumentError(f"{where}: cannot parse a {type(record).__name__} as an Example "
-                                   "(expected bytes, an Example or a dict)")
+        raise InvalidArgumentError(
+            f"{where}: cannot parse a {type(record).__name__} as an Example "
+            "(expected bytes, an Example or a dict)"
+        )
     out = {}
     for key, spec in keys_to_features.items():
         raw = feats[key] if key in feats else None
         if isinstance(spec, VarLenFeature):
             kind = _kind(spec.dtype)
             vals = np.empty(0, dtype=_NP[kind]) if _is_missing(raw) else _values_of(raw, kind, key, where)
-            out[key] = SparseValue(np.arange(vals.size, dtype=np.int64).reshape(-1, 1), vals,
-                                   np.array([vals.size], dtype=np.int64))
+            out[key] = SparseValue(
+                np.arange(vals.size, dtype=np.int64).reshape(-1, 1),
+                vals,
+                np.array([vals.size], dtype=np.int64),
+            )
         elif isinstance(spec, FixedLenFeature):
             kind = _kind(spec.dtype)
             if _is_missing(raw):
                 if spec.default_value is None:
-                    raise InvalidArgumentError(f"{where}: feature {key!r} is required (a FixedLenFeature without "
-                                               "default_value) but the record does not have it")
+                    raise InvalidArgumentError(
+                        f"{where}: feature {key!r} is required (a FixedLenFeature without "
+                        "default_value) but the record does not have it"
+                    )
                 out[key] = _default(spec, kind, key)
                 continue
             vals = _values_of(raw, kind, key, where)
             want = int(np.prod(spec.shape, dtype=np.int64))
             if vals.size != want:
-                raise ShapeError(f"{where}: feature {key!r} has {vals.size} values, its FixedLenFeature shape "
-                                 f"{list(spec.shape)} needs {want}")
+                raise ShapeError(
+                    f"{where}: feature {key!r} has {vals.size} values, its FixedLenFeature shape "
+                    f"{list(spec.shape)} needs {want}"
+                )
             out[key] = vals.reshape(spec.shape)
         else:
-            raise InvalidArgumentError(f"keys_to_features[{key!r}] must be a FixedLenFeature or VarLenFeature, "
-                                       f"got {type(spec).__name__}")
+            raise InvalidArgumentError(
+                f"keys_to_features[{key!r}] must be a FixedLenFeature or VarLenFeature, "
+                f"got {type(spec).__name__}"
+            )
     return out
 
 
 # ------------------------------------------------------------------------------------------------ handlers
+
 
 class ItemHandler:
     """Names the parsed features one item needs (`keys`) and turns them into the item (`tensors_to_item`)."""
@@ -220,7 +254,7 @@ def _dense(value, default_value=0) -> np.ndarray:
 
 
 class Tensor(ItemHandler):
-    """The parsed feature `tensor_key` itself, densified (VarLen: `default_value` fills) and optionally reshaped
+    """The parsed feature `tensor_key`, densified (VarLen: `default_value` fills) and optionally reshaped
     to `shape` or to the values of the features `shape_keys` (one key per dimension, or one key with all)."""
 
     def __init__(self, tensor_key: str, shape_keys=None, shape=None, default_value=0):
@@ -238,7 +272,9 @@ class Tensor(ItemHandler):
         value = keys_to_tensors[self._tensor_key]
         shape = self._shape
         if self._shape_keys:
-            shape = np.concatenate([_dense(keys_to_tensors[k]).reshape(-1) for k in self._shape_keys]).astype(int)
+            shape = np.concatenate([_dense(keys_to_tensors[k]).reshape(-1) for k in self._shape_keys]).astype(
+                int
+            )
         if isinstance(value, SparseValue):
             dense = value.to_dense(self._default_value)
         else:
@@ -248,8 +284,9 @@ class Tensor(ItemHandler):
             try:
                 dense = dense.reshape(shape)
             except ValueError:
-                raise ShapeError(f"feature {self._tensor_key!r}: cannot reshape {dense.size} values to "
-                                 f"{shape}") from None
+                raise ShapeError(
+                    f"feature {self._tensor_key!r}: cannot reshape {dense.size} values to {shape}"
+                ) from None
         return dense
 
 
@@ -266,8 +303,9 @@ class LookupTensor(Tensor):
         try:
             mapped = [look(v) for v in values.reshape(-1).tolist()]
         except KeyError as e:
-            raise InvalidArgumentError(f"feature {self._tensor_key!r}: value {e.args[0]!r} is not in the "
-                                       "lookup table") from None
+            raise InvalidArgumentError(
+                f"feature {self._tensor_key!r}: value {e.args[0]!r} is not in the lookup table"
+            ) from None
         return np.asarray(mapped).reshape(values.shape)
 
 
@@ -277,8 +315,9 @@ class BackupHandler(ItemHandler):
     def __init__(self, handler: ItemHandler, backup: ItemHandler):
         for role, h in (("primary", handler), ("backup", backup)):
             if not isinstance(h, ItemHandler):
-                raise InvalidArgumentError(f"BackupHandler: the {role} handler is a {type(h).__name__}, "
-                                           "not an ItemHandler")
+                raise InvalidArgumentError(
+                    f"BackupHandler: the {role} handler is a {type(h).__name__}, not an ItemHandler"
+                )
         self._handler = handler
         self._backup = backup
         super().__init__(handler.keys + backup.keys)
@@ -303,18 +342,29 @@ class BoundingBox(ItemHandler):
         sides = []
         for k in self._full_keys:
             v = keys_to_tensors[k]
-            sides.append(np.asarray(v.values if isinstance(v, SparseValue) else v, dtype=np.float32).reshape(-1))
+            sides.append(
+                np.asarray(v.values if isinstance(v, SparseValue) else v, dtype=np.float32).reshape(-1)
+            )
         if len({s.size for s in sides}) != 1:
-            raise ShapeError("BoundingBox: the coordinate features " + ", ".join(
-                f"{k!r} ({s.size})" for k, s in zip(self._full_keys, sides)) + " have different numbers of values")
+            raise ShapeError(
+                "BoundingBox: the coordinate features "
+                + ", ".join(f"{k!r} ({s.size})" for k, s in zip(self._full_keys, sides))
+                + " have different numbers of values"
+            )
         return np.stack(sides, axis=1)
 
 
 _PIL_MODE = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
-def decode_image(buffer: bytes, channels: Optional[int] = 3, image_format: Optional[str] = None,
-                 dtype=np.uint8, shape=None, where: str = "image") -> np.ndarray:
+def decode_image(
+    buffer: bytes,
+    channels: Optional[int] = 3,
+    image_format: Optional[str] = None,
+    dtype=np.uint8,
+    shape=None,
+    where: str = "image",
+) -> np.ndarray:
     """Decode JPEG/PNG/GIF/BMP bytes (the format is sniffed, as TF's `decode_image`) to an HxWxC array.
 
     `channels`: 1 (grayscale), 3 (RGB), 4 (RGBA), or 0/None for what the file stores. `image_format` 'raw'
@@ -326,14 +376,17 @@ def decode_image(buffer: bytes, channels: Optional[int] = 3, image_format: Optio
         try:
             img = np.frombuffer(buffer, dtype=np_dtype)
         except ValueError as e:
-            raise DataLossError(f"{where}: raw image of {len(buffer)} bytes is not a whole number of "
-                                f"{np.dtype(np_dtype).name} values ({e})") from None
+            raise DataLossError(
+                f"{where}: raw image of {len(buffer)} bytes is not a whole number of "
+                f"{np.dtype(np_dtype).name} values ({e})"
+            ) from None
         if shape is not None:
             try:
                 img = img.reshape([int(s) for s in shape])
             except ValueError:
-                raise ShapeError(f"{where}: raw image of {img.size} values does not fit shape "
-                                 f"{list(shape)}") from None
+                raise ShapeError(
+                    f"{where}: raw image of {img.size} values does not fit shape {list(shape)}"
+                ) from None
         return img.copy()
     if channels not in (None, 0, 1, 2, 3, 4):
         raise InvalidArgumentError(f"image channels must be 0, 1, 3 or 4, got {channels}")
@@ -356,12 +409,16 @@ def decode_image(buffer: bytes, channels: Optional[int] = 3, image_format: Optio
             else:
                 mode = _PIL_MODE[channels]
             if im.mode.startswith("I;16") or im.mode == "I":
-                arr = (np.asarray(im, dtype=np.uint32) >> 8).astype(np.uint8)  # 16-bit PNG: keep the high byte
+                arr = (np.asarray(im, dtype=np.uint32) >> 8).astype(
+                    np.uint8
+                )  # 16-bit PNG: keep the high byte
                 im = PILImage.fromarray(arr, "L")
             arr = np.asarray(im.convert(mode) if im.mode != mode else im)
     except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as e:
-        raise DataLossError(f"{where}: cannot decode the image ({len(buffer)} bytes"
-                            f"{', format ' + repr(image_format) if image_format else ''}): {e}") from None
+        raise DataLossError(
+            f"{where}: cannot decode the image ({len(buffer)} bytes"
+            f"{', format ' + repr(image_format) if image_format else ''}): {e}"
+        ) from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
     arr = arr.astype(np_dtype, copy=False) if np_dtype != np.uint8 else np.ascontiguousarray(arr)
@@ -369,8 +426,9 @@ def decode_image(buffer: bytes, channels: Optional[int] = 3, image_format: Optio
         try:
             arr = arr.reshape([int(s) for s in shape])
         except ValueError:
-            raise ShapeError(f"{where}: decoded image of shape {list(arr.shape)} does not fit shape "
-                             f"{list(shape)}") from None
+            raise ShapeError(
+                f"{where}: decoded image of shape {list(arr.shape)} does not fit shape {list(shape)}"
+            ) from None
     return arr
 
 
@@ -393,8 +451,16 @@ class Image(ItemHandler):
     accurate integer DCT (TF's default).
     """
 
-    def __init__(self, image_key: Optional[str] = None, format_key: Optional[str] = None, shape=None,
-                 channels: int = 3, dtype=_dt.uint8, repeated: bool = False, dct_method: str = ""):
+    def __init__(
+        self,
+        image_key: Optional[str] = None,
+        format_key: Optional[str] = None,
+        shape=None,
+        channels: int = 3,
+        dtype=_dt.uint8,
+        repeated: bool = False,
+        dct_method: str = "",
+    ):
         self._image_key = image_key or "image/encoded"
         self._format_key = format_key or "image/format"
         super().__init__([self._image_key, self._format_key])
@@ -417,10 +483,13 @@ class Image(ItemHandler):
         return self._decode(_scalar_bytes(buf, self._image_key), fmt)
 
     def _decode(self, buffer: bytes, fmt: str) -> np.ndarray:
-        return decode_image(buffer, self._channels, fmt, self._dtype, self._shape, where=f"feature {self._image_key!r}")
+        return decode_image(
+            buffer, self._channels, fmt, self._dtype, self._shape, where=f"feature {self._image_key!r}"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ decoders
+
 
 def _with_record(e: SlimirError, where: str, item: str) -> SlimirError:
     """The same kind of error, its message prefixed with the record and item being decoded."""
@@ -433,22 +502,28 @@ class TFExampleDecoder(DataDecoder):
     """Decodes tf.train.Example records into items (TF-Slim's `TFExampleDecoder`).
 
     `keys_to_features`: `{feature key: FixedLenFeature | VarLenFeature}`; `items_to_handlers`:
-    `{item name: ItemHandler}`. `decode(record, items=None, record_key=None)` returns the items' values in order;
-    `record_key` (e.g. 'file.tfrecord:17', as readers give) names the record in errors.
+    `{item name: ItemHandler}`. `decode(record, items=None, record_key=None)` returns the items' values
+    in order; `record_key` (e.g. 'file.tfrecord:17', as readers give) names the record in errors.
     """
 
     def __init__(self, keys_to_features: Mapping[str, object], items_to_handlers: Mapping[str, ItemHandler]):
         for item, h in items_to_handlers.items():
             if not isinstance(h, ItemHandler):
-                raise InvalidArgumentError(f"items_to_handlers[{item!r}] is a {type(h).__name__}, not an ItemHandler")
+                raise InvalidArgumentError(
+                    f"items_to_handlers[{item!r}] is a {type(h).__name__}, not an ItemHandler"
+                )
             missing = [k for k in h.keys if k not in keys_to_features]
             if missing:
-                raise InvalidArgumentError(f"item {item!r} needs features {missing} that keys_to_features does "
-                                           f"not define (it has {sorted(keys_to_features)})")
+                raise InvalidArgumentError(
+                    f"item {item!r} needs features {missing} that keys_to_features does "
+                    f"not define (it has {sorted(keys_to_features)})"
+                )
         for key, spec in keys_to_features.items():
             if not isinstance(spec, (FixedLenFeature, VarLenFeature)):
-                raise InvalidArgumentError(f"keys_to_features[{key!r}] must be a FixedLenFeature or VarLenFeature, "
-                                           f"got {type(spec).__name__}")
+                raise InvalidArgumentError(
+                    f"keys_to_features[{key!r}] must be a FixedLenFeature or VarLenFeature, "
+                    f"got {type(spec).__name__}"
+                )
         self._keys_to_features = dict(keys_to_features)
         self._items_to_handlers = dict(items_to_handlers)
 
@@ -470,8 +545,9 @@ class TFExampleDecoder(DataDecoder):
         items = self._check_items(items)
         where = record_key or "record"
         needed = {k for i in items for k in self._items_to_handlers[i].keys}
-        parsed = parse_single_example(data, {k: self._keys_to_features[k] for k in self._keys_to_features
-                                             if k in needed}, where)
+        parsed = parse_single_example(
+            data, {k: self._keys_to_features[k] for k in self._keys_to_features if k in needed}, where
+        )
         out = []
         for item in items:
             handler = self._items_to_handlers[item]
@@ -501,14 +577,19 @@ class DictDecoder(DataDecoder):
         items = list(items) if items else self.list_items()
         where = record_key or "record"
         if not isinstance(data, Mapping):
-            raise InvalidArgumentError(f"{where}: DictDecoder expects a dict record, got {type(data).__name__}")
+            raise InvalidArgumentError(
+                f"{where}: DictDecoder expects a dict record, got {type(data).__name__}"
+            )
         out = []
         for item in items:
             if item not in self._items_to_keys:
-                raise InvalidArgumentError(f"unknown item {item!r}; this decoder provides {self.list_items()}")
+                raise InvalidArgumentError(
+                    f"unknown item {item!r}; this decoder provides {self.list_items()}"
+                )
             key = self._items_to_keys[item]
             if key not in data:
-                raise InvalidArgumentError(f"{where}: item {item!r} needs key {key!r}, the record has "
-                                           f"{sorted(data)}")
+                raise InvalidArgumentError(
+                    f"{where}: item {item!r} needs key {key!r}, the record has {sorted(data)}"
+                )
             out.append(np.asarray(data[key]))
         return out

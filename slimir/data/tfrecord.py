@@ -2,11 +2,11 @@
 
 A TFRecord file is a sequence of records, each framed as
 
-    uint64 length (little endian) | uint32 masked CRC-32C of those 8 bytes | data | uint32 masked CRC-32C of data
+    uint64 length (little endian) | uint32 masked CRC-32C of those 8 bytes | data | uint32 masked CRC of data
 
 optionally compressed as a whole with GZIP or ZLIB (`TFRecordOptions`). `tf_record_iterator(path)` yields the
-data of each record; a corrupt or truncated record raises `DataLossError` naming the file, the record index and
-the byte offset, or, with `skip_corrupt=True`, is skipped and counted (`num_skipped`, `on_corrupt`).
+data of each record; a corrupt or truncated record raises `DataLossError` naming the file, the record
+index and the byte offset, or, with `skip_corrupt=True`, is skipped and counted (`num_skipped`, `on_corrupt`).
 `TFRecordWriter` writes to a temporary file that becomes `path` only when it is closed.
 """
 
@@ -22,7 +22,13 @@ from typing import Callable, Iterator, Optional, Union
 from ..crc32c import masked_crc32c
 from ..errors import DataLossError, InvalidArgumentError, NotFoundError
 
-__all__ = ["TFRecordCompressionType", "TFRecordOptions", "TFRecordIterator", "TFRecordWriter", "tf_record_iterator"]
+__all__ = [
+    "TFRecordCompressionType",
+    "TFRecordOptions",
+    "TFRecordIterator",
+    "TFRecordWriter",
+    "tf_record_iterator",
+]
 
 _HEADER = struct.Struct("<QI")
 _CRC = struct.Struct("<I")
@@ -58,7 +64,8 @@ def _compression_name(value) -> str:
     if isinstance(value, str) and value.upper() in ("", "NONE", "ZLIB", "GZIP"):
         return "" if value.upper() == "NONE" else value.upper()
     raise InvalidArgumentError(
-        f"unknown TFRecord compression {value!r}; use None, '', 'ZLIB', 'GZIP' or a TFRecordOptions")
+        f"unknown TFRecord compression {value!r}; use None, '', 'ZLIB', 'GZIP' or a TFRecordOptions"
+    )
 
 
 def _options(options: OptionsLike) -> TFRecordOptions:
@@ -110,8 +117,13 @@ class TFRecordIterator:
     (a list of `(record_index, byte_offset, reason)`).
     """
 
-    def __init__(self, path: Union[str, os.PathLike], options: OptionsLike = None, skip_corrupt: bool = False,
-                 on_corrupt: Optional[Callable[[str, int, int, str], None]] = None):
+    def __init__(
+        self,
+        path: Union[str, os.PathLike],
+        options: OptionsLike = None,
+        skip_corrupt: bool = False,
+        on_corrupt: Optional[Callable[[str, int, int, str], None]] = None,
+    ):
         self.path = os.fspath(path)
         self.compression = _options(options).compression_type
         self.skip_corrupt = bool(skip_corrupt)
@@ -164,11 +176,18 @@ class TFRecordIterator:
                     return
                 length, length_crc = _HEADER.unpack(header)
                 if masked_crc32c(header[:8]) != length_crc:
-                    self._corrupt(index, offset, "the length's CRC does not match (corrupt length field)", True)
+                    self._corrupt(
+                        index, offset, "the length's CRC does not match (corrupt length field)", True
+                    )
                     return
                 if size is not None and offset + 16 + length > size:
-                    self._corrupt(index, offset, f"truncated record: expected {length} data bytes + 4 CRC bytes, "
-                                  f"the file ends {size - offset - 12} bytes after the header", True)
+                    self._corrupt(
+                        index,
+                        offset,
+                        f"truncated record: expected {length} data bytes + 4 CRC bytes, "
+                        f"the file ends {size - offset - 12} bytes after the header",
+                        True,
+                    )
                     return
                 try:
                     data = f.read(length)
@@ -177,8 +196,13 @@ class TFRecordIterator:
                     self._corrupt(index, offset, f"cannot read {length} data bytes ({e})", True)
                     return
                 if len(data) < length or len(crc) < 4:
-                    self._corrupt(index, offset, f"truncated record: expected {length} data bytes + 4 CRC bytes, "
-                                  f"found {len(data) + len(crc)}", True)
+                    self._corrupt(
+                        index,
+                        offset,
+                        f"truncated record: expected {length} data bytes + 4 CRC bytes, "
+                        f"found {len(data) + len(crc)}",
+                        True,
+                    )
                     return
                 if masked_crc32c(data) != _CRC.unpack(crc)[0]:
                     self._corrupt(index, offset, f"the data's CRC does not match ({length} bytes)", False)
@@ -192,13 +216,18 @@ class TFRecordIterator:
             f.close()
 
 
-def tf_record_iterator(path: Union[str, os.PathLike], options: OptionsLike = None, *, skip_corrupt: bool = False,
-                       on_corrupt: Optional[Callable[[str, int, int, str], None]] = None) -> TFRecordIterator:
+def tf_record_iterator(
+    path: Union[str, os.PathLike],
+    options: OptionsLike = None,
+    *,
+    skip_corrupt: bool = False,
+    on_corrupt: Optional[Callable[[str, int, int, str], None]] = None,
+) -> TFRecordIterator:
     """Yield the bytes of each record of the TFRecord file `path` (TF's `tf.compat.v1.io.tf_record_iterator`).
 
-    `options`: None, 'GZIP', 'ZLIB' or a `TFRecordOptions`. A corrupt or truncated record raises `DataLossError`
-    naming the file and record; with `skip_corrupt=True` it is skipped instead, counted in the returned
-    iterator's `num_skipped`, and reported to `on_corrupt(path, record_index, byte_offset, reason)`.
+    `options`: None, 'GZIP', 'ZLIB' or a `TFRecordOptions`. A corrupt or truncated record raises
+    `DataLossError` naming the file and record; with `skip_corrupt=True` it is skipped instead, counted in
+    the returned iterator's `num_skipped`, and reported to `on_corrupt(path, record_index, offset, reason)`.
     """
     return TFRecordIterator(path, options, skip_corrupt=skip_corrupt, on_corrupt=on_corrupt)
 
@@ -223,12 +252,17 @@ class TFRecordWriter:
         opts = _options(options)
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
-            raise NotFoundError(f"cannot write TFRecord file {self.path!r}: directory {directory!r} does not exist")
-        fd, self._tmp = tempfile.mkstemp(prefix=os.path.basename(self.path) + ".", suffix=".tmp", dir=directory)
+            raise NotFoundError(
+                f"cannot write TFRecord file {self.path!r}: directory {directory!r} does not exist"
+            )
+        fd, self._tmp = tempfile.mkstemp(
+            prefix=os.path.basename(self.path) + ".", suffix=".tmp", dir=directory
+        )
         self._raw = os.fdopen(fd, "wb")
         if opts.compression_type == "GZIP":
-            self._f = gzip.GzipFile(filename="", fileobj=self._raw, mode="wb", compresslevel=opts.compression_level,
-                                    mtime=0)
+            self._f = gzip.GzipFile(
+                filename="", fileobj=self._raw, mode="wb", compresslevel=opts.compression_level, mtime=0
+            )
         elif opts.compression_type == "ZLIB":
             self._f = None
             self._z = zlib.compressobj(opts.compression_level)

@@ -20,6 +20,17 @@ ITEMS_TO_DESCRIPTIONS = {
 
 def get_split(split_name: str, dataset_dir: str, file_pattern: Optional[str] = None, reader=None) -> Dataset:
     """The `split_name` ('train' or 'test') split of CIFAR-10 in `dataset_dir`."""
-    return make_image_split("cifar10", split_name, dataset_dir, file_pattern, _FILE_PATTERN, SPLITS_TO_SIZES,
-                            NUM_CLASSES, ITEMS_TO_DESCRIPTIONS, reader, image_shape=[32, 32, 3], channels=3,
-                            default_format=b"png")
+    return make_image_split(
+        "cifar10",
+        split_name,
+        dataset_dir,
+        file_pattern,
+        _FILE_PATTERN,
+        SPLITS_TO_SIZES,
+        NUM_CLASSES,
+        ITEMS_TO_DESCRIPTIONS,
+        reader,
+        image_shape=[32, 32, 3],
+        channels=3,
+        default_format=b"png",
+    )

@@ -53,7 +53,9 @@ def _inspect_image(path: str) -> tuple:
     except Exception as e:  # Pillow raises many kinds for damaged files
         raise DataLossError(f"image {path!r} cannot be decoded: {e}") from None
     if fmt not in _PIL_FORMATS:
-        raise InvalidArgumentError(f"image {path!r} is {fmt}; convert_image_folder stores JPEG, PNG, BMP or GIF")
+        raise InvalidArgumentError(
+            f"image {path!r} is {fmt}; convert_image_folder stores JPEG, PNG, BMP or GIF"
+        )
     return data, _PIL_FORMATS[fmt], height, width
 
 
@@ -61,14 +63,20 @@ def _shard_name(dataset_name: str, split: str, shard: int, num_shards: int) -> s
     return f"{dataset_name}_{split}_{shard:05d}-of-{num_shards:05d}.tfrecord"
 
 
-def convert_image_folder(src_dir: str, dst_dir: str, dataset_name: str = "flowers", num_shards: int = 5,
-                         validation_fraction: float = 0.1, seed: int = 0,
-                         extensions: Optional[Sequence[str]] = None) -> dict:
-    """Convert an image folder (one sub-folder per class) to TFRecord shards in research/slim's flowers layout.
+def convert_image_folder(
+    src_dir: str,
+    dst_dir: str,
+    dataset_name: str = "flowers",
+    num_shards: int = 5,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+    extensions: Optional[Sequence[str]] = None,
+) -> dict:
+    """Convert an image folder (a sub-folder per class) to TFRecord shards in research/slim's flowers layout.
 
-    The files are shuffled with `seed` (numpy's default_rng), the first `round(n * validation_fraction)` become
-    'validation', the rest 'train'; each split is written as `num_shards` shards (later ones may be empty).
-    Labels are the sorted class names' indices (`labels.txt`). Returns the `dataset_info.json` content.
+    The files are shuffled with `seed` (numpy's default_rng); the first `round(n * validation_fraction)`
+    become 'validation', the rest 'train'; each split is written as `num_shards` shards (later ones may be
+    empty). Labels are the sorted class names' indices (`labels.txt`). Returns the `dataset_info.json` content.
     """
     if not dataset_name or any(c in dataset_name for c in "/\\%*?"):
         raise InvalidArgumentError(f"dataset_name {dataset_name!r} must be a plain name (used in file names)")
@@ -86,13 +94,19 @@ def convert_image_folder(src_dir: str, dst_dir: str, dataset_name: str = "flower
         for shard in range(num_shards):
             path = os.path.join(dst_dir, _shard_name(dataset_name, split, shard, num_shards))
             with TFRecordWriter(path) as writer:
-                for file_path, label in items[shard * per_shard:(shard + 1) * per_shard]:
+                for file_path, label in items[shard * per_shard : (shard + 1) * per_shard]:
                     data, fmt, height, width = _inspect_image(file_path)
                     writer.write(image_to_tfexample(data, fmt, height, width, label))
     write_label_file(dict(enumerate(classes)), dst_dir)
-    info = {"name": dataset_name, "file_pattern": f"{dataset_name}_%s_*.tfrecord",
-            "splits_to_sizes": {k: len(v) for k, v in splits.items()}, "num_classes": len(classes),
-            "num_shards": int(num_shards), "seed": int(seed), "source": os.path.abspath(src_dir)}
+    info = {
+        "name": dataset_name,
+        "file_pattern": f"{dataset_name}_%s_*.tfrecord",
+        "splits_to_sizes": {k: len(v) for k, v in splits.items()},
+        "num_classes": len(classes),
+        "num_shards": int(num_shards),
+        "seed": int(seed),
+        "source": os.path.abspath(src_dir),
+    }
     write_dataset_info(dst_dir, info)
     return info
 

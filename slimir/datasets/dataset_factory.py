@@ -27,8 +27,13 @@ _CONVERTED_DESCRIPTIONS = {
 }
 
 
-def get_dataset(name: str, split_name: str, dataset_dir: Optional[str] = None, file_pattern: Optional[str] = None,
-                reader=None) -> Dataset:
+def get_dataset(
+    name: str,
+    split_name: str,
+    dataset_dir: Optional[str] = None,
+    file_pattern: Optional[str] = None,
+    reader=None,
+) -> Dataset:
     """The `split_name` split of dataset `name` stored in `dataset_dir` (digits needs no directory).
 
     `file_pattern` overrides the dataset's '%s' pattern (the split name is substituted); `reader` a reader
@@ -39,8 +44,19 @@ def get_dataset(name: str, split_name: str, dataset_dir: Optional[str] = None, f
         return datasets_map[name].get_split(split_name, dataset_dir, file_pattern, reader)
     info = read_dataset_info(dataset_dir) if dataset_dir else None
     if info is not None and info.get("name") == name:
-        return make_image_split(name, split_name, dataset_dir, file_pattern, info.get("file_pattern", name + "_%s_*.tfrecord"),
-                                info.get("splits_to_sizes", {}), int(info.get("num_classes", 0)),
-                                _CONVERTED_DESCRIPTIONS, reader, channels=3)
-    raise InvalidArgumentError(f"Name of dataset unknown {name!r}: known datasets are {sorted(datasets_map)}, or a "
-                               "dataset_dir converted by slimir.datasets.convert.convert_image_folder with that name")
+        return make_image_split(
+            name,
+            split_name,
+            dataset_dir,
+            file_pattern,
+            info.get("file_pattern", name + "_%s_*.tfrecord"),
+            info.get("splits_to_sizes", {}),
+            int(info.get("num_classes", 0)),
+            _CONVERTED_DESCRIPTIONS,
+            reader,
+            channels=3,
+        )
+    raise InvalidArgumentError(
+        f"Name of dataset unknown {name!r}: known datasets are {sorted(datasets_map)}, or a "
+        "dataset_dir converted by slimir.datasets.convert.convert_image_folder with that name"
+    )

@@ -19,9 +19,21 @@ from ..data.example import BytesList, Example, Feature, Features, FloatList, Int
 from ..data.readers import TFRecordReader, expand_file_patterns
 from ..errors import DataLossError, InvalidArgumentError, NotFoundError
 
-__all__ = ["LABELS_FILENAME", "INFO_FILENAME", "int64_feature", "bytes_feature", "float_feature",
-           "image_to_tfexample", "write_label_file", "read_label_file", "has_labels", "write_dataset_info",
-           "read_dataset_info", "check_dataset_dir", "make_image_split"]
+__all__ = [
+    "LABELS_FILENAME",
+    "INFO_FILENAME",
+    "int64_feature",
+    "bytes_feature",
+    "float_feature",
+    "image_to_tfexample",
+    "write_label_file",
+    "read_label_file",
+    "has_labels",
+    "write_dataset_info",
+    "read_dataset_info",
+    "check_dataset_dir",
+    "make_image_split",
+]
 
 LABELS_FILENAME = "labels.txt"
 INFO_FILENAME = "dataset_info.json"
@@ -38,8 +50,11 @@ def int64_feature(values):
 
 def bytes_feature(values):
     """A `Feature` holding bytes (one value or a list; str is UTF-8 encoded)."""
-    return Feature(bytes_list=BytesList(value=[v.encode("utf-8") if isinstance(v, str) else bytes(v)
-                                               for v in _list(values)]))
+    return Feature(
+        bytes_list=BytesList(
+            value=[v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in _list(values)]
+        )
+    )
 
 
 def float_feature(values):
@@ -49,13 +64,17 @@ def float_feature(values):
 
 def image_to_tfexample(image_data: bytes, image_format, height: int, width: int, class_id: int):
     """The Example research/slim's converters write for one labelled image."""
-    return Example(features=Features(feature={
-        "image/encoded": bytes_feature(image_data),
-        "image/format": bytes_feature(image_format),
-        "image/class/label": int64_feature(class_id),
-        "image/height": int64_feature(height),
-        "image/width": int64_feature(width),
-    }))
+    return Example(
+        features=Features(
+            feature={
+                "image/encoded": bytes_feature(image_data),
+                "image/format": bytes_feature(image_format),
+                "image/class/label": int64_feature(class_id),
+                "image/height": int64_feature(height),
+                "image/width": int64_feature(width),
+            }
+        )
+    )
 
 
 def _atomic_write_text(path: str, text: str) -> None:
@@ -65,8 +84,9 @@ def _atomic_write_text(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_label_file(labels_to_class_names: Mapping[int, str], dataset_dir: str,
-                     filename: str = LABELS_FILENAME) -> None:
+def write_label_file(
+    labels_to_class_names: Mapping[int, str], dataset_dir: str, filename: str = LABELS_FILENAME
+) -> None:
     """Write `label:class name` lines (in the mapping's order) to `dataset_dir/filename`."""
     check_dataset_dir(dataset_dir)
     lines = "".join(f"{int(label)}:{name}\n" for label, name in labels_to_class_names.items())
@@ -97,13 +117,17 @@ def read_label_file(dataset_dir: str, filename: str = LABELS_FILENAME) -> dict:
                 raise ValueError
             labels[int(head)] = name
         except ValueError:
-            raise DataLossError(f"labels file {path!r}, line {number}: expected 'label:name', got {line!r}") from None
+            raise DataLossError(
+                f"labels file {path!r}, line {number}: expected 'label:name', got {line!r}"
+            ) from None
     return labels
 
 
 def write_dataset_info(dataset_dir: str, info: Mapping[str, object]) -> None:
     """Write `dataset_info.json` (what a slimir converter produced) into `dataset_dir`."""
-    _atomic_write_text(os.path.join(dataset_dir, INFO_FILENAME), json.dumps(dict(info), indent=2, sort_keys=True) + "\n")
+    _atomic_write_text(
+        os.path.join(dataset_dir, INFO_FILENAME), json.dumps(dict(info), indent=2, sort_keys=True) + "\n"
+    )
 
 
 def read_dataset_info(dataset_dir: Optional[str]) -> Optional[dict]:
@@ -119,24 +143,41 @@ def read_dataset_info(dataset_dir: Optional[str]) -> Optional[dict]:
     except (OSError, ValueError) as e:
         raise DataLossError(f"dataset info file {path!r} cannot be read: {e}") from None
     if not isinstance(info, dict) or not isinstance(info.get("splits_to_sizes", {}), dict):
-        raise DataLossError(f"dataset info file {path!r} is not a JSON object with a 'splits_to_sizes' object")
+        raise DataLossError(
+            f"dataset info file {path!r} is not a JSON object with a 'splits_to_sizes' object"
+        )
     return info
 
 
 def check_dataset_dir(dataset_dir: Optional[str], dataset_name: str = "dataset") -> str:
     """`dataset_dir` if it is an existing directory, else a `NotFoundError` naming it."""
     if not dataset_dir:
-        raise NotFoundError(f"{dataset_name}: no dataset_dir given (the directory that holds its TFRecord files)")
+        raise NotFoundError(
+            f"{dataset_name}: no dataset_dir given (the directory that holds its TFRecord files)"
+        )
     if not os.path.isdir(dataset_dir):
         raise NotFoundError(f"{dataset_name}: dataset directory {os.fspath(dataset_dir)!r} does not exist")
     return os.fspath(dataset_dir)
 
 
-def make_image_split(dataset_name: str, split_name: str, dataset_dir: str, file_pattern: Optional[str],
-                     default_file_pattern: str, splits_to_sizes: Mapping[str, int], num_classes: int,
-                     items_to_descriptions: Mapping[str, str], reader=None, image_shape=None, channels: int = 3,
-                     default_format: bytes = b"png", label_default: int = 0, extra_features=None,
-                     extra_handlers=None, labels_to_names=None) -> Dataset:
+def make_image_split(
+    dataset_name: str,
+    split_name: str,
+    dataset_dir: str,
+    file_pattern: Optional[str],
+    default_file_pattern: str,
+    splits_to_sizes: Mapping[str, int],
+    num_classes: int,
+    items_to_descriptions: Mapping[str, str],
+    reader=None,
+    image_shape=None,
+    channels: int = 3,
+    default_format: bytes = b"png",
+    label_default: int = 0,
+    extra_features=None,
+    extra_handlers=None,
+    labels_to_names=None,
+) -> Dataset:
     """One split of a TFRecord image dataset in research/slim's layout ('image/encoded', 'image/format',
     'image/class/label'), with `dataset_info.json` overriding sizes, class count and file pattern.
 
@@ -151,13 +192,16 @@ def make_image_split(dataset_name: str, split_name: str, dataset_dir: str, file_
         num_classes = int(info.get("num_classes", num_classes))
         default_file_pattern = info.get("file_pattern", default_file_pattern)
     if split_name not in splits:
-        raise InvalidArgumentError(f"{dataset_name}: split name {split_name!r} was not recognized; the splits are "
-                                   f"{sorted(splits)}")
+        raise InvalidArgumentError(
+            f"{dataset_name}: split name {split_name!r} was not recognized; the splits are {sorted(splits)}"
+        )
     pattern = os.path.join(dataset_dir, (file_pattern or default_file_pattern) % split_name)
     try:
         expand_file_patterns(pattern)
     except NotFoundError:
-        raise NotFoundError(f"{dataset_name}: split {split_name!r} has no files matching {pattern!r}") from None
+        raise NotFoundError(
+            f"{dataset_name}: split {split_name!r} has no files matching {pattern!r}"
+        ) from None
     keys_to_features = {
         "image/encoded": tfd.FixedLenFeature((), tfd.string, default_value=b""),
         "image/format": tfd.FixedLenFeature((), tfd.string, default_value=default_format),
@@ -171,7 +215,12 @@ def make_image_split(dataset_name: str, split_name: str, dataset_dir: str, file_
     items_to_handlers.update(extra_handlers or {})
     if labels_to_names is None and has_labels(dataset_dir):
         labels_to_names = read_label_file(dataset_dir)
-    return Dataset(data_sources=pattern, reader=reader or TFRecordReader,
-                   decoder=tfd.TFExampleDecoder(keys_to_features, items_to_handlers),
-                   num_samples=splits[split_name], items_to_descriptions=items_to_descriptions,
-                   num_classes=num_classes, labels_to_names=labels_to_names)
+    return Dataset(
+        data_sources=pattern,
+        reader=reader or TFRecordReader,
+        decoder=tfd.TFExampleDecoder(keys_to_features, items_to_handlers),
+        num_samples=splits[split_name],
+        items_to_descriptions=items_to_descriptions,
+        num_classes=num_classes,
+        labels_to_names=labels_to_names,
+    )

@@ -38,13 +38,15 @@ LABELS_TO_NAMES = {i: str(i) for i in range(NUM_CLASSES)}
 def load_arrays(split_name: str) -> tuple:
     """`(images [N, 8, 8, 1] uint8, labels [N] int64)` of one split, from scikit-learn's bundled copy."""
     if split_name not in SPLITS_TO_SIZES:
-        raise InvalidArgumentError(f"digits: split name {split_name!r} was not recognized; the splits are "
-                                   f"{sorted(SPLITS_TO_SIZES)}")
+        raise InvalidArgumentError(
+            f"digits: split name {split_name!r} was not recognized; the splits are {sorted(SPLITS_TO_SIZES)}"
+        )
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise NotFoundError("the digits dataset is the copy bundled with scikit-learn: pip install scikit-learn") \
-            from None
+        raise NotFoundError(
+            "the digits dataset is the copy bundled with scikit-learn: pip install scikit-learn"
+        ) from None
     bunch = load_digits()
     images = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)[..., None]
     labels = bunch.target.astype(np.int64)
@@ -53,22 +55,40 @@ def load_arrays(split_name: str) -> tuple:
     return np.ascontiguousarray(images[sl]), labels[sl]
 
 
-def get_split(split_name: str, dataset_dir: Optional[str] = None, file_pattern: Optional[str] = None,
-              reader=None) -> Dataset:
+def get_split(
+    split_name: str, dataset_dir: Optional[str] = None, file_pattern: Optional[str] = None, reader=None
+) -> Dataset:
     """The `split_name` ('train' or 'test') split of the digits (see the module docstring for the sources)."""
     if split_name not in SPLITS_TO_SIZES:
-        raise InvalidArgumentError(f"digits: split name {split_name!r} was not recognized; the splits are "
-                                   f"{sorted(SPLITS_TO_SIZES)}")
+        raise InvalidArgumentError(
+            f"digits: split name {split_name!r} was not recognized; the splits are {sorted(SPLITS_TO_SIZES)}"
+        )
     if dataset_dir:
         check_dataset_dir(dataset_dir, "digits")
         pattern = os.path.join(dataset_dir, (file_pattern or _FILE_PATTERN) % split_name)
         if glob.glob(pattern) or file_pattern:
-            return make_image_split("digits", split_name, dataset_dir, file_pattern, _FILE_PATTERN,
-                                    SPLITS_TO_SIZES, NUM_CLASSES, ITEMS_TO_DESCRIPTIONS, reader,
-                                    image_shape=[8, 8, 1], channels=1, default_format=b"png",
-                                    labels_to_names=dict(LABELS_TO_NAMES))
+            return make_image_split(
+                "digits",
+                split_name,
+                dataset_dir,
+                file_pattern,
+                _FILE_PATTERN,
+                SPLITS_TO_SIZES,
+                NUM_CLASSES,
+                ITEMS_TO_DESCRIPTIONS,
+                reader,
+                image_shape=[8, 8, 1],
+                channels=1,
+                default_format=b"png",
+                labels_to_names=dict(LABELS_TO_NAMES),
+            )
     images, labels = load_arrays(split_name)
-    return Dataset(data_sources={"image": images, "label": labels}, reader=reader or NumpyReader,
-                   decoder=DictDecoder(["image", "label"]), num_samples=len(labels),
-                   items_to_descriptions=ITEMS_TO_DESCRIPTIONS, num_classes=NUM_CLASSES,
-                   labels_to_names=dict(LABELS_TO_NAMES))
+    return Dataset(
+        data_sources={"image": images, "label": labels},
+        reader=reader or NumpyReader,
+        decoder=DictDecoder(["image", "label"]),
+        num_samples=len(labels),
+        items_to_descriptions=ITEMS_TO_DESCRIPTIONS,
+        num_classes=NUM_CLASSES,
+        labels_to_names=dict(LABELS_TO_NAMES),
+    )

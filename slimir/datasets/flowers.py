@@ -21,5 +21,16 @@ ITEMS_TO_DESCRIPTIONS = {
 
 def get_split(split_name: str, dataset_dir: str, file_pattern: Optional[str] = None, reader=None) -> Dataset:
     """The `split_name` ('train' or 'validation') split of Flowers in `dataset_dir`."""
-    return make_image_split("flowers", split_name, dataset_dir, file_pattern, _FILE_PATTERN, SPLITS_TO_SIZES,
-                            NUM_CLASSES, ITEMS_TO_DESCRIPTIONS, reader, channels=3, default_format=b"png")
+    return make_image_split(
+        "flowers",
+        split_name,
+        dataset_dir,
+        file_pattern,
+        _FILE_PATTERN,
+        SPLITS_TO_SIZES,
+        NUM_CLASSES,
+        ITEMS_TO_DESCRIPTIONS,
+        reader,
+        channels=3,
+        default_format=b"png",
+    )

@@ -41,6 +41,19 @@ def get_split(split_name: str, dataset_dir: str, file_pattern: Optional[str] = N
         "object/bbox": tfd.BoundingBox(["ymin", "xmin", "ymax", "xmax"], "image/object/bbox/"),
         "object/label": tfd.Tensor("image/object/class/label"),
     }
-    return make_image_split("imagenet", split_name, dataset_dir, file_pattern, _FILE_PATTERN, SPLITS_TO_SIZES,
-                            NUM_CLASSES, ITEMS_TO_DESCRIPTIONS, reader, channels=3, default_format=b"jpeg",
-                            label_default=-1, extra_features=extra_features, extra_handlers=extra_handlers)
+    return make_image_split(
+        "imagenet",
+        split_name,
+        dataset_dir,
+        file_pattern,
+        _FILE_PATTERN,
+        SPLITS_TO_SIZES,
+        NUM_CLASSES,
+        ITEMS_TO_DESCRIPTIONS,
+        reader,
+        channels=3,
+        default_format=b"jpeg",
+        label_default=-1,
+        extra_features=extra_features,
+        extra_handlers=extra_handlers,
+    )

@@ -1,4 +1,5 @@
-"""MNIST from TFRecord files as research/slim's download_and_convert_mnist writes them (mnist_<split>.tfrecord).
+"""MNIST from TFRecord files as research/slim's download_and_convert_mnist writes them
+(mnist_<split>.tfrecord).
 
 Items: 'image' (28x28x1 uint8), 'label' (int64 0-9).
 """
@@ -21,6 +22,17 @@ ITEMS_TO_DESCRIPTIONS = {
 
 def get_split(split_name: str, dataset_dir: str, file_pattern: Optional[str] = None, reader=None) -> Dataset:
     """The `split_name` ('train' or 'test') split of MNIST in `dataset_dir`."""
-    return make_image_split("mnist", split_name, dataset_dir, file_pattern, _FILE_PATTERN, SPLITS_TO_SIZES,
-                            NUM_CLASSES, ITEMS_TO_DESCRIPTIONS, reader, image_shape=[28, 28, 1], channels=1,
-                            default_format=b"raw")
+    return make_image_split(
+        "mnist",
+        split_name,
+        dataset_dir,
+        file_pattern,
+        _FILE_PATTERN,
+        SPLITS_TO_SIZES,
+        NUM_CLASSES,
+        ITEMS_TO_DESCRIPTIONS,
+        reader,
+        image_shape=[28, 28, 1],
+        channels=1,
+        default_format=b"raw",
+    )
