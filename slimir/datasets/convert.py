@@ -76,7 +76,7 @@ def convert_image_folder(
 
     The files are shuffled with `seed` (numpy's default_rng); the first `round(n * validation_fraction)`
     become 'validation', the rest 'train'; each split is written as `num_shards` shards (later ones may be
-    empty). Labels are the sorted class names' indices (`labels.txt`). Returns the `dataset_info.json` content.
+    empty). Labels are the sorted class names' indices (`labels.txt`). Returns the dataset_info.json content.
     """
     if not dataset_name or any(c in dataset_name for c in "/\\%*?"):
         raise InvalidArgumentError(f"dataset_name {dataset_name!r} must be a plain name (used in file names)")
