@@ -64,6 +64,8 @@ for _n in ("Saver", "latest_checkpoint", "get_checkpoint_state", "list_variables
 train.NewCheckpointReader = _saver.CheckpointReader
 del _n
 from . import data, queues  # noqa: E402,F401  (slim.data providers/pipelines, slim.queues.QueueRunners)
+from .data import (data_decoder, data_provider, dataset, dataset_data_provider, parallel_reader,  # noqa: E402,F401
+                   prefetch_queue, tfexample_decoder)
 
 for _n in ("batch", "shuffle_batch"):  # tf.train.batch / shuffle_batch: host tensors -> fed placeholders
     setattr(train, _n, getattr(data, _n))

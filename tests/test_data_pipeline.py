@@ -587,3 +587,27 @@ def test_random_access_reader_exact_permutations_shards_and_errors():
         with slim.Session() as sess:
             with pytest.raises(InputPipelineError, match=r"record 2 of .*OSError: unreadable row"):
                 _drain(sess, labels)
+
+
+def test_enqueue_many_splits_each_value_into_examples():
+    ds, arrays = _dataset(6)
+    with slim.Graph().as_default():
+        provider = DatasetDataProvider(ds, shuffle=False, num_epochs=1)
+        image, label = provider.get(["image", "label"])
+        pair_images = image.map(lambda v: np.stack([v, v[:, ::-1]]), shape=[2, 4, 4, 1])
+        pair_labels = label.map(lambda v: np.array([v, 100 + v]), shape=[2])
+        images, labels = slim.train.batch([pair_images, pair_labels], batch_size=4, enqueue_many=True)
+        assert images.shape == [4, 4, 4, 1] and labels.shape == [4]
+        with slim.Session() as sess:
+            out = _drain(sess, [images, labels])
+    assert np.concatenate([o[1] for o in out]).tolist() == [0, 100, 1, 101, 2, 102, 3, 103, 4, 104, 5, 105]
+    np.testing.assert_array_equal(out[0][0][1], arrays["image"][0][:, ::-1])
+
+
+def test_tf_slim_module_spellings_and_empty_dataset():
+    assert slim.dataset_data_provider.DatasetDataProvider is DatasetDataProvider
+    assert callable(slim.prefetch_queue.prefetch_queue) and callable(slim.parallel_reader.parallel_read)
+    assert slim.dataset.Dataset is Dataset and slim.tfexample_decoder.TFExampleDecoder is tfd.TFExampleDecoder
+    empty, _ = _dataset(0, arrays={"image": np.zeros((0, 4, 4, 1), np.uint8), "label": np.zeros(0, np.int64)})
+    with pytest.raises(InvalidArgumentError, match="no records"):
+        DatasetDataProvider(empty)

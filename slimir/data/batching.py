@@ -403,15 +403,7 @@ def _derived_seed(graph, seed: Optional[int], key: str) -> Optional[int]:
 def _probe(tensors: list, name: str) -> list:
     """The values of `tensors` for the first example the pipeline would read (to learn shapes/dtypes)."""
     src = tensors[0].source
-    stop = threading.Event()
-    gen = src.tasks(0, stop)
-    try:
-        epoch, index, root = next(gen)
-    except StopIteration:
-        raise InvalidArgumentError(f"{name}: the input has no examples") from None
-    finally:
-        stop.set()
-        gen.close()
+    epoch, index, root = src.first_task()
     try:
         return evaluate(tensors, epoch, index, 0, root)
     except _NodeFailure as f:

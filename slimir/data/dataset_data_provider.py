@@ -61,13 +61,7 @@ class DatasetDataProvider(DataProvider):
         decoded = HostTensor(value.source, [value.parents[0]], decode, shape=None, dtype=None, name=f"{name}/decode")
         src = value.source
         # dtype and rank of each item, from the first record (dims stay unknown: they may vary by example)
-        stop_gen = src.tasks(0, _Never())
-        try:
-            epoch, index, root = next(stop_gen)
-        except StopIteration:
-            raise InvalidArgumentError(f"{name}: the dataset has no records") from None
-        finally:
-            stop_gen.close()
+        epoch, index, root = src.first_task()
         try:
             first = evaluate([decoded], epoch, index, 0, root)[0]
         except _NodeFailure as f:
@@ -105,9 +99,3 @@ class _Pick:
 
     def __call__(self, values):
         return values[self.i]
-
-
-class _Never:
-    @staticmethod
-    def is_set() -> bool:
-        return False

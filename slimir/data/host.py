@@ -77,8 +77,11 @@ def _norm_shape(shape) -> Optional[list]:
 class HostSource:
     """The root of a family of host tensors: what produces one example from (epoch, index).
 
-    Subclasses implement `produce(epoch, index) -> value` (the root tensor's value) and
+    Subclasses implement `tasks(seed, stop)` (yield `(epoch, index, root value or MISSING)` in
+    reading order until the input ends or `stop` is set), `first_task()` (one such triple, to learn
+    shapes and dtypes), `produce(epoch, index) -> value` (the root value of a MISSING task) and
     `describe(index) -> str` (where the example comes from, for error messages).
+    `parallel_reader.RecordSource` is the one slim.data uses.
     """
 
     name = "host"
@@ -88,6 +91,12 @@ class HostSource:
 
     def next_serial(self) -> int:
         return next(self._serials)
+
+    def tasks(self, seed: int, stop):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def first_task(self) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def produce(self, epoch: int, index: int):  # pragma: no cover - abstract
         raise NotImplementedError

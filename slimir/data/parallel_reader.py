@@ -182,6 +182,26 @@ class RecordSource(HostSource):
                                            f"{self.shard_index} of {self.num_shards}")
             epoch += 1
 
+    def first_task(self) -> tuple:
+        """(epoch 0, index, root value or _MISSING) of the first record in the given order, whatever the
+        shuffling and sharding (to learn the items' dtypes and shapes without filling a shuffle buffer)."""
+        if self.random_access:
+            if not self.num_records:
+                raise InvalidArgumentError(f"{self.name}: the data sources hold no records")
+            return 0, 0, _MISSING
+        for f, source in enumerate(self.files):
+            it = self._iterate(source, f)
+            try:
+                for rec in it:
+                    index = f << 32
+                    key, value = rec if isinstance(rec, tuple) and len(rec) == 2 else (self.key(index), rec)
+                    return 0, index, (key, value)
+            finally:
+                close = getattr(it, "close", None)
+                if close is not None:
+                    close()
+        raise InvalidArgumentError(f"{self.name}: the data sources hold no records")
+
     def _stream_epoch(self, base_seed: int, epoch: int, stop: threading.Event) -> Iterator[tuple]:
         rng = self.epoch_seed(base_seed, epoch)
         order = list(range(len(self.files)))
