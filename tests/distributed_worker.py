@@ -95,6 +95,39 @@ def train_case(opt_name, bn, clip, logdir, comm, steps=STEPS, twin=False, kill_a
     return {k: np.array(sess.variable_value(v)) for k, v in variables(g).items()}
 
 
+def provider_case(comm, steps=4):
+    """Training fed by a DatasetDataProvider sharded by rank and slim.train.batch (no feed_dict): rank k reads
+    examples i % size == k, so one global step sees the same 16 examples as one process with batch 16."""
+    from slimir.data import Dataset, DatasetDataProvider, DictDecoder, NumpyReader
+
+    world = comm.size if comm is not None else 0
+    rng = np.random.default_rng(11)
+    arrays = {"x": rng.standard_normal((32, 8)).astype(np.float32), "y": rng.integers(0, 3, 32).astype(np.int64)}
+    ds = Dataset(arrays, NumpyReader, DictDecoder(["x", "y"]), 32, {"x": "features", "y": "class"})
+    g = slim.Graph()
+    with g.as_default():
+        slim.set_random_seed(7)
+        shard = {"num_shards": comm.size, "shard_index": comm.rank} if world else {}
+        provider = DatasetDataProvider(ds, num_readers=1, shuffle=False, **shard)
+        x, y = provider.get(["x", "y"])
+        xb, yb = slim.train.batch([x, y], batch_size=GLOBAL_BATCH // (world or 1), num_threads=1)
+        logits = slim.fully_connected(xb, 3, activation_fn=None, scope="logits")
+        slim.losses.sparse_softmax_cross_entropy(logits, yb)
+        opt = slim.train.MomentumOptimizer(0.1, 0.9)
+        sync = None
+        if world:
+            opt = sync = slim.train.SyncReplicasOptimizer(opt, world, world)
+        train_op = slim.learning.create_train_op(slim.losses.get_total_loss(), opt)
+        from slimir.runtime.session import Session
+
+        sess = Session(graph=g, allow_spinning=False, intra_op_num_threads=1)
+        slim.learning.train(train_op, None, number_of_steps=steps, master=comm if world else "", sync_optimizer=sync,
+                            session=sess, log_every_n_steps=0)
+        out = {k: np.array(sess.variable_value(v)) for k, v in variables(g).items()}
+        sess.close()
+    return out
+
+
 def audit_writes(root: str) -> list:
     """Record every attempt of this process to create, open for writing, rename or remove under `root`."""
     root = os.path.realpath(root)
@@ -193,7 +226,7 @@ def main(argv):
     comm = slim.distributed.init()
     rank = comm.rank
     out = {}
-    if case == "train":  # every optimizer, regularisation and clipping; batch norm with twin halves
+    if case == "train":  # every optimizer, regularisation and clipping; batch norm; a sharded data provider
         for name in OPTIMIZERS:
             res = train_case(name, False, 0.5, None, comm)
             out.update({f"{name}/{k}": v for k, v in res.items()})
@@ -201,6 +234,9 @@ def main(argv):
         out.update({f"bn/{k}": v for k, v in res.items()})
         res = train_case("momentum", True, 0.0, None, comm, steps=1)  # distinct halves: moving stats averaged
         out.update({f"bn1/{k}": v for k, v in res.items()})
+        out.update({f"provider/{k}": v for k, v in provider_case(comm).items()})
+    elif case == "provider":
+        out.update(provider_case(comm))
     elif case == "chief_io":  # logdir holds a checkpoint of step 3: restore on the chief, broadcast, train on
         logdir = argv[3]
         seen = audit_writes(logdir)
