@@ -44,6 +44,68 @@ def resolve_providers(providers=None, device: Optional[str] = None) -> list:
     raise SlimirError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
 
 
+def _state_device(providers: list, state_device: Optional[str]) -> Optional[str]:
+    """Where a Session keeps variables: None (numpy on the host), 'cpu' or 'cuda' (OrtValues there)."""
+    if state_device is None:
+        return "cuda" if providers and providers[0] == CUDA else None
+    dev = state_device.lower()
+    if dev == "cuda" and CUDA not in providers:
+        raise SlimirError("state_device='cuda' needs the CUDAExecutionProvider (device='cuda' with onnxruntime-gpu "
+                          f"and a GPU); this session runs on {providers}")
+    if dev not in ("cpu", "cuda"):
+        raise SlimirError(f"unknown state_device {state_device!r}: use None, 'cpu' or 'cuda'")
+    return dev
+
+
+def node_placement(sess: "Session", fetches, feed_dict: Optional[dict] = None) -> list:
+    """Where ONNX Runtime ran each node of the model that computes `fetches`: a list of
+    (node name, op type, provider, output element types), from one profiled run (variables unchanged)."""
+    import json as _json
+    import os as _os
+    import tempfile as _tempfile
+
+    import onnxruntime as ort
+
+    flat, _ = _flatten_fetches(fetches, sess.graph)
+    feeds = sess._feeds(feed_dict)
+    tensors = [f for f in flat if isinstance(f, Tensor) and f not in feeds and not _is_var(f)]
+    ops = [f for f in flat if isinstance(f, Node)]
+    comp = sess._compile(tensors, ops, list(feeds))
+    if comp.sess is None:
+        return []
+    so = session_options()
+    so.enable_profiling = True
+    with _tempfile.TemporaryDirectory() as d:
+        so.profile_file_prefix = _os.path.join(d, "placement")
+        prof = ort.InferenceSession(comp.lowered.model.SerializeToString(), sess_options=so, providers=sess.providers)
+        inputs = {}
+        for name, t in zip(comp.input_names, comp.lowered.feeds + comp.lowered.variables):
+            inputs[name] = feeds[t] if t in feeds else sess.variable_value(t)
+        prof.run(None, inputs)
+        path = prof.end_profiling()
+        with open(path) as f:
+            events = _json.load(f)
+    out, seen = [], set()
+    for ev in events:
+        args = ev.get("args") or {}
+        if ev.get("cat") != "Node" or "provider" not in args or not ev.get("name", "").endswith("_kernel_time"):
+            continue
+        name = ev["name"][: -len("_kernel_time")]
+        if name in seen:
+            continue
+        seen.add(name)
+        types = [k for o in args.get("output_type_shape", []) for k in o]
+        out.append((name, args.get("op_name", ""), args["provider"], types))
+    return out
+
+
+def cpu_fallbacks(placement: list, provider: str = CUDA) -> list:
+    """The nodes of `placement` not run by `provider`, except the integer shape computations ONNX Runtime
+    keeps on the CPU on purpose (every output int64/int32/bool)."""
+    shape_types = {"int64", "int32", "bool"}
+    return [p for p in placement if p[2] != provider and not (p[3] and set(p[3]) <= shape_types)]
+
+
 def session_options(intra_op_num_threads: Optional[int] = None, allow_spinning: Optional[bool] = None,
                     optimization_level: str = "all"):
     import onnxruntime as ort
@@ -94,9 +156,14 @@ class Session:
 
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None, providers=None,
                  device: Optional[str] = None, intra_op_num_threads: Optional[int] = None,
-                 allow_spinning: Optional[bool] = None, opset: int = DEFAULT_OPSET, optimize: bool = True):
+                 allow_spinning: Optional[bool] = None, opset: int = DEFAULT_OPSET, optimize: bool = True,
+                 state_device: Optional[str] = None):
+        """state_device: where variables live between runs: None keeps numpy arrays on the host (the default
+        on CPU); 'cuda' (the default when CUDA runs the graphs) or 'cpu' keeps them as ONNX Runtime values
+        on that device, so a train step moves only the batch in and the fetched values out."""
         self.graph = graph or get_default_graph()
         self.providers = resolve_providers(providers, device)
+        self.state_device = _state_device(self.providers, state_device)
         self._options = session_options(intra_op_num_threads, allow_spinning)
         self.opset = opset
         self.optimize = optimize
@@ -148,7 +215,8 @@ class Session:
     def variable_value(self, var: Variable) -> np.ndarray:
         """The variable's current value (the session's own buffer: copy it before keeping it)."""
         try:
-            return self._state[var]
+            v = self._state[var]
+            return v if isinstance(v, np.ndarray) else v.numpy()  # a device value: copied to the host
         except KeyError:
             raise FailedPreconditionError(
                 f"Attempting to use uninitialized value {var.op.name} (run slim.global_variables_initializer() "
@@ -158,7 +226,23 @@ class Session:
         arr = np.asarray(value)
         if tuple(arr.shape) != tuple(var.shape):
             raise FeedError(f"cannot set {var.op.name} of shape {list(var.shape)} to a value of shape {list(arr.shape)}")
-        self._state[var] = np.array(arr, dtype=var.dtype.np, order="C")
+        host = np.array(arr, dtype=var.dtype.np, order="C")
+        if self.state_device is None:
+            self._state[var] = host
+        else:
+            import onnxruntime as ort
+
+            self._state[var] = ort.OrtValue.ortvalue_from_numpy(host, self.state_device, 0)
+
+    def _device_value(self, var: Variable):
+        """The variable's value as an OrtValue on `state_device` (host arrays written by others are moved)."""
+        v = self._state.get(var)
+        if v is None:
+            self.variable_value(var)  # raises the uninitialized error
+        if isinstance(v, np.ndarray):
+            self.set_variable_value(var, v)
+            v = self._state[var]
+        return v
 
     def is_initialized(self, var: Variable) -> bool:
         return var in self._state
@@ -260,6 +344,8 @@ class Session:
         import onnxruntime as ort
 
         low = comp.lowered
+        if self.state_device is not None:
+            return self._execute_on_device(comp, feeds)
         binding = comp.sess.io_binding()
         for name, t in zip(comp.input_names, low.feeds + low.variables):
             arr = feeds[t] if t in feeds else self.variable_value(t)
@@ -303,6 +389,57 @@ class Session:
         for i in spares:  # a fetched assign returns the new value (a copy: the buffer will be reused)
             if i < len(low.outputs) and low.outputs[i] is not None:
                 outs[i] = self._state[written[i]].copy()
+        return outs
+
+    def _execute_on_device(self, comp: _Compiled, feeds: dict) -> list:
+        """_execute with the variables as OrtValues on `state_device`: they are bound in place, each assign
+        writes into the variable's spare device buffer (two per variable, swapped every run), the batch is
+        copied in by ONNX Runtime and only the other outputs come back to the host."""
+        import onnxruntime as ort
+
+        low = comp.lowered
+        dev = self.state_device
+        binding = comp.sess.io_binding()
+        for name, t in zip(comp.input_names, low.feeds + low.variables):
+            if t in feeds:
+                binding.bind_cpu_input(name, np.ascontiguousarray(feeds[t]))
+            else:
+                binding.bind_ortvalue_input(name, self._device_value(t))
+        written = {}
+        for var, idx in low.assigns:
+            written[var] = idx
+        written = {idx: var for var, idx in written.items()}
+        spares = {}
+        for i, name in enumerate(comp.output_names):
+            var = written.get(i)
+            if var is None:
+                binding.bind_output(name, "cpu")
+                continue
+            spare = self._spare.get(var)
+            if spare is None or spare is self._state.get(var):
+                spare = ort.OrtValue.ortvalue_from_shape_and_type(list(var.shape), var.dtype.np, dev, 0)
+            spares[i] = spare
+            binding.bind_ortvalue_output(name, spare)
+        binding.synchronize_inputs()
+        comp.sess.run_with_iobinding(binding)
+        binding.synchronize_outputs()
+        ort_outs = binding.get_outputs()
+        outs = [None if i in spares else ort_outs[i].numpy() for i in range(len(comp.output_names))]
+        for node, i in low.checks:  # before any variable changes: a failed check leaves the state as it was
+            v = outs[i]
+            if not np.all(np.isfinite(v)):
+                kind = "NaN" if np.any(np.isnan(v)) else "Inf"
+                raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had {kind} values "
+                                    "(the variables were not updated by this run)")
+        for i, spare in spares.items():
+            var = written[i]
+            old = self._state.get(var)
+            self._state[var] = spare
+            if old is not None and not isinstance(old, np.ndarray):
+                self._spare[var] = old
+        for i in spares:  # a fetched assign returns the new value (copied to the host)
+            if i < len(low.outputs) and low.outputs[i] is not None:
+                outs[i] = self._state[written[i]].numpy()
         return outs
 
     def _compile(self, tensors: list, ops: list, feeds: list) -> _Compiled:
