@@ -352,8 +352,10 @@ def test_corrupt_tfrecord_surfaces_as_pipeline_error(tmp_path):
         provider = DatasetDataProvider(ds, shuffle=False, num_epochs=1)
         [yb] = slim.train.batch(provider.get(["y"]), batch_size=1)
         with slim.Session() as sess:
-            with pytest.raises(InputPipelineError, match="bad.tfrecord"):
-                _drain(sess, yb)
+            assert [int(sess.run(yb)[0]) for _ in range(4)] == [0, 1, 2, 3]  # read before the damage
+            with pytest.raises(InputPipelineError, match=r"reading the data sources failed: DataLossError: .*"
+                                                         r"bad.tfrecord.*record 4"):
+                sess.run(yb)
 
 
 # ------------------------------------------------------------------------------------------
@@ -611,3 +613,27 @@ def test_tf_slim_module_spellings_and_empty_dataset():
     empty, _ = _dataset(0, arrays={"image": np.zeros((0, 4, 4, 1), np.uint8), "label": np.zeros(0, np.int64)})
     with pytest.raises(InvalidArgumentError, match="no records"):
         DatasetDataProvider(empty)
+
+
+def test_graph_ops_on_host_tensors_map_their_numpy_reference():
+    arrays = {"x": np.arange(24, dtype=np.float32).reshape(4, 2, 3), "y": np.arange(4, dtype=np.int64)}
+    ds = Dataset(arrays, NumpyReader, DictDecoder(["x", "y"]), 4, {"x": "", "y": ""})
+    with slim.Graph().as_default():
+        x, y = DatasetDataProvider(ds, shuffle=False).get(["x", "y"])
+        outs = {"mean": slim.reduce_mean(x), "rows": slim.reduce_sum(x, axis=1), "t": slim.transpose(x, [1, 0]),
+                "oh": slim.one_hot(y, 5), "cat": slim.concat([x, x * 0.0], axis=0), "clip": slim.clip_by_value(x, 2., 5.),
+                "r": slim.reshape(x, [3, 2]), "relu": slim.nn.relu(x - 3.0)}
+        assert outs["oh"].shape == [5] and outs["r"].shape == [3, 2] and outs["mean"].shape == []
+        batched = slim.train.batch(outs, batch_size=4)
+        assert batched["cat"].shape == [4, 4, 3] and batched["oh"].dtype is slim.float32
+        with slim.Session() as sess:
+            v = sess.run(batched)
+    xs = arrays["x"]
+    np.testing.assert_allclose(v["mean"], xs.mean(axis=(1, 2)))
+    np.testing.assert_allclose(v["rows"], xs.sum(axis=2))  # axis 1 of each example
+    np.testing.assert_allclose(v["t"], xs.transpose(0, 2, 1))
+    np.testing.assert_array_equal(v["oh"], np.eye(5, dtype=np.float32)[:4])
+    np.testing.assert_allclose(v["cat"], np.concatenate([xs, 0 * xs], axis=1))
+    np.testing.assert_allclose(v["clip"], np.clip(xs, 2, 5))
+    np.testing.assert_allclose(v["r"], xs.reshape(4, 3, 2))
+    np.testing.assert_allclose(v["relu"], np.maximum(xs - 3, 0))

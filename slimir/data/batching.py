@@ -58,7 +58,8 @@ class Pipeline:
     def __init__(self, name: str):
         self.name = name
         self._runs: dict = {}  # id(session) or None -> run
-        self._lock = threading.Lock()
+        self._watched: set = set()  # sessions with a finalizer that stops their run
+        self._lock = threading.RLock()  # re-entrant: a finalizer may run (GC) while this thread holds it
 
     def _new_run(self, session):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -70,7 +71,8 @@ class Pipeline:
             if run is None and create:
                 run = self._new_run(session)
                 self._runs[key] = run
-                if session is not None:  # a session dropped without close() still stops its threads
+                if session is not None and key not in self._watched:  # a session dropped without close()
+                    self._watched.add(key)  # still stops its threads
                     weakref.finalize(session, _stop_quietly, weakref.ref(self), key)
                 run.start()
             return run
@@ -107,6 +109,7 @@ def _stop_quietly(pipeline_ref, key) -> None:
     if p is not None:
         with p._lock:
             run = p._runs.pop(key, None)
+            p._watched.discard(key)
         if run is not None:
             run.stop(0.0)
 
@@ -279,9 +282,9 @@ class _RunState:
                 values = evaluate(pipe.tensors, epoch, index, self.src_seed, root)
                 res = ("ok", values)
             except _NodeFailure as f:
-                res = ("err", pipeline_error(pipe.name, f.tensor.name, pipe.source.describe(index), f.exc))
+                res = ("err", pipeline_error(pipe.name, f"{f.tensor.name} on {pipe.source.describe(index)}", f.exc))
             except Exception as e:  # noqa: BLE001 - every failure goes to the main thread
-                res = ("err", pipeline_error(pipe.name, "an example", pipe.source.describe(index), e))
+                res = ("err", pipeline_error(pipe.name, f"reading {pipe.source.describe(index)}", e))
             with self.cond:
                 self.results[seq] = (index, res)
                 self.cond.notify_all()
@@ -291,10 +294,12 @@ class _RunState:
         window = max(4, 2 * pipe.num_threads) + pipe.batch_size
         pending: list = []  # examples waiting for a batch
         shuffle_buf: list = []
+        tasks = None
         try:
             tasks = pipe.source.tasks(self.src_seed, stop)
             submitted = collected = 0
             exhausted = False
+            read_error = None
             while not stop.is_set():
                 while not exhausted and submitted - collected < window:
                     try:
@@ -302,12 +307,10 @@ class _RunState:
                     except StopIteration:
                         exhausted = True
                         break
-                    except SlimirError as e:
-                        run.put(("error", pipeline_error(pipe.name, "the records", "reading", e)))
-                        return
-                    except Exception as e:  # noqa: BLE001
-                        run.put(("error", pipeline_error(pipe.name, "the records", "reading", e)))
-                        return
+                    except Exception as e:  # noqa: BLE001 - a reader failed (DataLossError names file/record):
+                        read_error = e  # the examples read before it still make their batches
+                        exhausted = True
+                        break
                     self.tasks.put((submitted, t))
                     submitted += 1
                 if collected == submitted:
@@ -325,7 +328,7 @@ class _RunState:
                 try:
                     examples = self._examples(res[1], index)
                 except SlimirError as e:
-                    run.put(("error", pipeline_error(pipe.name, "the batch", pipe.source.describe(index), e)))
+                    run.put(("error", pipeline_error(pipe.name, f"batching {pipe.source.describe(index)}", e)))
                     return
                 for ex in examples:
                     if pipe.shuffle:
@@ -340,6 +343,9 @@ class _RunState:
                         pending = []
             if stop.is_set():
                 return
+            if read_error is not None:
+                run.put(("error", pipeline_error(pipe.name, "reading the data sources", read_error)))
+                return
             while shuffle_buf:  # the input ended: drain what the shuffle kept back
                 pending.append(self._take(shuffle_buf))
                 if len(pending) == pipe.batch_size:
@@ -351,8 +357,10 @@ class _RunState:
                     return
             run.put(("end", None))
         except BaseException as e:  # noqa: BLE001 - never leave the consumer waiting
-            run.put(("error", pipeline_error(pipe.name, "the batch", "assembling", e)))
+            run.put(("error", pipeline_error(pipe.name, "assembling a batch", e)))
         finally:
+            if tasks is not None:
+                tasks.close()  # closes the reader's open file
             for _ in range(pipe.num_threads):
                 self.tasks.put(None)
 
@@ -407,7 +415,7 @@ def _probe(tensors: list, name: str) -> list:
     try:
         return evaluate(tensors, epoch, index, 0, root)
     except _NodeFailure as f:
-        raise pipeline_error(name, f.tensor.name, src.describe(index), f.exc) from f.exc
+        raise pipeline_error(name, f"{f.tensor.name} on {src.describe(index)}", f.exc) from f.exc
 
 
 def _specs(flat: list, shapes, enqueue_many: bool, dynamic_pad: bool, name: str) -> list:

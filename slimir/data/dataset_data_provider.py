@@ -65,7 +65,7 @@ class DatasetDataProvider(DataProvider):
         try:
             first = evaluate([decoded], epoch, index, 0, root)[0]
         except _NodeFailure as f:
-            raise pipeline_error(name, f.tensor.name, src.describe(index), f.exc) from f.exc
+            raise pipeline_error(name, f"{f.tensor.name} on {src.describe(index)}", f.exc) from f.exc
         items_to_tensors = {}
         for i, (item, v) in enumerate(zip(items, first)):
             arr = np.asarray(v)

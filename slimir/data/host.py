@@ -397,9 +397,11 @@ def evaluate(tensors: Sequence[HostTensor], epoch: int, index: int, seed: int, r
     return [ev(t) for t in tensors]
 
 
-def pipeline_error(name: str, tensor_name: str, where: str, exc: BaseException) -> InputPipelineError:
-    """The error `sess.run` raises for an exception inside the pipeline (chained to the original)."""
-    err = InputPipelineError(f"input pipeline {name}: computing {tensor_name} for {where} failed: "
-                             f"{type(exc).__name__}: {exc}")
+def pipeline_error(name: str, what: str, exc: BaseException) -> InputPipelineError:
+    """The error `sess.run` raises for an exception inside the pipeline (chained to the original).
+
+    `what`: what failed, e.g. "DatasetDataProvider/image/crop on record 5 of 'train.tfrecord'".
+    """
+    err = InputPipelineError(f"input pipeline {name}: {what} failed: {type(exc).__name__}: {exc}")
     err.__cause__ = exc
     return err

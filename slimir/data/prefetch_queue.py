@@ -61,7 +61,7 @@ class PrefetchPipeline(Pipeline):
                     last = ("error", e)
                     return
                 except Exception as e:  # noqa: BLE001
-                    last = ("error", pipeline_error(self.name, "the prefetched batch", "prefetching", e))
+                    last = ("error", pipeline_error(self.name, "prefetching a batch", e))
                     return
                 del session
                 if not run.put(("batch", tuple(b[i] for i in self.positions))):

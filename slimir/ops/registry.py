@@ -91,6 +91,10 @@ def convert_to_tensor(value, dtype: Optional[_dt.DType] = None, name: Optional[s
         return value
     if isinstance(value, Node):
         raise GraphError(f"expected a tensor, got the operation {value.name} (use op.outputs[0])")
+    if getattr(value, "_slimir_host_tensor", False):  # slim.data host tensor: apply_op maps the op per example
+        if dtype is not None and value.dtype is not None and value.dtype is not _dt.as_dtype(dtype):
+            raise DTypeError(f"{value.name}: expected dtype {_dt.as_dtype(dtype).name}, got {value.dtype.name}")
+        return value
     from . import array_ops  # noqa: F401  (registers 'const')
 
     return array_ops.constant(value, dtype=dtype, name=name or "Const", graph=graph)
