@@ -77,11 +77,25 @@ def _update_bytes(state: int, data) -> int:
 
 
 def _chunk_len(n: int) -> int:
-    """A power-of-two chunk length (bytes) balancing numpy call overhead against array size."""
-    length = 64
-    while length * length < n * 16 and length < 8192:
-        length *= 2
-    return length
+    """Chunk length (bytes): short chunks mean few numpy calls over long arrays; the fold is cheap (cached)."""
+    return 64 if n < (1 << 16) else 256
+
+
+_FOLD_TABLES: dict = {}  # chunk length -> [op tables of "append length * 2**level zero bytes", per level]
+
+
+def _fold_tables(length: int, levels: int) -> list:
+    tables = _FOLD_TABLES.get(length)
+    if tables is None or len(tables) < levels:
+        op = _op_one_zero_byte()
+        for _ in range(length.bit_length() - 1):
+            op = _op_square(op)
+        tables = []
+        for _ in range(max(levels, 24)):
+            tables.append(_op_tables(op))
+            op = _op_square(op)
+        _FOLD_TABLES[length] = tables  # replaced whole, so concurrent readers see a complete list
+    return tables
 
 
 def _update_vectorized(state: int, buf: memoryview) -> int:
@@ -97,14 +111,13 @@ def _update_vectorized(state: int, buf: memoryview) -> int:
         x = s ^ row
         s = _T3[x & 0xFF] ^ _T2[(x >> 8) & 0xFF] ^ _T1[(x >> 16) & 0xFF] ^ _T0[x >> 24]
     # fold neighbouring chunks: crc(A || B) = shift_len(B)(crc(A)) ^ crc(B) on the raw (linear) state
-    op = _op_one_zero_byte()
-    for _ in range(length.bit_length() - 1):
-        op = _op_square(op)
+    tables = _fold_tables(length, max(1, (nchunks - 1).bit_length()))
+    level = 0
     while s.size > 1:
         if s.size % 2:
             s = np.concatenate([np.zeros(1, np.uint32), s])  # a leading all-zero chunk leaves a zero state
-        s = _op_apply(_op_tables(op), s[0::2]) ^ s[1::2]
-        op = _op_square(op)
+        s = _op_apply(tables[level], s[0::2]) ^ s[1::2]
+        level += 1
     return _update_bytes(int(s[0]), buf[main:])
 
 

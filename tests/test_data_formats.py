@@ -38,7 +38,7 @@ def test_crc32c_known_value_and_implementations_agree():
     assert crc_mod.crc32c(b"123456789") == 0xE3069283
     assert crc_mod.crc32c_pure(b"123456789") == 0xE3069283
     rng = np.random.default_rng(0)
-    for n in (0, 1, 7, 4096, 20_000, 300_001):
+    for n in (0, 1, 7, 4096, 16_384, 20_000, 65_536, 300_001):
         data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
         assert crc_mod.crc32c(data) == crc_mod.crc32c_pure(data)
         assert crc_mod.crc32c(data[n // 2 :], crc_mod.crc32c(data[: n // 2])) == crc_mod.crc32c(data)
