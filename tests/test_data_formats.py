@@ -368,6 +368,14 @@ def test_tensor_handlers_fixed_varlen_shapes_and_boxes():
         tfd.TFExampleDecoder({}, {"x": tfd.Tensor("x")})
     with pytest.raises(DTypeError, match="int64, float32 or string"):
         tfd.FixedLenFeature([], "int32")
+    import slimir as slim
+
+    spec = {
+        "s": tfd.FixedLenFeature([], slim.data.string),
+        "i": tfd.FixedLenFeature([], slim.int64, default_value=5),
+    }
+    parsed = tfd.parse_single_example(ex_mod.example_from_dict({"s": "text"}).SerializeToString(), spec)
+    assert parsed["s"][()] == b"text" and parsed["i"].dtype == np.int64 and int(parsed["i"]) == 5
 
 
 def test_dict_decoder_and_numpy_reader(tmp_path):

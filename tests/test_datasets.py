@@ -44,6 +44,14 @@ def test_digits_embedded_split_shapes_counts_and_labels():
     np.testing.assert_array_equal(labels, raw.target[:1500])
     test_labels = np.array([lab for _, lab in test.iterate()])
     np.testing.assert_array_equal(test_labels, raw.target[1500:])
+    from slimir.data import (
+        TFRecordReader,
+    )  # a command line's --skip_corrupt reader does not break the embedded set
+
+    assert (
+        len(list(datasets.get_dataset("digits", "test", reader=TFRecordReader(skip_corrupt=True)).iterate()))
+        == 297
+    )
 
 
 def test_digits_through_tfrecord_equals_embedded(digits_tfrecord_dir):

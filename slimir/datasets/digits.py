@@ -8,7 +8,8 @@ int64 0-9.
 
 With no `dataset_dir` the images come from scikit-learn, in memory (NumpyReader + DictDecoder). A
 `dataset_dir` holding digits_<split>.tfrecord files (written by `slimir.datasets.convert.convert_digits`) is
-read through the TFRecord path instead and yields the same arrays.
+read through the TFRecord path instead and yields the same arrays. A TFRecord `reader` given for the
+in-memory copy (e.g. `TFRecordReader(skip_corrupt=True)` from a command line) is not used there.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..data.readers import NumpyReader
+from ..data.readers import NumpyReader, TFRecordReader
 from ..data.tfexample_decoder import DictDecoder
 from ..errors import InvalidArgumentError, NotFoundError
 from .dataset_utils import check_dataset_dir, make_image_split
@@ -83,6 +84,8 @@ def get_split(
                 labels_to_names=dict(LABELS_TO_NAMES),
             )
     images, labels = load_arrays(split_name)
+    if reader is TFRecordReader or isinstance(reader, TFRecordReader):
+        reader = None  # the embedded copy is in memory: a TFRecord reader (e.g. skip_corrupt) does not apply
     return Dataset(
         data_sources={"image": images, "label": labels},
         reader=reader or NumpyReader,
