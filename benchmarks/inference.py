@@ -357,6 +357,23 @@ def build_slimir(name: str, seed: int) -> SlimirNet:
 # PyTorch equivalents (built only when torch imports)
 
 
+def time_torch_cuda(torch, module, x_nchw, warmup: int, runs: int) -> float:
+    """Median seconds of the PyTorch module's forward on the GPU (input already on the device)."""
+    mod = module.to("cuda").eval()
+    x = torch.from_numpy(x_nchw).to("cuda")
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + runs):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            mod(x)
+            torch.cuda.synchronize()
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+    mod.to("cpu")
+    return statistics.median(times)
+
+
 def torch_module(name: str, classes: int):
     """nn.Module equivalent of slimir's `name` in NCHW, and a function loading slimir's weights into it."""
     import torch
@@ -678,6 +695,7 @@ def main(argv=None) -> int:
         tmpdir = None
         torch_path = None
         max_diff = None
+        torch_cuda_s = None
         if torch is not None:
             t0 = time.perf_counter()
             module, load = torch_module(name, net.classes)
@@ -705,6 +723,8 @@ def main(argv=None) -> int:
                   f"({exporter}) ops [{fmt_counts(op_counts(torch_model))}] "
                   f"in {time.perf_counter() - t0:.1f} s",
                   flush=True)
+            if args.device == "cuda" and torch.cuda.is_available():
+                torch_cuda_s = time_torch_cuda(torch, module, x_nchw, warmup, max(rounds, 10))
             del module
 
         t0 = time.perf_counter()
@@ -718,6 +738,13 @@ def main(argv=None) -> int:
         for v in variants:
             print(f"    {v.label:<31} median {fmt_ms(med[v.key])} ms   p10 {fmt_ms(p10[v.key])} ms   "
                   f"CPU time median {fmt_ms(cpu[v.key])} ms")
+        through = [(v.label.split("@")[0].strip() + " @ALL", med[v.key]) for v in variants
+                   if v.key in ("opt_all", "torch_all")]
+        if torch_cuda_s is not None:
+            through.append(("PyTorch eager (CUDA)", torch_cuda_s))
+        print(f"  throughput ({args.device}, batch {batch}): " + "; ".join(
+            f"{lab} {t * 1e3:.2f} ms, {batch / t:.0f} images/s, {net.flops / t / 1e12:.3f} TFLOP/s"
+            for lab, t in through))
         speedup = med["plain_basic"] / med["opt_basic"]
         gflops = net.flops / med["opt_all"] / 1e9
         # The matmul reference, taken between this net's rounds: best of the start's 7 and these runs, their

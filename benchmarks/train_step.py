@@ -1275,6 +1275,8 @@ def main(argv=None) -> int:
             mem = f"{r['peak_rss_mib']:.0f} (+{r['peak_rss_mib'] - r['base_rss_mib']:.0f}) {r['end_rss_mib']:.0f}"
             w(f"{net:<9}{lab:<28}{fmt_ms(r['median_ms'])}{fmt_ms(r['p10_ms'])}{fmt_ms(r['min_ms'])}{qmed(r):>15}"
               f"  {vs_ort:>14}  {vs_t:>22}  {gf:>11}  {mem:>22}")
+            w(f"{'':<9}{'':<28}  {args.device}: {r['median_ms']:.2f} ms/step, {BATCH / r['median_ms'] * 1e3:.0f} "
+              f"images/s, {step_flops / r['median_ms'] / 1e9:.4f} TFLOP/s (3x forward FLOPs / median)")
         if have["torch"] is not None:
             w(f"{net:<9}{'PyTorch eager':<28}  {have['torch']}; reference {REFERENCE['torch'][1][net]} ms")
         for key in ("ort-training", "tf-slim"):
