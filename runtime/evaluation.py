@@ -454,7 +454,8 @@ class _Evaluator:
         for h in self.hooks:
             _call(h, "begin")
         sess = self._session()
-        if self.graph.get_collection("input_bindings"):  # each checkpoint reads its input from the start
+        # each checkpoint reads its input from the start
+        if self.graph.get_collection("input_bindings") or self.graph.get_collection("input_pipelines"):
             from slimir.inputs import stop_pipelines
 
             stop_pipelines(self.graph, sess)

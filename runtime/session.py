@@ -206,7 +206,8 @@ class Session:
     def close(self) -> None:
         self._closed = True
         self._cache.clear()
-        if self.graph.get_collection("input_bindings"):  # stop this session's slim.data pipeline threads
+        # stop this session's slim.data pipeline threads
+        if self.graph.get_collection("input_bindings") or self.graph.get_collection("input_pipelines"):
             from slimir.inputs import stop_pipelines
 
             stop_pipelines(self.graph, self)
@@ -263,12 +264,21 @@ class Session:
         if self._closed:
             raise SlimirError("Attempted to use a closed Session.")
         flat, rebuild = _flatten_fetches(fetches, self.graph)
+        host = {i: f for i, f in enumerate(flat) if getattr(f, "_slimir_host_tensor", False)}
+        if host:  # slim.data host tensors (a provider's items): the next example, computed on the host
+            from slimir.data.batching import fetch_examples
+
+            host = dict(zip(host, fetch_examples(list(host.values()), self)))
+            flat = [f for i, f in enumerate(flat) if i not in host]
         feeds = self._feeds(feed_dict)
         bindings = self.graph.get_collection("input_bindings")
         if bindings:
             self._feed_bound(flat, feeds, bindings)
         with self._lock:
-            values = self._run_flat(flat, feeds)
+            values = self._run_flat(flat, feeds) if flat or not host else []
+        if host:
+            rest = iter(values)
+            values = [host[i] if i in host else next(rest) for i in range(len(host) + len(values))]
         return rebuild(values)
 
     def _feed_bound(self, flat: list, feeds: dict, bindings: list) -> None:
@@ -539,7 +549,7 @@ def _flatten_fetches(fetches, graph: Graph):
 
 
 def _resolve(f, graph: Graph):
-    if isinstance(f, (Tensor, Node)):
+    if isinstance(f, (Tensor, Node)) or getattr(f, "_slimir_host_tensor", False):
         return f
     if isinstance(f, str):
         return graph.get_tensor_by_name(f) if ":" in f else graph.get_operation_by_name(f)

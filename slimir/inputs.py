@@ -70,6 +70,8 @@ def _pipelines(graph: Graph) -> list:
         p = b._pipeline
         if p is not None:
             seen.setdefault(id(p), p)
+    for p in graph.get_collection("input_pipelines"):  # pipelines without placeholders (sess.run(host_tensor))
+        seen.setdefault(id(p), p)
     return sorted(seen.values(), key=lambda p: getattr(p, "depth", 0))
 
 

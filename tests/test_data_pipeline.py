@@ -637,3 +637,28 @@ def test_graph_ops_on_host_tensors_map_their_numpy_reference():
     np.testing.assert_allclose(v["clip"], np.clip(xs, 2, 5))
     np.testing.assert_allclose(v["r"], xs.reshape(4, 3, 2))
     np.testing.assert_allclose(v["relu"], np.maximum(xs - 3, 0))
+
+
+def test_session_runs_a_providers_items_one_example_at_a_time():
+    """TF-Slim's walkthrough: sess.run([image, label]) on the provider's items inside QueueRunners."""
+    ds, arrays = _dataset(5)
+    with slim.Graph().as_default():
+        provider = DatasetDataProvider(ds, shuffle=True, seed=2, num_epochs=1, common_queue_capacity=4,
+                                       common_queue_min=1)
+        image, label = provider.get(["image", "label"])
+        scaled = slim.to_float(image) / 255.0
+        total = slim.reduce_sum(slim.constant([1.0, 2.0]))
+        with slim.Session() as sess:
+            with slim.queues.QueueRunners(sess):
+                seen = []
+                for _ in range(5):
+                    np_image, np_label, np_scaled, t = sess.run([image, label, scaled, total])
+                    i = int(np_label)
+                    np.testing.assert_array_equal(np_image, arrays["image"][i])  # a matching pair
+                    np.testing.assert_allclose(np_scaled, arrays["image"][i] / np.float32(255.0), rtol=1e-6)
+                    assert t == 3.0
+                    seen.append(i)
+                with pytest.raises(OutOfRangeError):
+                    sess.run(label)
+            assert _pipeline_threads() == []
+    assert sorted(seen) == [0, 1, 2, 3, 4] and seen != [0, 1, 2, 3, 4]

@@ -527,6 +527,78 @@ def shuffle_batch(tensors, batch_size: int, capacity: int, min_after_dequeue: in
                   allow_smaller_final_batch, True, min_after_dequeue, seed, name, "shuffle_batch")
 
 
+# ------------------------------------------------------------------------------------------
+# sess.run(host_tensors): one example at a time (TF-Slim's walkthrough reads a provider's items so)
+
+
+class ExampleStream(Pipeline):
+    """The examples of one source, read ahead by one thread; the session computes the items it fetches."""
+
+    def __init__(self, source, seed: Optional[int], name: str):
+        super().__init__(name)
+        self.source = source
+        self.seed = seed
+
+    def _new_run(self, session):
+        run = _Run(self.name, 8)
+        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy & 0xFFFFFFFF)
+        run.seed = seed
+
+        def produce():
+            tasks = None
+            try:
+                tasks = self.source.tasks(seed, run.stop_event)
+                for t in tasks:
+                    if not run.put(("batch", t)):
+                        return
+                if not run.stop_event.is_set():
+                    run.put(("end", None))
+            except Exception as e:  # noqa: BLE001 - a reader failed
+                run.put(("error", pipeline_error(self.name, "reading the data sources", e)))
+            finally:
+                if tasks is not None:
+                    tasks.close()
+
+        run.threads = [threading.Thread(target=produce, name=f"slimir-{self.name}-reader", daemon=True)]
+        return run
+
+    def next_example(self, tensors: list, session) -> list:
+        run = self._run_for(session)
+        epoch, index, root = run.get()
+        try:
+            return evaluate(tensors, epoch, index, run.seed, root)
+        except _NodeFailure as f:
+            raise pipeline_error(self.name, f"{f.tensor.name} on {self.source.describe(index)}", f.exc) from f.exc
+
+
+def fetch_examples(tensors: list, session) -> list:
+    """Values of host tensors for `session.run`: the next example of each source, shared by the tensors of that
+    source fetched together (so `sess.run([image, label])` gives a matching pair). OutOfRangeError at the end."""
+    from ..errors import OutOfRangeError
+
+    graph = session.graph
+    streams = graph.get_collection_ref("input_pipelines")
+    out: list = [None] * len(tensors)
+    by_source: dict = {}
+    for i, t in enumerate(tensors):
+        by_source.setdefault(id(t.source), []).append(i)
+    for idxs in by_source.values():
+        src = tensors[idxs[0]].source
+        stream = next((p for p in streams if isinstance(p, ExampleStream) and p.source is src), None)
+        if stream is None:
+            name = f"{getattr(src, 'name', 'host')}/examples"
+            stream = ExampleStream(src, _derived_seed(graph, getattr(src, "seed", None), f"{src.name}/source"),
+                                   name)
+            streams.append(stream)
+        try:
+            values = stream.next_example([tensors[i] for i in idxs], session)
+        except StopIteration:
+            raise OutOfRangeError(f"the input of {', '.join(tensors[i].name for i in idxs)} is exhausted") from None
+        for i, v in zip(idxs, values):
+            out[i] = v
+    return out
+
+
 def pipeline_of(tensor):
     """The pipeline feeding a placeholder made by batch/shuffle_batch/prefetch_queue (None if none)."""
     graph = tensor.graph
