@@ -79,6 +79,25 @@ def test_tfrecord_bytes_match_the_format_spec(tmp_path):
     assert list(tfrecord.tf_record_iterator(path)) == [b"123456789"]
 
 
+def test_reads_a_file_another_tfrecord_writer_wrote(tmp_path):
+    """tensorboardX writes event files as TFRecords with its own CRC code: an independent writer."""
+    tbx = pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import event_pb2
+
+    with tbx.SummaryWriter(str(tmp_path)) as w:
+        for step in range(3):
+            w.add_scalar("loss", 0.5 * step, step)
+    (path,) = [str(p) for p in tmp_path.iterdir() if p.name.startswith("events")]
+    records = list(tfrecord.tf_record_iterator(path))
+    events = [event_pb2.Event.FromString(r) for r in records]
+    assert [(e.step, [v.simple_value for v in e.summary.value]) for e in events[1:]] == [
+        (0, [0.0]),
+        (1, [0.5]),
+        (2, [1.0]),
+    ]
+    assert b"".join(tfrecord.encode_record(r) for r in records) == open(path, "rb").read()
+
+
 def test_tfrecord_round_trip_empty_and_large_records(tmp_path):
     rng = np.random.default_rng(1)
     large = rng.integers(0, 256, 3 * 1024 * 1024 + 5, dtype=np.uint8).tobytes()
