@@ -129,6 +129,18 @@ def test_convert_image_folder_to_flowers_layout_and_read_back(tmp_path):
             assert open(os.path.join(dst, name), "rb").read() == open(os.path.join(again, name), "rb").read()
 
 
+def test_convert_command_line(tmp_path, capsys):
+    from slimir.datasets import convert
+
+    src = str(tmp_path / "src")
+    _make_image_folder(src, classes=("x", "y"), per_class=2)
+    argv = ["image_folder", src, str(tmp_path / "out"), "--dataset_name", "toy", "--num_shards", "1"]
+    assert convert.main(argv + ["--validation_fraction", "0.5"]) == 0
+    assert "train: 2" in capsys.readouterr().out
+    ds = datasets.get_dataset("toy", "validation", str(tmp_path / "out"))
+    assert ds.num_samples == 2 and ds.num_classes == 2 and len(list(ds.iterate())) == 2
+
+
 def test_cifar10_layout_written_by_hand(tmp_path):
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)

@@ -124,3 +124,43 @@ def convert_digits(dst_dir: str) -> dict:
         sizes[split] = len(labels)
     write_label_file(_digits.LABELS_TO_NAMES, dst_dir)
     return sizes
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line: `python -m slimir.datasets.convert {image_folder SRC DST [...] | digits DST}`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m slimir.datasets.convert", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser(
+        "image_folder", help="SRC/<class>/<image> -> TFRecord shards in research/slim's layout"
+    )
+    p.add_argument("src_dir")
+    p.add_argument("dst_dir")
+    p.add_argument("--dataset_name", default="flowers")
+    p.add_argument("--num_shards", type=int, default=5)
+    p.add_argument("--validation_fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("digits", help="scikit-learn's 8x8 digits -> digits_train/test.tfrecord")
+    p.add_argument("dst_dir")
+    args = parser.parse_args(argv)
+    if args.what == "digits":
+        sizes = convert_digits(args.dst_dir)
+    else:
+        info = convert_image_folder(
+            args.src_dir,
+            args.dst_dir,
+            args.dataset_name,
+            args.num_shards,
+            args.validation_fraction,
+            args.seed,
+        )
+        sizes = info["splits_to_sizes"]
+    print(f"wrote {', '.join(f'{k}: {v}' for k, v in sizes.items())} examples to {args.dst_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
