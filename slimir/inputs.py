@@ -86,4 +86,5 @@ def start_pipelines(graph: Graph, session=None) -> list:
 def stop_pipelines(graph: Graph, session=None, timeout: float = 10.0) -> bool:
     """Stop (and join) `session`'s pipeline threads, deepest first; True when all ended in `timeout`.
     A later run that needs the inputs starts them again from the beginning."""
-    return all([p.stop(session, timeout) for p in reversed(_pipelines(graph))])
+    results = [p.stop(session, timeout) for p in reversed(_pipelines(graph))]  # stop all, then report
+    return all(results)

@@ -29,7 +29,7 @@ class NestedQueueRunnerError(Exception):
 
 
 @contextlib.contextmanager
-def QueueRunners(session, stop_timeout: float = 30.0):  # noqa: N802 - TF-Slim's name
+def QueueRunners(session, stop_timeout: float = 30.0):  # TF-Slim's name
     """Start `session`'s input pipelines for the block; stop them and join their threads after it."""
     if not _queue_runner_lock.acquire(False):
         raise NestedQueueRunnerError("QueueRunners cannot be nested")
@@ -73,7 +73,8 @@ class Coordinator:
         self._stop.set()
         with self._lock:
             started, self._started = self._started, []
-        ok = all([stop_pipelines(g, s, timeout=stop_grace_period_secs) for g, s in started])
+        results = [stop_pipelines(g, s, timeout=stop_grace_period_secs) for g, s in started]
+        ok = all(results)
         if not ok and not ignore_live_threads:
             raise RuntimeError(f"Coordinator stopped with threads still running after {stop_grace_period_secs} s")
 

@@ -96,7 +96,8 @@ class Pipeline:
         with self._lock:
             runs = list(self._runs.values())
             self._runs.clear()
-        return all([r.stop(timeout) for r in runs])
+        results = [r.stop(timeout) for r in runs]  # stop every run, then report
+        return all(results)
 
     def live_threads(self) -> list:
         with self._lock:
@@ -352,9 +353,8 @@ class _RunState:
                     if not run.put(("batch", pipe.stack(pending))):
                         return
                     pending = []
-            if pending and pipe.allow_smaller_final_batch:
-                if not run.put(("batch", pipe.stack(pending))):
-                    return
+            if pending and pipe.allow_smaller_final_batch and not run.put(("batch", pipe.stack(pending))):
+                return
             run.put(("end", None))
         except BaseException as e:  # noqa: BLE001 - never leave the consumer waiting
             run.put(("error", pipeline_error(pipe.name, "assembling a batch", e)))

@@ -281,9 +281,11 @@ def apply_binary(op: str, ufunc: Callable, x, y) -> HostTensor:
     shape = _broadcast(h.shape, list(const.shape))
     dt = h.dtype
     if hx:
-        fn = lambda a, _c=const: _keep(ufunc(a, _c), dt)  # noqa: E731
+        def fn(a, _c=const):
+            return _keep(ufunc(a, _c), dt)
     else:
-        fn = lambda a, _c=const: _keep(ufunc(_c, a), dt)  # noqa: E731
+        def fn(a, _c=const):
+            return _keep(ufunc(_c, a), dt)
     return HostTensor(h.source, [h], fn, shape=shape, dtype=dt, name=f"{h.name}/{op}")
 
 
