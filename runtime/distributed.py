@@ -153,7 +153,7 @@ class TorchCommunicator(Communicator):
 
     def broadcast_(self, buf: np.ndarray, root: int = 0) -> None:
         if self.size > 1:
-            t = self._torch.from_numpy(buf.view(np.uint8).reshape(-1))  # any dtype, byte-wise
+            t = self._torch.from_numpy(buf.reshape(-1).view(np.uint8))  # any dtype, byte-wise, in place
             self._dist.broadcast(t, src=root, group=self.group)
 
     def allgather_obj(self, obj: Any) -> List[Any]:

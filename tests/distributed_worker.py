@@ -223,7 +223,14 @@ def make_eval_checkpoint(outdir):
 
 def main(argv):
     case, outdir = argv[1], argv[2]
-    comm = slim.distributed.init()
+    if os.environ.get("SLIMIR_TEST_BACKEND") == "torch":  # a gloo process group instead of MPI
+        import torch.distributed as tdist
+
+        tdist.init_process_group("gloo", init_method=os.environ["SLIMIR_TEST_INIT"],
+                                 rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]))
+        comm = slim.distributed.init("torch")
+    else:
+        comm = slim.distributed.init()
     rank = comm.rank
     out = {}
     if case == "train":  # every optimizer, regularisation and clipping; batch norm; a sharded data provider
@@ -235,6 +242,8 @@ def main(argv):
         res = train_case("momentum", True, 0.0, None, comm, steps=1)  # distinct halves: moving stats averaged
         out.update({f"bn1/{k}": v for k, v in res.items()})
         out.update({f"provider/{k}": v for k, v in provider_case(comm).items()})
+    elif case == "momentum":
+        out.update(train_case("momentum", False, 0.5, None, comm))
     elif case == "provider":
         out.update(provider_case(comm))
     elif case == "chief_io":  # logdir holds a checkpoint of step 3: restore on the chief, broadcast, train on

@@ -299,3 +299,18 @@ def test_onnx_predictor_pickles_and_runs_in_worker_processes(tmp_path):
         pred({"other": data})
     with pytest.raises(InvalidArgumentError, match="no model file"):
         slim.distributed.OnnxPredictor(str(tmp_path / "missing.onnx"))
+
+
+def test_torch_process_group_backend(tmp_path):
+    pytest.importorskip("torch.distributed")
+    env = dict(ENV, SLIMIR_TEST_BACKEND="torch", WORLD_SIZE="2", SLIMIR_TEST_INIT=f"file://{tmp_path}/store")
+    procs = [subprocess.Popen([sys.executable, str(WORKER), "momentum", str(tmp_path)], env=dict(env, RANK=str(r)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-3000:]
+    r0, r1 = _ranks(tmp_path, "momentum")
+    ref = W.train_case("momentum", False, 0.5, None, None)
+    for r in (r0, r1):
+        _assert_close(ref, r)
+    assert all(np.array_equal(r0[k], r1[k]) for k in r0)
