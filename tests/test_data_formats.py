@@ -111,7 +111,8 @@ def test_tfrecord_round_trip_empty_and_large_records(tmp_path):
 
 @pytest.mark.parametrize("compression", ["GZIP", "ZLIB"])
 def test_tfrecord_compressed_round_trip(tmp_path, compression):
-    records = [b"abc" * 1000, b"", b"z"]
+    big = np.random.default_rng(2).integers(0, 256, 2_500_000, dtype=np.uint8).tobytes()  # > the 1 MiB chunks
+    records = [b"abc" * 1000, b"", big, b"z", big[:1000]]
     path = _write(tmp_path / "c.tfrecord", records, compression)
     raw = open(path, "rb").read()
     plain = gzip.decompress(raw) if compression == "GZIP" else zlib.decompress(raw)
@@ -387,6 +388,10 @@ def test_tensor_handlers_fixed_varlen_shapes_and_boxes():
         tfd.TFExampleDecoder({}, {"x": tfd.Tensor("x")})
     with pytest.raises(DTypeError, match="int64, float32 or string"):
         tfd.FixedLenFeature([], "int32")
+    with pytest.raises(DTypeError, match="default_value 'abc' is not a Python/numpy int64"):
+        tfd.FixedLenFeature([], "int64", default_value="abc")
+    with pytest.raises(ShapeError, match=r"shape \[3\] does not fit the feature's shape \[2\]"):
+        tfd.FixedLenFeature([2], "float32", default_value=[1.0, 2.0, 3.0])
     import slimir as slim
 
     spec = {

@@ -83,8 +83,19 @@ class FixedLenFeature(
         shape = (int(shape),) if np.isscalar(shape) else tuple(int(s) for s in shape)
         if any(s < 0 for s in shape):
             raise ShapeError(f"FixedLenFeature shape must be fully defined, got {list(shape)}")
-        _kind(dtype)
-        return super().__new__(cls, shape, dtype, default_value)
+        kind = _kind(dtype)
+        spec = super().__new__(cls, shape, dtype, default_value)
+        if default_value is not None:
+            try:
+                _default(spec, kind, "default_value")
+            except (TypeError, ValueError) as e:
+                if isinstance(e, SlimirError):
+                    raise
+                raise DTypeError(
+                    f"FixedLenFeature default_value {default_value!r:.60} is not a Python/numpy {kind} value "
+                    f"({e})"
+                ) from None
+        return spec
 
 
 class VarLenFeature(NamedTuple("VarLenFeature", [("dtype", object)])):

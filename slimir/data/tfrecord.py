@@ -78,17 +78,22 @@ class _ZlibReader:
     def __init__(self, raw, chunk: int = 1 << 20):
         self._raw = raw
         self._z = zlib.decompressobj()
-        self._buf = b""
+        self._buf = bytearray()
+        self._pos = 0
         self._chunk = chunk
 
     def read(self, n: int) -> bytes:
-        while len(self._buf) < n and not self._z.eof:
+        while len(self._buf) - self._pos < n and not self._z.eof:
             data = self._raw.read(self._chunk)
             if not data:
                 self._buf += self._z.flush()
                 break
             self._buf += self._z.decompress(data)
-        out, self._buf = self._buf[:n], self._buf[n:]
+        out = bytes(self._buf[self._pos : self._pos + n])
+        self._pos += len(out)
+        if self._pos >= self._chunk:  # drop what was consumed, amortised
+            del self._buf[: self._pos]
+            self._pos = 0
         return out
 
     def close(self) -> None:
