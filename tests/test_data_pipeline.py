@@ -669,3 +669,26 @@ def test_session_runs_a_providers_items_one_example_at_a_time():
                     sess.run(label)
             assert _pipeline_threads() == []
     assert sorted(seen) == [0, 1, 2, 3, 4] and seen != [0, 1, 2, 3, 4]
+
+
+def test_random_preprocessing_on_provider_items_is_thread_count_independent():
+    from slimir.preprocessing import preprocessing_factory
+
+    rng = np.random.default_rng(0)
+    arrays = {"image": rng.integers(0, 256, (6, 20, 24, 3)).astype(np.uint8), "label": np.arange(6)}
+    ds = Dataset(arrays, NumpyReader, DictDecoder(["image", "label"]), 6, {"image": "", "label": ""})
+
+    def run(num_threads):
+        with slim.Graph().as_default():
+            image, label = DatasetDataProvider(ds, shuffle=False, seed=1).get(["image", "label"])
+            fn = preprocessing_factory.get_preprocessing("inception_v1", is_training=True)
+            images, labels = slim.train.batch([fn(image, 16, 16), label], batch_size=6, num_threads=num_threads)
+            assert images.shape == [6, 16, 16, 3]
+            with slim.Session() as sess:
+                return sess.run([images, labels]), sess.run(images)
+
+    (a, la), a2 = run(1)
+    (b, _), _ = run(3)
+    np.testing.assert_array_equal(la, np.arange(6))
+    np.testing.assert_array_equal(a, b)
+    assert np.all(np.abs(a) <= 1.0) and not np.allclose(a, a2)  # [-1, 1]; the next epoch draws new crops
