@@ -34,16 +34,15 @@ import os
 import shutil
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
 from slimir.analysis import needed_nodes, no_gc
-from slimir.errors import (FeedError, InvalidArgumentError, NumericsError, OutOfRangeError,
-                           SlimirError)
+from slimir.errors import FeedError, InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
 from slimir.graph import GraphKeys, Tensor, Variable
 
 from .lowering import DEFAULT_OPSET, lower, min_ir_version
@@ -115,7 +114,7 @@ def ort_name(var_name: str) -> str:
     ORT stores parameter names as plain strings and builds `<name>_grad` from them; '/' and '.' are
     accepted, so no sanitising is needed. The ':0' tensor suffix is dropped (names are op names).
     """
-    return var_name[:-2] if var_name.endswith(":0") else var_name
+    return var_name.removesuffix(":0")
 
 
 def slimir_name(param_name: str) -> str:
@@ -140,7 +139,7 @@ class ForwardModel:
     loss_name: str  # the loss output (or the output ORT's built-in loss is put on)
     stat_outputs: dict = field(default_factory=dict)  # output name -> ORT parameter it updates
     extra_outputs: list = field(default_factory=list)  # further named outputs (e.g. logits for export)
-    builtin_loss: Optional[str] = None  # ORT LossType name when the loss is ORT's
+    builtin_loss: str | None = None  # ORT LossType name when the loss is ORT's
 
 
 def _unwrap_train_op(t: Tensor) -> Tensor:
@@ -163,8 +162,8 @@ def _stat_updates(graph) -> list:
     return out
 
 
-def export_forward(loss: Tensor, session=None, inputs: Optional[list] = None, variables_to_train=None,
-                   extra_outputs: Optional[dict] = None, builtin_loss: Optional[str] = None,
+def export_forward(loss: Tensor, session=None, inputs: list | None = None, variables_to_train=None,
+                   extra_outputs: dict | None = None, builtin_loss: str | None = None,
                    opset: int = DEFAULT_OPSET) -> ForwardModel:
     """The forward + loss model of `loss` for generate_artifacts, with the variables' values as initializers.
 
@@ -462,7 +461,7 @@ class OrtTrainer:
     """
 
     def __init__(self, fwd: ForwardModel, optimizer, artifact_dir: str, device: str = "cpu",
-                 lr_scheduler: Optional[tuple] = None):
+                 lr_scheduler: tuple | None = None):
         """lr_scheduler: (warmup_step_count, total_step_count) for ORT's LinearLRScheduler."""
         _, api = import_ort_training()
         import onnxruntime
@@ -584,7 +583,7 @@ class OrtTrainer:
         api.CheckpointState.save_checkpoint(self.state, path, include_optimizer_state)
         return path
 
-    def export_model_for_inferencing(self, path: str, outputs: Optional[list] = None) -> str:
+    def export_model_for_inferencing(self, path: str, outputs: list | None = None) -> str:
         """The deployable model (eval graph, parameters as initializers) computing `outputs` (default the
         extra outputs, else the loss)."""
         outputs = list(outputs or self.fwd.extra_outputs or [self.fwd.loss_name])
@@ -609,10 +608,10 @@ def load_checkpoint_parameters(path: str) -> dict:
 # learning.train's backend
 
 
-def train(train_op, logdir: Optional[str], optimizer, number_of_steps: int, feed_fn: Optional[Callable] = None,
-          session=None, init_fn: Optional[Callable] = None, log_every_n_steps: int = 1, device: str = "cpu",
-          lr_scheduler: Optional[tuple] = None, step_callback: Optional[Callable] = None,
-          variables_to_train=None, saver=None) -> Optional[float]:
+def train(train_op, logdir: str | None, optimizer, number_of_steps: int, feed_fn: Callable | None = None,
+          session=None, init_fn: Callable | None = None, log_every_n_steps: int = 1, device: str = "cpu",
+          lr_scheduler: tuple | None = None, step_callback: Callable | None = None,
+          variables_to_train=None, saver=None) -> float | None:
     """Train `train_op` (a create_train_op op, or the loss) through ORT's training API; returns the last loss.
 
     Initial values: `session` (as it is), else a new Session initialised, restored from the newest slimir

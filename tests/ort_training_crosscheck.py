@@ -16,10 +16,10 @@ import os
 import sys
 
 import numpy as np
+from slimir.runtime import ort_training
 
 import slimir as slim
 from slimir.nets import lenet
-from slimir.runtime import ort_training
 
 STEPS = 20
 BATCH = 16
@@ -168,7 +168,7 @@ def learning_train_check(logdir: str, data) -> dict:
     out = {}
     for steps, start in ((6, 0), (10, 6)):
         opt = slim.train.GradientDescentOptimizer(0.05)
-        g, images, labels, _, _, train_op = lenet_graph(lambda: opt)
+        g, images, labels, _, _, train_op = lenet_graph(lambda o=opt: o)
         with g.as_default():
             slim.inputs.bind([images, labels], iter(data[start:]))
             last = slim.learning.train(train_op, logdir, number_of_steps=steps, backend="ort-training",
@@ -184,9 +184,9 @@ def main(out_dir: str) -> None:
     import onnxruntime
 
     data = batches(STEPS)
-    sgd = lambda: slim.train.GradientDescentOptimizer(0.05)  # noqa: E731
+    sgd = lambda: slim.train.GradientDescentOptimizer(0.05)
     lr, wd = 1e-3, 1e-2  # ORT AdamW weight_decay wd  <->  slimir AdamW weight_decay lr * wd
-    adamw = lambda: slim.train.AdamWOptimizer(weight_decay=lr * wd, learning_rate=lr, epsilon=1e-8)  # noqa: E731
+    adamw = lambda: slim.train.AdamWOptimizer(weight_decay=lr * wd, learning_rate=lr, epsilon=1e-8)
     g, *_ = lenet_graph(sgd)
     init = initial_values(g)
     result = {"onnxruntime": onnxruntime.__version__, "torch_imported": "torch" in sys.modules}

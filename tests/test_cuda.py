@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 import onnxruntime as ort
 import pytest
+from slimir.runtime import session as S
 
 import slimir as slim
 from slimir.errors import NumericsError, SlimirError
 from slimir.nets import cifarnet, lenet
-from slimir.runtime import session as S
 
 
 def _cuda_usable() -> bool:
