@@ -18,6 +18,7 @@ reader, decoder or map surfaces in the `sess.run` that would have received that 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -57,6 +58,7 @@ class Pipeline:
 
     def __init__(self, name: str):
         self.name = name
+        _ALL_PIPELINES.add(self)
         self._runs: dict = {}  # id(session) or None -> run
         self._watched: set = set()  # sessions with a finalizer that stops their run
         self._lock = threading.RLock()  # re-entrant: a finalizer may run (GC) while this thread holds it
@@ -103,6 +105,16 @@ class Pipeline:
         with self._lock:
             runs = list(self._runs.values())
         return [t for r in runs for t in r.threads if t.is_alive()]
+
+
+_ALL_PIPELINES: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """Stop every pipeline's threads before the interpreter tears down (they are daemons; this is tidiness)."""
+    for p in list(_ALL_PIPELINES):
+        p.stop_all(timeout=1.0)
 
 
 def _stop_quietly(pipeline_ref, key) -> None:
