@@ -108,6 +108,8 @@ class MPICommunicator(Communicator):
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
+        if self.size > 1:
+            _abort_on_uncaught_exception(self.comm)
 
     def allreduce_(self, buf: np.ndarray) -> None:
         _contiguous_f32(buf, "allreduce_")
@@ -128,6 +130,26 @@ class MPICommunicator(Communicator):
 
     def abort(self, code: int = 1) -> None:
         self.comm.Abort(code)
+
+
+def _abort_on_uncaught_exception(comm) -> None:
+    """An uncaught exception on one rank aborts the whole job (as `python -m mpi4py` does); otherwise the other
+    ranks would wait in their next collective and the exiting rank in MPI_Finalize, for ever."""
+    import sys
+
+    previous = sys.excepthook
+    if getattr(previous, "_slimir_abort", False):
+        return
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        try:
+            sys.stderr.flush()
+        finally:
+            comm.Abort(1)
+
+    hook._slimir_abort = True
+    sys.excepthook = hook
 
 
 class TorchCommunicator(Communicator):

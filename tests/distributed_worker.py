@@ -67,7 +67,7 @@ def variables(g) -> dict:
 
 
 def train_case(opt_name, bn, clip, logdir, comm, steps=STEPS, twin=False, kill_at=None, save_every_step=False,
-               session_out=None):
+               session_out=None, raise_at=None):
     """Train on this rank's slices (comm None: one process on whole batches, the fused step)."""
     world = comm.size if comm is not None else 0
     rank = comm.rank if comm is not None else 0
@@ -79,6 +79,8 @@ def train_case(opt_name, bn, clip, logdir, comm, steps=STEPS, twin=False, kill_a
     def feed_fn():
         if kill_at is not None and state["step"] == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
+        if raise_at is not None and state["step"] == raise_at:
+            raise RuntimeError(f"input failure on rank {rank} at step {raise_at}")
         xb, yb = data(state["step"], twin)
         state["step"] += 1
         return {x: xb[rank * per:(rank + 1) * per], y: yb[rank * per:(rank + 1) * per]}
@@ -259,6 +261,8 @@ def main(argv):
         first = os.environ.get("SLIMIR_LAUNCH_ATTEMPT", "0") == "0"
         kill_at = 3 if (rank == 1 and first) else None
         out.update(train_case("momentum", False, 0.5, logdir, comm, save_every_step=True, kill_at=kill_at))
+    elif case == "raise":  # rank 1's input raises at step 2 while rank 0 waits in the all-reduce
+        train_case("momentum", False, 0.0, None, comm, raise_at=2 if rank == 1 else None)
     elif case == "kill_save":  # the chief is SIGKILLed while it writes its 3rd checkpoint
         logdir = argv[3]
         if rank == 0:

@@ -213,6 +213,13 @@ def test_sigkill_of_a_rank_ends_the_job_quickly(tmp_path):
 
 
 @needs_mpi
+def test_an_exception_on_one_rank_aborts_the_job(tmp_path):
+    proc, elapsed = _mpirun("raise", tmp_path, timeout=60)  # rank 0 is waiting in the all-reduce
+    assert proc.returncode != 0 and elapsed < 20
+    assert "input failure on rank 1 at step 2" in proc.stderr
+
+
+@needs_mpi
 def test_launch_max_restarts_resumes_to_the_uninterrupted_result(tmp_path):
     logdir = tmp_path / "logdir"
     env = {k: v for k, v in ENV.items() if k != "SLIMIR_LAUNCH_ATTEMPT"}
