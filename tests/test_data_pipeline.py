@@ -297,7 +297,7 @@ def test_exception_in_map_surfaces_in_main_thread_naming_the_record():
             with pytest.raises(InputPipelineError) as info:
                 sess.run(labels)
             msg = str(info.value)
-            assert "record 5 of" in msg and "bad label five" in msg and "boom" in msg
+            assert "record 5 of in-memory source 0" in msg and "bad label five" in msg and "boom" in msg
             assert isinstance(info.value.__cause__, ValueError)
             with pytest.raises(InputPipelineError, match="record 5"):  # the failure persists
                 sess.run(labels)

@@ -58,10 +58,10 @@ def get_data_files(data_sources) -> list:
     return files
 
 
-def _source_name(source) -> str:
+def _source_name(source, number: int) -> str:
     if isinstance(source, (str, os.PathLike)):
         return repr(os.fspath(source))
-    return f"<{type(source).__name__} source>"
+    return f"in-memory source {number} ({type(source).__name__})"
 
 
 class RecordSource(HostSource):
@@ -142,7 +142,7 @@ class RecordSource(HostSource):
 
     def describe(self, index: int) -> str:
         f, r = self.locate(index)
-        return f"record {r} of {_source_name(self.files[f])}"
+        return f"record {r} of {_source_name(self.files[f], f)}"
 
     def key(self, index: int) -> str:
         f, r = self.locate(index)
@@ -156,7 +156,7 @@ class RecordSource(HostSource):
         return self.key(index), value
 
     # -- the order of one run
-    def epoch_seed(self, base_seed: int, epoch: int) -> np.random.Generator:
+    def epoch_rng(self, base_seed: int, epoch: int) -> np.random.Generator:
         return np.random.default_rng([base_seed & 0xFFFFFFFF, 0x5EED, epoch & 0xFFFFFFFF])
 
     def tasks(self, base_seed: int, stop: threading.Event) -> Iterator[tuple]:
@@ -169,7 +169,7 @@ class RecordSource(HostSource):
             if self.random_access:
                 idx = np.arange(self.shard_index, self.num_records, self.num_shards, dtype=np.int64)
                 if self.shuffle:
-                    idx = self.epoch_seed(base_seed, epoch).permutation(idx)
+                    idx = self.epoch_rng(base_seed, epoch).permutation(idx)
                 for i in idx:
                     yield epoch, int(i), _MISSING
                 n_before = len(idx)
@@ -203,7 +203,7 @@ class RecordSource(HostSource):
         raise InvalidArgumentError(f"{self.name}: the data sources hold no records")
 
     def _stream_epoch(self, base_seed: int, epoch: int, stop: threading.Event) -> Iterator[tuple]:
-        rng = self.epoch_seed(base_seed, epoch)
+        rng = self.epoch_rng(base_seed, epoch)
         order = list(range(len(self.files)))
         if self.shuffle and self.num_shards == 1:
             order = list(rng.permutation(len(self.files)))
