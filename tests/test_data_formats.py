@@ -447,3 +447,62 @@ def test_image_folder_reader_labels_follow_sorted_class_names(tmp_path):
     assert reader.read_record(str(tmp_path), 1)["image/filename"] == b"a.PNG"
     with pytest.raises(NotFoundError, match="no-such-dir"):
         reader.list_sources(str(tmp_path / "no-such-dir"))
+
+
+def test_sequence_example_wire_format_and_decoder():
+    # SequenceExample{context=1: Features, feature_lists=2: FeatureLists{feature_list=1: map<str, List>}},
+    # FeatureList (List){feature=1: repeated Feature}; Feature.int64_list=3, float_list=2
+    def int64_feature(*v):
+        return _ld(3, _ld(1, b"".join(_varint(x) for x in v)))
+
+    def float_feature(*v):
+        return _ld(2, _ld(1, struct.pack(f"<{len(v)}f", *v)))
+
+    context = _ld(1, _ld(1, b"len") + _ld(2, int64_feature(3)))
+    tok = _ld(1, b"tok") + _ld(2, b"".join(_ld(1, int64_feature(a, b)) for a, b in ((1, 2), (3, 4), (5, 6))))
+    var = _ld(1, b"var") + _ld(
+        2, _ld(1, float_feature(1.0)) + _ld(1, _ld(2, b"")) + _ld(1, float_feature(2, 3))
+    )
+    wire = _ld(1, context) + _ld(2, _ld(1, tok) + _ld(1, var))
+    decoder = tfd.TFSequenceExampleDecoder(
+        {"len": tfd.FixedLenFeature([], "int64")},
+        {
+            "tok": tfd.FixedLenSequenceFeature([2], "int64"),
+            "var": tfd.VarLenFeature("float32"),
+            "absent": tfd.FixedLenSequenceFeature([3], "float32", allow_missing=True),
+        },
+        {
+            "len": tfd.Tensor("len"),
+            "tok": tfd.Tensor("tok"),
+            "var": tfd.Tensor("var", default_value=-1),
+            "absent": tfd.Tensor("absent"),
+        },
+    )
+    length, tok_values, var_values, absent = decoder.decode(wire)
+    assert int(length) == 3 and tok_values.tolist() == [[1, 2], [3, 4], [5, 6]]
+    assert var_values.tolist() == [[1.0, -1.0], [-1.0, -1.0], [2.0, 3.0]] and absent.shape == (0, 3)
+    required = tfd.TFSequenceExampleDecoder(
+        {}, {"absent": tfd.FixedLenSequenceFeature([], "int64")}, {"a": tfd.Tensor("absent")}
+    )
+    with pytest.raises(InvalidArgumentError, match=r"seq:4: feature list 'absent' is required"):
+        required.decode(wire, record_key="seq:4")
+    with pytest.raises(InvalidArgumentError, match="not unique"):
+        tfd.TFSequenceExampleDecoder({"k": tfd.VarLenFeature("int64")}, {"k": tfd.VarLenFeature("int64")}, {})
+
+
+def test_sparse_tensor_handler():
+    decoder = tfd.TFExampleDecoder(
+        {"ids": tfd.VarLenFeature("int64"), "vals": tfd.VarLenFeature("float32")},
+        {
+            "sparse": tfd.SparseTensor("ids", "vals", shape=[5]),
+            "dense": tfd.SparseTensor("ids", "vals", shape=[5], densify=True, default_value=-1.0),
+            "bad": tfd.SparseTensor("ids", "vals", shape=[2], densify=True),
+        },
+    )
+    record = ex_mod.example_from_dict({"ids": [4, 1], "vals": [0.5, 2.0]})
+    sparse, dense = decoder.decode(record, ["sparse", "dense"])
+    assert sparse.indices.tolist() == [[4], [1]] and sparse.values.tolist() == [0.5, 2.0]
+    assert sparse.dense_shape.tolist() == [5]
+    assert dense.tolist() == [-1.0, 2.0, -1.0, -1.0, 0.5]
+    with pytest.raises(ShapeError, match=r"item 'bad': sparse indices outside the dense shape \[2\]"):
+        decoder.decode(record, ["bad"])

@@ -25,12 +25,13 @@ import numpy as np
 from .. import dtypes as _dt
 from ..errors import DataLossError, DTypeError, InvalidArgumentError, ShapeError, SlimirError
 from .data_decoder import DataDecoder
-from .example import Example, feature_to_value, parse_example_proto
+from .example import Example, SequenceExample, feature_to_value, parse_example_proto
 
 __all__ = [
     "string",
     "FixedLenFeature",
     "VarLenFeature",
+    "FixedLenSequenceFeature",
     "SparseValue",
     "ItemHandler",
     "ItemHandlerCallback",
@@ -38,10 +39,13 @@ __all__ = [
     "Tensor",
     "LookupTensor",
     "BackupHandler",
+    "SparseTensor",
     "Image",
     "TFExampleDecoder",
+    "TFSequenceExampleDecoder",
     "DictDecoder",
     "parse_single_example",
+    "parse_single_sequence_example",
     "decode_image",
 ]
 
@@ -106,6 +110,23 @@ class VarLenFeature(NamedTuple("VarLenFeature", [("dtype", object)])):
         return super().__new__(cls, dtype)
 
 
+class FixedLenSequenceFeature(
+    NamedTuple(
+        "FixedLenSequenceFeature",
+        [("shape", tuple), ("dtype", object), ("allow_missing", bool), ("default_value", object)],
+    )
+):
+    """Per-step values of a SequenceExample feature list, each of `shape`: parsed to a [steps, *shape] array
+    (TF's `tf.io.FixedLenSequenceFeature`). `allow_missing=True` gives [0, *shape] for an absent list."""
+
+    def __new__(cls, shape, dtype, allow_missing: bool = False, default_value=None):
+        shape = (int(shape),) if np.isscalar(shape) else tuple(int(s) for s in shape)
+        if any(s < 0 for s in shape):
+            raise ShapeError(f"FixedLenSequenceFeature shape must be fully defined, got {list(shape)}")
+        _kind(dtype)
+        return super().__new__(cls, shape, dtype, bool(allow_missing), default_value)
+
+
 class SparseValue(NamedTuple):
     """A parsed `VarLenFeature` (a SparseTensor value): `indices` [n, 1], `values` [n], `dense_shape` [1]."""
 
@@ -115,9 +136,13 @@ class SparseValue(NamedTuple):
 
     def to_dense(self, default_value=0) -> np.ndarray:
         """The dense array (1-D: the values; `default_value` fills unset positions of other shapes)."""
-        out = np.full(tuple(int(s) for s in self.dense_shape), default_value, dtype=self.values.dtype)
+        shape = tuple(int(s) for s in self.dense_shape)
+        out = np.full(shape, default_value, dtype=self.values.dtype)
         if self.values.size:
-            out[tuple(self.indices.T)] = self.values
+            idx = np.asarray(self.indices, dtype=np.int64).reshape(len(self.values), len(shape))
+            if (idx < 0).any() or (idx >= np.asarray(shape, dtype=np.int64)).any():
+                raise ShapeError(f"sparse indices outside the dense shape {list(shape)}")
+            out[tuple(idx.T)] = self.values
         return out
 
 
@@ -229,6 +254,77 @@ def parse_single_example(record, keys_to_features: Mapping[str, object], where: 
                 f"got {type(spec).__name__}"
             )
     return out
+
+
+def _sequence_example(record, where: str):
+    if isinstance(record, SequenceExample):
+        return record
+    if not isinstance(record, (bytes, bytearray, memoryview)):
+        raise InvalidArgumentError(
+            f"{where}: cannot parse a {type(record).__name__} as a SequenceExample (expected bytes/message)"
+        )
+    msg = SequenceExample()
+    try:
+        msg.ParseFromString(bytes(record))
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise DataLossError(
+            f"{where}: not a valid tf.train.SequenceExample ({type(e).__name__}: {e})"
+        ) from None
+    return msg
+
+
+def parse_single_sequence_example(
+    record,
+    context_features: Optional[Mapping[str, object]] = None,
+    sequence_features: Optional[Mapping[str, object]] = None,
+    where: str = "record",
+) -> tuple:
+    """`(context, sequences)` of a SequenceExample (TF's `parse_single_sequence_example`).
+
+    Context specs are FixedLen/VarLen features. Sequence specs: `FixedLenSequenceFeature` -> [steps, *shape]
+    array; `VarLenFeature` -> a `SparseValue` with indices [step, j] and dense_shape [steps, longest step].
+    """
+    msg = _sequence_example(record, where)
+    context = parse_single_example(dict(msg.context.feature), context_features or {}, where)
+    lists = msg.feature_lists.feature_list
+    sequences = {}
+    for key, spec in (sequence_features or {}).items():
+        steps = list(lists[key].feature) if key in lists else None
+        if isinstance(spec, FixedLenSequenceFeature):
+            kind = _kind(spec.dtype)
+            if steps is None:
+                if not spec.allow_missing:
+                    raise InvalidArgumentError(
+                        f"{where}: feature list {key!r} is required (allow_missing=False); it is absent"
+                    )
+                steps = []
+            want = int(np.prod(spec.shape, dtype=np.int64))
+            rows = []
+            for t, step in enumerate(steps):
+                vals = _values_of(step, kind, key, where)
+                if vals.size != want:
+                    raise ShapeError(
+                        f"{where}: feature list {key!r}, step {t}: {vals.size} values, its shape "
+                        f"{list(spec.shape)} needs {want}"
+                    )
+                rows.append(vals.reshape(spec.shape))
+            sequences[key] = np.stack(rows) if rows else np.zeros((0,) + spec.shape, dtype=_NP[kind])
+        elif isinstance(spec, VarLenFeature):
+            kind = _kind(spec.dtype)
+            per_step = [_values_of(step, kind, key, where) for step in steps or []]
+            indices = [(t, j) for t, v in enumerate(per_step) for j in range(v.size)]
+            values = np.concatenate(per_step) if per_step else np.empty(0, dtype=_NP[kind])
+            sequences[key] = SparseValue(
+                np.array(indices, dtype=np.int64).reshape(-1, 2),
+                values.astype(_NP[kind], copy=False),
+                np.array([len(per_step), max((v.size for v in per_step), default=0)], dtype=np.int64),
+            )
+        else:
+            raise InvalidArgumentError(
+                f"keys_to_sequence_features[{key!r}] must be a FixedLenSequenceFeature or VarLenFeature, "
+                f"got {type(spec).__name__}"
+            )
+    return context, sequences
 
 
 # ------------------------------------------------------------------------------------------------ handlers
@@ -363,6 +459,50 @@ class BoundingBox(ItemHandler):
                 + " have different numbers of values"
             )
         return np.stack(sides, axis=1)
+
+
+class SparseTensor(ItemHandler):
+    """A `SparseValue` whose last index column comes from the ids in `indices_key` and whose values come from
+    `values_key` (both VarLen); shape from `shape_key`, `shape` or the ids'; `densify` returns it dense."""
+
+    def __init__(
+        self,
+        indices_key: Optional[str] = None,
+        values_key: Optional[str] = None,
+        shape_key: Optional[str] = None,
+        shape=None,
+        densify: bool = False,
+        default_value=0,
+    ):
+        self._indices_key = indices_key or "indices"
+        self._values_key = values_key or "values"
+        self._shape_key = shape_key
+        self._shape = shape
+        self._densify = densify
+        self._default_value = default_value
+        super().__init__([self._indices_key, self._values_key] + ([shape_key] if shape_key else []))
+
+    def tensors_to_item(self, keys_to_tensors):
+        indices = keys_to_tensors[self._indices_key]
+        values = keys_to_tensors[self._values_key]
+        for key, v in ((self._indices_key, indices), (self._values_key, values)):
+            if not isinstance(v, SparseValue):
+                raise InvalidArgumentError(f"SparseTensor handler: feature {key!r} must be a VarLenFeature")
+        if self._shape_key:
+            shape = _dense(keys_to_tensors[self._shape_key])
+        elif self._shape is not None:
+            shape = self._shape
+        else:
+            shape = indices.dense_shape
+        ids = np.asarray(indices.values, dtype=np.int64).reshape(-1, 1)
+        if ids.shape[0] != np.size(values.values):
+            raise ShapeError(
+                f"SparseTensor handler: {ids.shape[0]} indices in {self._indices_key!r} but "
+                f"{np.size(values.values)} values in {self._values_key!r}"
+            )
+        new_indices = np.concatenate([np.asarray(indices.indices)[:, :-1], ids], axis=1)
+        result = SparseValue(new_indices, values.values, np.asarray(shape, dtype=np.int64).reshape(-1))
+        return result.to_dense(self._default_value) if self._densify else result
 
 
 _PIL_MODE = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -559,6 +699,57 @@ class TFExampleDecoder(DataDecoder):
         parsed = parse_single_example(
             data, {k: self._keys_to_features[k] for k in self._keys_to_features if k in needed}, where
         )
+        out = []
+        for item in items:
+            handler = self._items_to_handlers[item]
+            try:
+                out.append(handler.tensors_to_item({k: parsed[k] for k in handler.keys}))
+            except SlimirError as e:
+                raise _with_record(e, where, item) from e.__cause__
+        return out
+
+
+class TFSequenceExampleDecoder(DataDecoder):
+    """Decodes tf.train.SequenceExample records (TF-Slim's `TFSequenceExampleDecoder`): context features and
+    sequence features (`FixedLenSequenceFeature` / `VarLenFeature`) feed the items' handlers."""
+
+    def __init__(
+        self,
+        keys_to_context_features: Mapping[str, object],
+        keys_to_sequence_features: Mapping[str, object],
+        items_to_handlers: Mapping[str, ItemHandler],
+    ):
+        both = set(keys_to_context_features) & set(keys_to_sequence_features)
+        if both:
+            raise InvalidArgumentError(
+                f"context and sequence keys are not unique: {sorted(both)} are in both"
+            )
+        known = set(keys_to_context_features) | set(keys_to_sequence_features)
+        for item, h in items_to_handlers.items():
+            if not isinstance(h, ItemHandler):
+                raise InvalidArgumentError(
+                    f"items_to_handlers[{item!r}] is a {type(h).__name__}, not an ItemHandler"
+                )
+            missing = [k for k in h.keys if k not in known]
+            if missing:
+                raise InvalidArgumentError(
+                    f"item {item!r} needs features {missing} that no feature spec defines"
+                )
+        self._context = dict(keys_to_context_features)
+        self._sequence = dict(keys_to_sequence_features)
+        self._items_to_handlers = dict(items_to_handlers)
+
+    def list_items(self) -> list:
+        return list(self._items_to_handlers)
+
+    def decode(self, data, items: Optional[Sequence[str]] = None, record_key: Optional[str] = None) -> list:
+        items = list(items) if items else self.list_items()
+        unknown = [i for i in items if i not in self._items_to_handlers]
+        if unknown:
+            raise InvalidArgumentError(f"unknown items {unknown}; this decoder provides {self.list_items()}")
+        where = record_key or "record"
+        context, sequences = parse_single_sequence_example(data, self._context, self._sequence, where)
+        parsed = {**context, **sequences}
         out = []
         for item in items:
             handler = self._items_to_handlers[item]
