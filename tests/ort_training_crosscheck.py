@@ -180,6 +180,25 @@ def learning_train_check(logdir: str, data) -> dict:
     return out
 
 
+def builtin_loss_check(art_dir: str, data) -> dict:
+    """ORT's own CrossEntropyLoss on the logits vs slimir's sparse_softmax_cross_entropy, SGD, 5 steps."""
+    g = slim.Graph()
+    with g.as_default():
+        g.seed = 99
+        images = slim.placeholder(slim.float32, [None, 28, 28, 1], name="images")
+        labels = slim.placeholder(slim.int64, [None], name="labels")
+        logits, _ = lenet.lenet(images, num_classes=10, is_training=False)
+        loss = slim.losses.sparse_softmax_cross_entropy(logits, labels)
+        train_op = slim.learning.create_train_op(loss, slim.train.GradientDescentOptimizer(0.05))
+        sess = slim.Session(graph=g)
+        sess.run(slim.global_variables_initializer())
+        fwd = ort_training.export_forward(logits, session=sess, builtin_loss="CrossEntropyLoss")
+        built = [float(sess.run(train_op, {images: x, labels: y})) for x, y in data[:5]]
+    trainer = ort_training.OrtTrainer(fwd, slim.train.GradientDescentOptimizer(0.05), art_dir)
+    losses = [trainer.step({images: x, "labels": y}) for x, y in data[:5]]
+    return {"builtin": built, "ort": losses, "inputs": sorted(trainer.input_names)}
+
+
 def main(out_dir: str) -> None:
     import onnxruntime
 
@@ -202,6 +221,7 @@ def main(out_dir: str) -> None:
             result["ir_versions"] = {a: onnx.load(trainer.paths[a]).ir_version for a in ort_training.ARTIFACTS[:3]}
     result["batchnorm"] = batchnorm_check(os.path.join(out_dir, "bn"))
     result["learning_train"] = learning_train_check(os.path.join(out_dir, "logdir"), data)
+    result["builtin_loss"] = builtin_loss_check(os.path.join(out_dir, "builtin_loss"), data)
     result["torch_imported"] = "torch" in sys.modules
     print(json.dumps(result))
 

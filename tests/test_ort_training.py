@@ -289,3 +289,10 @@ def test_crosscheck_learning_train_backend_resumes(crosscheck):
     # the resumed run continues from the slimir checkpoint: the same losses as 10 uninterrupted built-in steps
     np.testing.assert_allclose(lt["last_loss_6"], crosscheck["sgd_builtin"][5], rtol=1e-3)
     np.testing.assert_allclose(lt["last_loss_10"], crosscheck["sgd_builtin"][9], rtol=1e-3)
+
+
+def test_crosscheck_ort_builtin_cross_entropy_loss(crosscheck):
+    bl = crosscheck["builtin_loss"]
+    assert bl["inputs"] == ["images", "labels"]  # ORT's loss block adds the labels input
+    np.testing.assert_allclose(bl["ort"], bl["builtin"], rtol=1e-3)
+    assert len(bl["ort"]) == 5
