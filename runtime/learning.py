@@ -36,15 +36,16 @@ _USE_DEFAULT = object()
 
 def train_step(sess: Session, train_op, global_step, train_step_kwargs: dict):
     """One step: run the train op (and the summaries when due); returns (total_loss, should_stop)."""
-    feed = train_step_kwargs.get("feed_fn")() if train_step_kwargs.get("feed_fn") else None
+    split = train_step_kwargs.get("split_step")
+    feed_fn = train_step_kwargs.get("feed_fn")
+    feed = feed_fn() if feed_fn and split is None else None
     fetches = [train_op]
     summary_op = train_step_kwargs.get("summary_op_now")
     if summary_op is not None:
         fetches.append(summary_op)
     start = time.time()
-    split = train_step_kwargs.get("split_step")
     if split is not None:  # data parallel: gradient graph, all-reduce, apply graph
-        out = [split.step(feed)]
+        out = [split.step(feed_fn=feed_fn)]
         if summary_op is not None:
             out.append(sess.run(summary_op, split.last_feeds))
     else:

@@ -23,7 +23,7 @@ from typing import Optional
 
 import numpy as np
 
-from slimir.errors import InvalidArgumentError, NumericsError, SlimirError
+from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
 from slimir.graph import GraphKeys, Tensor
 
 from .distributed import Communicator, DistributedError, LocalCommunicator, parameter_hash
@@ -168,13 +168,32 @@ class SplitStep:
             view[...] = sess.variable_value(var)
 
     # -- one step
-    def step(self, feed_dict: Optional[dict] = None) -> np.float32:
-        """Gradient graph, all-reduce (mean), apply graph; returns the averaged loss."""
+    def _next_feeds(self, feed_dict, feed_fn) -> Optional[dict]:
+        """This rank's batch (None at the end of its input)."""
         sess = self.sess
-        feeds = sess._feeds(feed_dict)
-        bindings = self.graph.get_collection("input_bindings")
-        if bindings:
-            sess._feed_bound([self.loss] + self._grad_tensors, feeds, bindings)
+        try:
+            feeds = sess._feeds(feed_fn() if feed_fn is not None else feed_dict)
+            bindings = self.graph.get_collection("input_bindings")
+            if bindings:
+                sess._feed_bound([self.loss] + self._grad_tensors, feeds, bindings)
+        except OutOfRangeError:
+            return None
+        return feeds
+
+    def step(self, feed_dict: Optional[dict] = None, feed_fn=None) -> np.float32:
+        """Gradient graph, all-reduce (mean), apply graph; returns the averaged loss. The batch is `feed_dict`,
+        or `feed_fn()`, plus the input bindings'. When any rank's input ends, every rank raises
+        OutOfRangeError at the same step (the ranks agree first, so none waits for ever)."""
+        sess = self.sess
+        feeds = self._next_feeds(feed_dict, feed_fn)
+        if self.comm.size > 1:
+            ended = np.array([feeds is None], np.float32)
+            self.comm.allreduce_(ended)
+            if ended[0] > 0:
+                raise OutOfRangeError(f"the input of {int(ended[0])} of {self.comm.size} rank(s) ended: the "
+                                      "data-parallel step stops on every rank")
+        elif feeds is None:
+            raise OutOfRangeError("the input ended")
         self.last_feeds = feeds  # this step's batch (summaries of the chief are computed on it)
         with sess._lock:
             self._run_grads(feeds)

@@ -67,7 +67,7 @@ def variables(g) -> dict:
 
 
 def train_case(opt_name, bn, clip, logdir, comm, steps=STEPS, twin=False, kill_at=None, save_every_step=False,
-               session_out=None, raise_at=None):
+               session_out=None, raise_at=None, end_at=None):
     """Train on this rank's slices (comm None: one process on whole batches, the fused step)."""
     world = comm.size if comm is not None else 0
     rank = comm.rank if comm is not None else 0
@@ -81,6 +81,8 @@ def train_case(opt_name, bn, clip, logdir, comm, steps=STEPS, twin=False, kill_a
             os.kill(os.getpid(), signal.SIGKILL)
         if raise_at is not None and state["step"] == raise_at:
             raise RuntimeError(f"input failure on rank {rank} at step {raise_at}")
+        if end_at is not None and state["step"] == end_at:
+            raise slim.errors.OutOfRangeError(f"rank {rank}'s input ended")
         xb, yb = data(state["step"], twin)
         state["step"] += 1
         return {x: xb[rank * per:(rank + 1) * per], y: yb[rank * per:(rank + 1) * per]}
@@ -261,6 +263,8 @@ def main(argv):
         first = os.environ.get("SLIMIR_LAUNCH_ATTEMPT", "0") == "0"
         kill_at = 3 if (rank == 1 and first) else None
         out.update(train_case("momentum", False, 0.5, logdir, comm, save_every_step=True, kill_at=kill_at))
+    elif case == "uneven":  # rank 1's input ends after 3 batches, rank 0's does not: both stop at step 3
+        out.update(train_case("momentum", False, 0.5, None, comm, end_at=3 if rank == 1 else None))
     elif case == "raise":  # rank 1's input raises at step 2 while rank 0 waits in the all-reduce
         train_case("momentum", False, 0.0, None, comm, raise_at=2 if rank == 1 else None)
     elif case == "kill_save":  # the chief is SIGKILLed while it writes its 3rd checkpoint

@@ -220,6 +220,17 @@ def test_an_exception_on_one_rank_aborts_the_job(tmp_path):
 
 
 @needs_mpi
+def test_the_end_of_one_ranks_input_stops_every_rank(tmp_path):
+    proc, elapsed = _mpirun("uneven", tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = _ranks(tmp_path, "uneven")
+    ref = W.train_case("momentum", False, 0.5, None, None, steps=3)
+    for r in (r0, r1):
+        assert r["global_step"] == 3
+        _assert_close(ref, r)
+
+
+@needs_mpi
 def test_launch_max_restarts_resumes_to_the_uninterrupted_result(tmp_path):
     logdir = tmp_path / "logdir"
     env = {k: v for k, v in ENV.items() if k != "SLIMIR_LAUNCH_ATTEMPT"}
