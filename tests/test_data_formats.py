@@ -118,6 +118,16 @@ def test_tfrecord_compressed_round_trip(tmp_path, compression):
     plain = gzip.decompress(raw) if compression == "GZIP" else zlib.decompress(raw)
     assert plain == b"".join(tfrecord.encode_record(r) for r in records)
     assert list(tfrecord.tf_record_iterator(path, tfrecord.TFRecordOptions(compression))) == records
+    with open(path, "wb") as f:
+        f.write(raw[: len(raw) // 2])
+    with pytest.raises(DataLossError, match=f"c.tfrecord': record .* of the inflated {compression} stream"):
+        list(tfrecord.tf_record_iterator(path, compression))
+    with open(path, "wb") as f:
+        f.write(raw[:-1])  # every record is whole, the stream's end is missing
+    with pytest.raises(DataLossError, match=f"record 5 .*the {compression} stream is damaged"):
+        list(tfrecord.tf_record_iterator(path, compression))
+    open(path, "wb").close()
+    assert list(tfrecord.tf_record_iterator(path, compression)) == []  # an empty file holds no records
     with pytest.raises(InvalidArgumentError, match="BZIP"):
         tfrecord.TFRecordOptions("BZIP")
 

@@ -81,13 +81,17 @@ class _ZlibReader:
         self._buf = bytearray()
         self._pos = 0
         self._chunk = chunk
+        self._started = False
 
     def read(self, n: int) -> bytes:
         while len(self._buf) - self._pos < n and not self._z.eof:
             data = self._raw.read(self._chunk)
             if not data:
                 self._buf += self._z.flush()
+                if len(self._buf) - self._pos < n and self._started:  # an empty file holds no records
+                    raise EOFError("the ZLIB stream ends before its end marker")
                 break
+            self._started = True
             self._buf += self._z.decompress(data)
         out = bytes(self._buf[self._pos : self._pos + n])
         self._pos += len(out)
@@ -153,7 +157,8 @@ class TFRecordIterator:
             self._gen.close()
 
     def _corrupt(self, index: int, offset: int, reason: str, ends_file: bool) -> None:
-        where = f"TFRecord file {self.path!r}: record {index} (byte offset {offset})"
+        stream = f" of the inflated {self.compression} stream" if self.compression else ""
+        where = f"TFRecord file {self.path!r}: record {index} (byte offset {offset}{stream})"
         if not self.skip_corrupt:
             raise DataLossError(f"{where}: {reason}")
         self.num_skipped += 1
