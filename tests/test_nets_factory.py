@@ -14,10 +14,25 @@ from slimir import errors
 from slimir.nets import nets_factory
 
 EXPECTED = [
-    "alexnet_v2", "cifarnet", "overfeat", "vgg_a", "vgg_16", "vgg_19", "lenet",
-    "resnet_v1_50", "resnet_v1_101", "resnet_v1_152", "resnet_v1_200",
-    "resnet_v2_50", "resnet_v2_101", "resnet_v2_152", "resnet_v2_200",
-    "mobilenet_v1", "mobilenet_v1_075", "mobilenet_v1_050", "mobilenet_v1_025",
+    "alexnet_v2",
+    "cifarnet",
+    "overfeat",
+    "vgg_a",
+    "vgg_16",
+    "vgg_19",
+    "lenet",
+    "resnet_v1_50",
+    "resnet_v1_101",
+    "resnet_v1_152",
+    "resnet_v1_200",
+    "resnet_v2_50",
+    "resnet_v2_101",
+    "resnet_v2_152",
+    "resnet_v2_200",
+    "mobilenet_v1",
+    "mobilenet_v1_075",
+    "mobilenet_v1_050",
+    "mobilenet_v1_025",
 ]
 # Nets whose layers use batch norm (their training mode adds moving-average updates).
 BATCH_NORM = [n for n in EXPECTED if n.startswith(("resnet", "mobilenet"))]

@@ -18,15 +18,23 @@ BODY = ["Conv2d_0"] + [f"Conv2d_{i}_{kind}" for i in range(1, 14) for kind in ("
 # (spatial size, channels) of every end point at 224 with output stride 32 (mobilenet_v1_test).
 SHAPES_224 = {
     "Conv2d_0": (112, 32),
-    "Conv2d_1_depthwise": (112, 32), "Conv2d_1_pointwise": (112, 64),
-    "Conv2d_2_depthwise": (56, 64), "Conv2d_2_pointwise": (56, 128),
-    "Conv2d_3_depthwise": (56, 128), "Conv2d_3_pointwise": (56, 128),
-    "Conv2d_4_depthwise": (28, 128), "Conv2d_4_pointwise": (28, 256),
-    "Conv2d_5_depthwise": (28, 256), "Conv2d_5_pointwise": (28, 256),
-    "Conv2d_6_depthwise": (14, 256), "Conv2d_6_pointwise": (14, 512),
+    "Conv2d_1_depthwise": (112, 32),
+    "Conv2d_1_pointwise": (112, 64),
+    "Conv2d_2_depthwise": (56, 64),
+    "Conv2d_2_pointwise": (56, 128),
+    "Conv2d_3_depthwise": (56, 128),
+    "Conv2d_3_pointwise": (56, 128),
+    "Conv2d_4_depthwise": (28, 128),
+    "Conv2d_4_pointwise": (28, 256),
+    "Conv2d_5_depthwise": (28, 256),
+    "Conv2d_5_pointwise": (28, 256),
+    "Conv2d_6_depthwise": (14, 256),
+    "Conv2d_6_pointwise": (14, 512),
     **{f"Conv2d_{i}_{k}": (14, 512) for i in range(7, 12) for k in ("depthwise", "pointwise")},
-    "Conv2d_12_depthwise": (7, 512), "Conv2d_12_pointwise": (7, 1024),
-    "Conv2d_13_depthwise": (7, 1024), "Conv2d_13_pointwise": (7, 1024),
+    "Conv2d_12_depthwise": (7, 512),
+    "Conv2d_12_pointwise": (7, 1024),
+    "Conv2d_13_depthwise": (7, 1024),
+    "Conv2d_13_pointwise": (7, 1024),
 }
 
 
@@ -109,9 +117,8 @@ def test_build_base_network_and_every_final_endpoint():
             out, end_points = mobilenet_v1.mobilenet_v1_base(_images(1), final_endpoint=endpoint)
             assert out.op.name.startswith("MobilenetV1/" + endpoint)
             assert list(end_points) == BODY[: index + 1]
-    with slim.Graph().as_default():
-        with pytest.raises(errors.InvalidArgumentError, match="Conv2d_14_pointwise"):
-            mobilenet_v1.mobilenet_v1_base(_images(1), final_endpoint="Conv2d_14_pointwise")
+    with slim.Graph().as_default(), pytest.raises(errors.InvalidArgumentError, match="Conv2d_14_pointwise"):
+        mobilenet_v1.mobilenet_v1_base(_images(1), final_endpoint="Conv2d_14_pointwise")
 
 
 def test_build_custom_network_using_conv_defs():
@@ -122,8 +129,9 @@ def test_build_custom_network_using_conv_defs():
         mobilenet_v1.DepthSepConv(kernel=[3, 3], stride=1, depth=512),
     ]
     with slim.Graph().as_default():
-        net, end_points = mobilenet_v1.mobilenet_v1_base(_images(), final_endpoint="Conv2d_3_pointwise",
-                                                         conv_defs=conv_defs)
+        net, end_points = mobilenet_v1.mobilenet_v1_base(
+            _images(), final_endpoint="Conv2d_3_pointwise", conv_defs=conv_defs
+        )
         assert net.op.name.startswith("MobilenetV1/Conv2d_3")
         assert _shape(net) == [5, 56, 56, 512]
         assert list(end_points) == BODY[:7]
@@ -134,16 +142,20 @@ def test_build_custom_network_using_conv_defs():
 def test_all_end_point_shapes(output_stride, explicit):
     with slim.Graph().as_default():
         with slim.arg_scope([slim.conv2d, slim.separable_conv2d], normalizer_fn=slim.batch_norm):
-            _, end_points = mobilenet_v1.mobilenet_v1_base(_images(), output_stride=output_stride,
-                                                           use_explicit_padding=explicit)
+            _, end_points = mobilenet_v1.mobilenet_v1_base(
+                _images(), output_stride=output_stride, use_explicit_padding=explicit
+            )
         expected = _expected_shapes(5, output_stride or 32)
         assert {k: _shape(v) for k, v in end_points.items()} == expected
         if explicit:
             convs = [n for n in slim.get_default_graph().nodes if n.type in ("conv2d", "depthwise_conv2d")]
             assert {n.attrs["padding"] for n in convs} == {"VALID"}
         if output_stride == 8:
-            dw = {n.name.split("/")[1]: n.attrs["dilations"] for n in slim.get_default_graph().nodes
-                  if n.type == "depthwise_conv2d"}
+            dw = {
+                n.name.split("/")[1]: n.attrs["dilations"]
+                for n in slim.get_default_graph().nodes
+                if n.type == "depthwise_conv2d"
+            }
             assert tuple(dw["Conv2d_6_depthwise"]) == (1, 1)  # stride 2 -> 1, the rate starts after it
             assert tuple(dw["Conv2d_7_depthwise"]) == (2, 2)
             assert tuple(dw["Conv2d_13_depthwise"]) == (4, 4)
@@ -179,8 +191,12 @@ def test_parameter_counts_and_macs_match_tfslim_tables():
 
 @pytest.mark.parametrize(
     "name, million_params, million_macs",
-    [("mobilenet_v1", 4.24, 569), ("mobilenet_v1_075", 2.59, 325), ("mobilenet_v1_050", 1.34, 149),
-     ("mobilenet_v1_025", 0.47, 41)],
+    [
+        ("mobilenet_v1", 4.24, 569),
+        ("mobilenet_v1_075", 2.59, 325),
+        ("mobilenet_v1_050", 1.34, 149),
+        ("mobilenet_v1_025", 0.47, 41),
+    ],
 )
 def test_variants_against_the_checkpoint_table(name, million_params, million_macs):
     """Trainable parameters (1001 classes) within 0.01M of mobilenet_v1.md's checkpoint table, and
@@ -189,7 +205,12 @@ def test_variants_against_the_checkpoint_table(name, million_params, million_mac
     mobilenet_v1.py, which test_parameter_counts_and_macs_match_tfslim_tables checks exactly); exact
     counts from the architecture."""
     fn = getattr(mobilenet_v1, name)
-    scale = {"mobilenet_v1": 1.0, "mobilenet_v1_075": 0.75, "mobilenet_v1_050": 0.5, "mobilenet_v1_025": 0.25}[name]
+    scale = {
+        "mobilenet_v1": 1.0,
+        "mobilenet_v1_075": 0.75,
+        "mobilenet_v1_050": 0.5,
+        "mobilenet_v1_025": 0.25,
+    }[name]
     assert fn.default_image_size == 224
     with slim.Graph().as_default():
         with slim.arg_scope(mobilenet_v1.mobilenet_v1_arg_scope()):
@@ -200,8 +221,10 @@ def test_variants_against_the_checkpoint_table(name, million_params, million_mac
         assert abs(trainable / 1e6 - million_params) <= 0.0101
         assert round(_conv_macs() / 1e6) == million_macs
         # exact: conv weights, beta + gamma per channel of every body layer, the logits conv with biases
-        depths = [max(int(d * scale), 8) for d in [32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024,
-                                                    1024]]
+        depths = [
+            max(int(d * scale), 8)
+            for d in [32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024]
+        ]
         params, cin = 27 * depths[0] + 2 * depths[0], depths[0]
         for d in depths[1:]:
             params += 9 * cin + 2 * cin + cin * d + 2 * d
@@ -240,7 +263,9 @@ def test_small_and_unknown_image_sizes():
         assert _shape(logits) == [5, 1000]
         assert _shape(end_points["Conv2d_13_pointwise"]) == [5, 4, 4, 1024]
         # the 7x7 pool is reduced to the 4x4 map
-        pool = next(n for n in slim.get_default_graph().nodes if n.name.startswith("MobilenetV1/Logits/AvgPool"))
+        pool = next(
+            n for n in slim.get_default_graph().nodes if n.name.startswith("MobilenetV1/Logits/AvgPool")
+        )
         assert tuple(pool.attrs["ksize"]) == (4, 4)
     rng = np.random.default_rng(0)
     with slim.Graph().as_default():
@@ -255,7 +280,9 @@ def test_small_and_unknown_image_sizes():
             sess.run(slim.global_variables_initializer())
             pre = sess.run(end_points["Conv2d_13_pointwise"], {inputs: rng.uniform(0, 1, (2, 224, 224, 3))})
             assert pre.shape == (2, 7, 7, 1024)
-            pre, out = sess.run([gend["Conv2d_13_pointwise"], glogits], {other: rng.uniform(0, 1, (1, 250, 300, 3))})
+            pre, out = sess.run(
+                [gend["Conv2d_13_pointwise"], glogits], {other: rng.uniform(0, 1, (1, 250, 300, 3))}
+            )
             assert pre.shape == (1, 8, 10, 1024) and out.shape == (1, 1000)
 
 
@@ -268,8 +295,9 @@ def test_explicit_padding_equals_same_padding_on_odd_sizes():
         with slim.arg_scope(mobilenet_v1.mobilenet_v1_arg_scope(is_training=False)):
             same, _ = mobilenet_v1.mobilenet_v1_base(x, final_endpoint="Conv2d_3_pointwise", scope="M")
             slim.get_variable_scope().reuse_variables()
-            explicit, _ = mobilenet_v1.mobilenet_v1_base(x, final_endpoint="Conv2d_3_pointwise", scope="M",
-                                                         use_explicit_padding=True)
+            explicit, _ = mobilenet_v1.mobilenet_v1_base(
+                x, final_endpoint="Conv2d_3_pointwise", scope="M", use_explicit_padding=True
+            )
         n_vars = len(slim.global_variables())
         assert n_vars == 4 * 7 + 1 * 7  # weights + 4 batch-norm variables per layer, reused by `explicit`
         with slim.Session() as sess:
@@ -296,11 +324,17 @@ def test_arg_scope_defaults_and_is_training():
     sc = mobilenet_v1.mobilenet_v1_arg_scope(is_training=None)
     assert "is_training" not in sc[slim.arg_scope_func_key(slim.batch_norm)]
     for value in (True, False):
-        assert mobilenet_v1.mobilenet_v1_arg_scope(is_training=value)[slim.arg_scope_func_key(slim.batch_norm)][
-            "is_training"] is value
+        assert (
+            mobilenet_v1.mobilenet_v1_arg_scope(is_training=value)[slim.arg_scope_func_key(slim.batch_norm)][
+                "is_training"
+            ]
+            is value
+        )
     sc = mobilenet_v1.mobilenet_v1_arg_scope()
     bn = sc[slim.arg_scope_func_key(slim.batch_norm)]
-    assert bn["is_training"] is True and bn["decay"] == 0.9997 and bn["epsilon"] == 0.001 and bn["scale"] is True
+    assert (
+        bn["is_training"] is True and bn["decay"] == 0.9997 and bn["epsilon"] == 0.001 and bn["scale"] is True
+    )
     conv = sc[slim.arg_scope_func_key(slim.conv2d)]
     sep = sc[slim.arg_scope_func_key(slim.separable_conv2d)]
     assert conv["activation_fn"] is slim.nn.relu6 and sep["normalizer_fn"] is slim.batch_norm
@@ -308,7 +342,9 @@ def test_arg_scope_defaults_and_is_training():
     with slim.Graph().as_default():
         with slim.arg_scope(mobilenet_v1.mobilenet_v1_arg_scope(regularize_depthwise=True)):
             mobilenet_v1.mobilenet_v1(_images(1), 10)
-        assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 28  # 14 + 13 depthwise + logits
+        assert (
+            len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 28
+        )  # 14 + 13 depthwise + logits
         w = next(v for v in slim.global_variables() if v.op.name == "MobilenetV1/Conv2d_0/weights")
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
@@ -344,7 +380,7 @@ def test_onnx_export_matches_session(name):
     xv = rng.uniform(-1.0, 1.0, (2, 64, 64, 3)).astype(np.float32)
     with slim.Graph().as_default():
         images = slim.placeholder(slim.float32, [None, 64, 64, 3], name="images")
-        logits, end_points = nets_factory.get_network_fn(name, 1001, is_training=False)(images)
+        logits, _ = nets_factory.get_network_fn(name, 1001, is_training=False)(images)
         with slim.Session() as sess:
             _set_realistic_values(sess, rng)
             expected = sess.run(logits, {images: xv})
@@ -352,7 +388,8 @@ def test_onnx_export_matches_session(name):
     onnx.checker.check_model(model, full_check=True)
     assert any(n.name.startswith("MobilenetV1/MobilenetV1/Conv2d_5_depthwise/") for n in model.graph.node)
     actual = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-        None, {"images": xv})[0]
+        None, {"images": xv}
+    )[0]
     assert actual.shape == expected.shape == (2, 1001)
     assert 0.1 < np.abs(expected).max() < 1e4
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())

@@ -38,8 +38,17 @@ def _shape(t):
     return t.shape.as_list()
 
 
-def _small_v1(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
-              include_root_block=True, spatial_squeeze=True, reuse=None, scope="resnet_v1_small"):
+def _small_v1(
+    inputs,
+    num_classes=None,
+    is_training=True,
+    global_pool=True,
+    output_stride=None,
+    include_root_block=True,
+    spatial_squeeze=True,
+    reuse=None,
+    scope="resnet_v1_small",
+):
     """resnet_v1_test's shallow, thin network (base depths 1, 2, 4, 8)."""
     block = resnet_v1.resnet_v1_block
     blocks = [
@@ -48,13 +57,31 @@ def _small_v1(inputs, num_classes=None, is_training=True, global_pool=True, outp
         block("block3", base_depth=4, num_units=3, stride=2),
         block("block4", base_depth=8, num_units=2, stride=1),
     ]
-    return resnet_v1.resnet_v1(inputs, blocks, num_classes, is_training=is_training, global_pool=global_pool,
-                               output_stride=output_stride, include_root_block=include_root_block,
-                               spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
+    return resnet_v1.resnet_v1(
+        inputs,
+        blocks,
+        num_classes,
+        is_training=is_training,
+        global_pool=global_pool,
+        output_stride=output_stride,
+        include_root_block=include_root_block,
+        spatial_squeeze=spatial_squeeze,
+        reuse=reuse,
+        scope=scope,
+    )
 
 
-def _small_v2(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
-              include_root_block=True, spatial_squeeze=True, reuse=None, scope="resnet_v2_small"):
+def _small_v2(
+    inputs,
+    num_classes=None,
+    is_training=True,
+    global_pool=True,
+    output_stride=None,
+    include_root_block=True,
+    spatial_squeeze=True,
+    reuse=None,
+    scope="resnet_v2_small",
+):
     block = resnet_v2.resnet_v2_block
     blocks = [
         block("block1", base_depth=1, num_units=3, stride=2),
@@ -62,9 +89,18 @@ def _small_v2(inputs, num_classes=None, is_training=True, global_pool=True, outp
         block("block3", base_depth=4, num_units=3, stride=2),
         block("block4", base_depth=8, num_units=2, stride=1),
     ]
-    return resnet_v2.resnet_v2(inputs, blocks, num_classes, is_training=is_training, global_pool=global_pool,
-                               output_stride=output_stride, include_root_block=include_root_block,
-                               spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
+    return resnet_v2.resnet_v2(
+        inputs,
+        blocks,
+        num_classes,
+        is_training=is_training,
+        global_pool=global_pool,
+        output_stride=output_stride,
+        include_root_block=include_root_block,
+        spatial_squeeze=spatial_squeeze,
+        reuse=reuse,
+        scope=scope,
+    )
 
 
 SMALL = {"v1": (_small_v1, resnet_v1), "v2": (_small_v2, resnet_v2)}
@@ -85,10 +121,10 @@ def _set_realistic_values(sess, rng):
             fan_in = shape[0] * shape[1] if name.endswith("depthwise_weights") else int(np.prod(shape[:-1]))
             gain = 2.0 if name.endswith("depthwise_weights") else 1.0
             start = int(rng.integers(0, pool.size - size + 1))
-            value = pool[start:start + size].reshape(shape) * np.float32(np.sqrt(gain / fan_in))
+            value = pool[start : start + size].reshape(shape) * np.float32(np.sqrt(gain / fan_in))
         else:
             start = int(rng.integers(0, unit.size - size + 1))
-            u = unit[start:start + size].reshape(shape)
+            u = unit[start : start + size].reshape(shape)
             value = 0.5 + 0.5 * u if name.endswith(("gamma", "moving_variance")) else 0.2 * u - 0.1
         sess.set_variable_value(v, value)
 
@@ -98,8 +134,12 @@ def _set_realistic_values(sess, rng):
 
 def test_subsample_three_by_three_and_four_by_four():
     with slim.Graph().as_default():
-        a = resnet_utils.subsample(slim.reshape(slim.constant(np.arange(9, dtype=np.float32)), [1, 3, 3, 1]), 2)
-        b = resnet_utils.subsample(slim.reshape(slim.constant(np.arange(16, dtype=np.float32)), [1, 4, 4, 1]), 2)
+        a = resnet_utils.subsample(
+            slim.reshape(slim.constant(np.arange(9, dtype=np.float32)), [1, 3, 3, 1]), 2
+        )
+        b = resnet_utils.subsample(
+            slim.reshape(slim.constant(np.arange(16, dtype=np.float32)), [1, 4, 4, 1]), 2
+        )
         same = slim.constant(np.ones((1, 3, 3, 1), np.float32))
         assert resnet_utils.subsample(same, 1) is same
         with slim.Session() as sess:
@@ -129,7 +169,9 @@ def _conv2d_same_case(n):
 
 def test_conv2d_same_even():
     y1, y2, y3, y4 = _conv2d_same_case(4)
-    np.testing.assert_array_equal(y1, [[14, 28, 43, 26], [28, 48, 66, 37], [43, 66, 84, 46], [26, 37, 46, 22]])
+    np.testing.assert_array_equal(
+        y1, [[14, 28, 43, 26], [28, 48, 66, 37], [43, 66, 84, 46], [26, 37, 46, 22]]
+    )
     np.testing.assert_array_equal(y2, [[14, 43], [43, 84]])
     np.testing.assert_array_equal(y3, [[14, 43], [43, 84]])  # conv2d_same == conv + subsample
     np.testing.assert_array_equal(y4, [[48, 37], [37, 22]])  # TF's SAME with stride 2 differs on even sizes
@@ -139,8 +181,13 @@ def test_conv2d_same_odd():
     y1, y2, y3, y4 = _conv2d_same_case(5)
     np.testing.assert_array_equal(
         y1,
-        [[14, 28, 43, 58, 34], [28, 48, 66, 84, 46], [43, 66, 84, 102, 55], [58, 84, 102, 120, 64],
-         [34, 46, 55, 64, 30]],
+        [
+            [14, 28, 43, 58, 34],
+            [28, 48, 66, 84, 46],
+            [43, 66, 84, 102, 55],
+            [58, 84, 102, 120, 64],
+            [34, 46, 55, 64, 30],
+        ],
     )
     expected = [[14, 43, 34], [43, 84, 55], [34, 55, 30]]
     np.testing.assert_array_equal(y2, expected)
@@ -169,8 +216,10 @@ def test_conv2d_same_padding_geometry():
 def test_end_points_of_a_tiny_bottleneck_network(version):
     module = SMALL[version][1]
     block = module.resnet_v1_block if version == "v1" else module.resnet_v2_block
-    blocks = [block("block1", base_depth=1, num_units=2, stride=2), block("block2", base_depth=2, num_units=2,
-                                                                          stride=1)]
+    blocks = [
+        block("block1", base_depth=1, num_units=2, stride=2),
+        block("block2", base_depth=2, num_units=2, stride=1),
+    ]
     unit = f"bottleneck_{version}"
     with slim.Graph().as_default():
         with slim.arg_scope(resnet_utils.resnet_arg_scope()), slim.variable_scope("tiny"):
@@ -211,8 +260,10 @@ def test_atrous_values_bottleneck(version):
     rng = np.random.default_rng(1)
     for output_stride in [1, 2, 4, 8, None]:
         with slim.Graph().as_default():
-            with slim.arg_scope(resnet_utils.resnet_arg_scope()), slim.arg_scope([slim.batch_norm],
-                                                                                 is_training=False):
+            with (
+                slim.arg_scope(resnet_utils.resnet_arg_scope()),
+                slim.arg_scope([slim.batch_norm], is_training=False),
+            ):
                 inputs = _test_input(1, 30, 31, 3)
                 output = resnet_utils.stack_blocks_dense(inputs, blocks, output_stride)
                 factor = 1 if output_stride is None else nominal_stride // output_stride
@@ -242,17 +293,27 @@ def test_striding_last_unit_vs_subsample_block_end():
     rng = np.random.default_rng(2)
     for output_stride in [1, 2, 4, 8, None]:
         with slim.Graph().as_default():
-            with slim.arg_scope(resnet_utils.resnet_arg_scope()), slim.arg_scope([slim.batch_norm],
-                                                                                 is_training=False):
+            with (
+                slim.arg_scope(resnet_utils.resnet_arg_scope()),
+                slim.arg_scope([slim.batch_norm], is_training=False),
+            ):
                 inputs = _test_input(1, 30, 31, 3)
-                output = resnet_utils.stack_blocks_dense(inputs, blocks, output_stride,
-                                                         store_non_strided_activations=False,
-                                                         outputs_collections="output")
+                output = resnet_utils.stack_blocks_dense(
+                    inputs,
+                    blocks,
+                    output_stride,
+                    store_non_strided_activations=False,
+                    outputs_collections="output",
+                )
                 out_eps = slim.utils.convert_collection_to_dict("output")
                 slim.get_variable_scope().reuse_variables()
-                expected = resnet_utils.stack_blocks_dense(inputs, blocks, output_stride,
-                                                           store_non_strided_activations=True,
-                                                           outputs_collections="expected")
+                expected = resnet_utils.stack_blocks_dense(
+                    inputs,
+                    blocks,
+                    output_stride,
+                    store_non_strided_activations=True,
+                    outputs_collections="expected",
+                )
                 exp_eps = slim.utils.convert_collection_to_dict("expected")
                 pairs = []
                 for i, b in enumerate(blocks[:-1]):
@@ -288,9 +349,16 @@ def test_resnet_arg_scope_defaults():
     assert bn["decay"] == 0.997 and bn["epsilon"] == 1e-5 and bn["scale"] is True
     assert bn["updates_collections"] == slim.GraphKeys.UPDATE_OPS
     assert sc[slim.arg_scope_func_key(slim.max_pool2d)]["padding"] == "SAME"
-    assert "normalizer_fn" in resnet_utils.resnet_arg_scope(use_batch_norm=False)[slim.arg_scope_func_key(slim.conv2d)]
-    assert resnet_utils.resnet_arg_scope(use_batch_norm=False)[slim.arg_scope_func_key(slim.conv2d)][
-        "normalizer_fn"] is None
+    assert (
+        "normalizer_fn"
+        in resnet_utils.resnet_arg_scope(use_batch_norm=False)[slim.arg_scope_func_key(slim.conv2d)]
+    )
+    assert (
+        resnet_utils.resnet_arg_scope(use_batch_norm=False)[slim.arg_scope_func_key(slim.conv2d)][
+            "normalizer_fn"
+        ]
+        is None
+    )
     # weight decay: the L2 loss of every conv's weights, 0.0001 * sum(w^2) / 2
     with slim.Graph().as_default():
         with slim.arg_scope(resnet_utils.resnet_arg_scope(weight_decay=0.01)):
@@ -329,8 +397,12 @@ def test_small_network_end_point_names_and_classification_shapes(version):
         assert _shape(logits) == [2, 10]
         assert _shape(end_points["predictions"]) == [2, 10]
         assert _shape(end_points["global_pool"]) == [2, 1, 1, 32]
-        for name, shape in {"resnet/block1": [2, 28, 28, 4], "resnet/block2": [2, 14, 14, 8],
-                            "resnet/block3": [2, 7, 7, 16], "resnet/block4": [2, 7, 7, 32]}.items():
+        for name, shape in {
+            "resnet/block1": [2, 28, 28, 4],
+            "resnet/block2": [2, 14, 14, 8],
+            "resnet/block3": [2, 7, 7, 16],
+            "resnet/block4": [2, 7, 7, 32],
+        }.items():
             assert _shape(end_points[name]) == shape, name
 
 
@@ -339,8 +411,9 @@ def test_small_network_not_squeezed_and_without_batch_norm_scope(version):
     net_fn = SMALL[version][0]
     with slim.Graph().as_default():
         with slim.arg_scope(resnet_utils.resnet_arg_scope()):
-            logits, end_points = net_fn(_test_input(2, 224, 224, 3), 10, spatial_squeeze=False,
-                                        is_training=None, scope="resnet")
+            logits, end_points = net_fn(
+                _test_input(2, 224, 224, 3), 10, spatial_squeeze=False, is_training=None, scope="resnet"
+            )
         assert logits.op.name.startswith("resnet/logits")
         assert _shape(logits) == [2, 1, 1, 10]
         assert _shape(end_points["predictions"]) == [2, 1, 1, 10]
@@ -362,8 +435,14 @@ def test_small_network_fully_convolutional_shapes(version, size, kwargs, expecte
     net_fn = SMALL[version][0]
     with slim.Graph().as_default():
         with slim.arg_scope(resnet_utils.resnet_arg_scope()):
-            _, end_points = net_fn(_test_input(2, size, size, 3), 10, global_pool=False, spatial_squeeze=False,
-                                   scope="resnet", **kwargs)
+            _, end_points = net_fn(
+                _test_input(2, size, size, 3),
+                10,
+                global_pool=False,
+                spatial_squeeze=False,
+                scope="resnet",
+                **kwargs,
+            )
         for i, (hw, depth) in enumerate(zip(expected, [4, 8, 16, 32])):
             assert _shape(end_points[f"resnet/block{i + 1}"]) == [2, hw, hw, depth]
 
@@ -377,7 +456,9 @@ def test_small_network_atrous_values(version):
         with slim.Graph().as_default():
             with slim.arg_scope(resnet_utils.resnet_arg_scope()):
                 inputs = _test_input(2, 81, 81, 3)
-                output, _ = net_fn(inputs, None, is_training=False, global_pool=False, output_stride=output_stride)
+                output, _ = net_fn(
+                    inputs, None, is_training=False, global_pool=False, output_stride=output_stride
+                )
                 factor = 1 if output_stride is None else 32 // output_stride
                 output = resnet_utils.subsample(output, factor)
                 slim.get_variable_scope().reuse_variables()
@@ -471,8 +552,12 @@ def test_full_network_build_variables_and_parameter_counts(name):
         assert _shape(logits) == [2, 1001]
         assert logits.op.name == f"{name}/SpatialSqueeze"
         unit = f"bottleneck_v{version}"
-        shapes = {"block1": [2, 28, 28, 256], "block2": [2, 14, 14, 512], "block3": [2, 7, 7, 1024],
-                  "block4": [2, 7, 7, 2048]}
+        shapes = {
+            "block1": [2, 28, 28, 256],
+            "block2": [2, 14, 14, 512],
+            "block3": [2, 7, 7, 1024],
+            "block4": [2, 7, 7, 2048],
+        }
         for block, shape in shapes.items():
             assert _shape(end_points[f"{name}/{block}"]) == shape
         n_units = sum(UNITS[depth])
@@ -504,10 +589,14 @@ def test_resnet_v1_depth_multiplier_and_min_base_depth():
         with slim.arg_scope(resnet_utils.resnet_arg_scope()):
             inputs = _test_input(2, 224, 224, 3)
             _, base = resnet_v1.resnet_v1_50(inputs, 10, min_base_depth=1, scope="base")
-            _, thin = resnet_v1.resnet_v1_50(inputs, 10, min_base_depth=1, depth_multiplier=0.25, scope="thin")
+            _, thin = resnet_v1.resnet_v1_50(
+                inputs, 10, min_base_depth=1, depth_multiplier=0.25, scope="thin"
+            )
             _, floor = resnet_v1.resnet_v1_50(inputs, 10, min_base_depth=5, depth_multiplier=0, scope="floor")
         for block in ("block1", "block2", "block3", "block4"):
-            b, t, f = (_shape(ep[f"{s}/{block}"]) for ep, s in ((base, "base"), (thin, "thin"), (floor, "floor")))
+            b, t, f = (
+                _shape(ep[f"{s}/{block}"]) for ep, s in ((base, "base"), (thin, "thin"), (floor, "floor"))
+            )
             assert b[:3] == t[:3] and t[3] == int(0.25 * b[3])
             assert f[3] == 5 * 4
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections import namedtuple
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .. import layers
 from ..arg_scope import arg_scope
@@ -26,9 +26,9 @@ from ..regularizers import l2_regularizer
 from ..shape import fmt
 
 __all__ = [
+    "MOBILENETV1_CONV_DEFS",
     "Conv",
     "DepthSepConv",
-    "MOBILENETV1_CONV_DEFS",
     "mobilenet_v1",
     "mobilenet_v1_025",
     "mobilenet_v1_050",
@@ -44,7 +44,9 @@ DepthSepConv = namedtuple("DepthSepConv", ["kernel", "stride", "depth"])
 # (stride, depth) of the 14 layers of the paper's Table 1; every kernel is 3x3.
 MOBILENETV1_CONV_DEFS = [Conv(kernel=[3, 3], stride=2, depth=32)] + [
     DepthSepConv(kernel=[3, 3], stride=s, depth=d)
-    for s, d in [(1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512)] + [(1, 512)] * 5 + [(2, 1024), (1, 1024)]
+    for s, d in [(1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512)]
+    + [(1, 512)] * 5
+    + [(2, 1024), (1, 1024)]
 ]
 _CONV_DEFS = MOBILENETV1_CONV_DEFS
 
@@ -59,9 +61,16 @@ def _fixed_padding(inputs: Tensor, kernel_size, rate: int = 1) -> Tensor:
     return array_ops.pad(inputs, [[0, 0], pads[0], pads[1], [0, 0]])
 
 
-def mobilenet_v1_base(inputs: Tensor, final_endpoint: str = "Conv2d_13_pointwise", min_depth: int = 8,
-                      depth_multiplier: float = 1.0, conv_defs=None, output_stride: Optional[int] = None,
-                      use_explicit_padding: bool = False, scope=None):
+def mobilenet_v1_base(
+    inputs: Tensor,
+    final_endpoint: str = "Conv2d_13_pointwise",
+    min_depth: int = 8,
+    depth_multiplier: float = 1.0,
+    conv_defs=None,
+    output_stride: int | None = None,
+    use_explicit_padding: bool = False,
+    scope=None,
+):
     """The MobileNet v1 body up to `final_endpoint`.
 
     Args:
@@ -80,10 +89,13 @@ def mobilenet_v1_base(inputs: Tensor, final_endpoint: str = "Conv2d_13_pointwise
       (net, end_points): the output of `final_endpoint` and every layer's output by its name.
     """
     if depth_multiplier <= 0:
-        raise InvalidArgumentError(f"mobilenet_v1: depth_multiplier is not greater than zero ({depth_multiplier})")
+        raise InvalidArgumentError(
+            f"mobilenet_v1: depth_multiplier is not greater than zero ({depth_multiplier})"
+        )
     if output_stride is not None and output_stride not in (8, 16, 32):
-        raise InvalidArgumentError(f"mobilenet_v1: only allowed output_stride values are 8, 16, 32, "
-                                   f"got {output_stride}")
+        raise InvalidArgumentError(
+            f"mobilenet_v1: only allowed output_stride values are 8, 16, 32, got {output_stride}"
+        )
     conv_defs = MOBILENETV1_CONV_DEFS if conv_defs is None else conv_defs
 
     def depth(d):
@@ -109,8 +121,15 @@ def mobilenet_v1_base(inputs: Tensor, final_endpoint: str = "Conv2d_13_pointwise
                 name = f"Conv2d_{i}"
                 if use_explicit_padding:
                     net = _fixed_padding(net, conv_def.kernel, layer_rate)
-                net = layers.conv2d(net, depth(conv_def.depth), conv_def.kernel, stride=layer_stride,
-                                    rate=layer_rate, normalizer_fn=layers.batch_norm, scope=name)
+                net = layers.conv2d(
+                    net,
+                    depth(conv_def.depth),
+                    conv_def.kernel,
+                    stride=layer_stride,
+                    rate=layer_rate,
+                    normalizer_fn=layers.batch_norm,
+                    scope=name,
+                )
                 end_points[name] = net
                 if name == final_endpoint:
                     return net, end_points
@@ -119,20 +138,31 @@ def mobilenet_v1_base(inputs: Tensor, final_endpoint: str = "Conv2d_13_pointwise
                 if use_explicit_padding:
                     net = _fixed_padding(net, conv_def.kernel, layer_rate)
                 # num_outputs=None: the depthwise convolution alone.
-                net = layers.separable_conv2d(net, None, conv_def.kernel, depth_multiplier=1, stride=layer_stride,
-                                              rate=layer_rate, normalizer_fn=layers.batch_norm, scope=name)
+                net = layers.separable_conv2d(
+                    net,
+                    None,
+                    conv_def.kernel,
+                    depth_multiplier=1,
+                    stride=layer_stride,
+                    rate=layer_rate,
+                    normalizer_fn=layers.batch_norm,
+                    scope=name,
+                )
                 end_points[name] = net
                 if name == final_endpoint:
                     return net, end_points
                 name = f"Conv2d_{i}_pointwise"
-                net = layers.conv2d(net, depth(conv_def.depth), [1, 1], stride=1, normalizer_fn=layers.batch_norm,
-                                    scope=name)
+                net = layers.conv2d(
+                    net, depth(conv_def.depth), [1, 1], stride=1, normalizer_fn=layers.batch_norm, scope=name
+                )
                 end_points[name] = net
                 if name == final_endpoint:
                     return net, end_points
             else:
-                raise InvalidArgumentError(f"mobilenet_v1: unknown convolution type {type(conv_def).__name__} "
-                                           f"for layer {i} (use Conv or DepthSepConv)")
+                raise InvalidArgumentError(
+                    f"mobilenet_v1: unknown convolution type {type(conv_def).__name__} "
+                    f"for layer {i} (use Conv or DepthSepConv)"
+                )
     raise InvalidArgumentError(f"mobilenet_v1: unknown final endpoint {final_endpoint!r}")
 
 
@@ -144,10 +174,20 @@ def _reduced_kernel_size_for_small_input(input_tensor: Tensor, kernel_size) -> l
     return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
 
 
-def mobilenet_v1(inputs: Tensor, num_classes: Optional[int] = 1000, dropout_keep_prob: float = 0.999,
-                 is_training: bool = True, min_depth: int = 8, depth_multiplier: float = 1.0, conv_defs=None,
-                 prediction_fn: Optional[Callable] = layers.softmax, spatial_squeeze: bool = True, reuse=None,
-                 scope: str = "MobilenetV1", global_pool: bool = False):
+def mobilenet_v1(
+    inputs: Tensor,
+    num_classes: int | None = 1000,
+    dropout_keep_prob: float = 0.999,
+    is_training: bool = True,
+    min_depth: int = 8,
+    depth_multiplier: float = 1.0,
+    conv_defs=None,
+    prediction_fn: Callable | None = layers.softmax,
+    spatial_squeeze: bool = True,
+    reuse=None,
+    scope: str = "MobilenetV1",
+    global_pool: bool = False,
+):
     """MobileNet v1 for classification: the body, a pool ('AvgPool_1a', a 7x7 VALID average pool reduced
     for small inputs, or with `global_pool` a mean to 1x1, 'global_pool'), dropout 'Dropout_1b' and the
     1x1 convolution 'Conv2d_1c_1x1' giving the logits, all under 'Logits'.
@@ -164,8 +204,9 @@ def mobilenet_v1(inputs: Tensor, num_classes: Optional[int] = 1000, dropout_keep
         variable_scope(scope, "MobilenetV1", [inputs], reuse=reuse) as sc,
         arg_scope([layers.batch_norm, layers.dropout], is_training=is_training),
     ):
-        net, end_points = mobilenet_v1_base(inputs, scope=sc, min_depth=min_depth,
-                                            depth_multiplier=depth_multiplier, conv_defs=conv_defs)
+        net, end_points = mobilenet_v1_base(
+            inputs, scope=sc, min_depth=min_depth, depth_multiplier=depth_multiplier, conv_defs=conv_defs
+        )
         with variable_scope("Logits"):
             if global_pool:
                 net = math_ops.reduce_mean(net, [1, 2], keepdims=True, name="global_pool")
@@ -177,8 +218,9 @@ def mobilenet_v1(inputs: Tensor, num_classes: Optional[int] = 1000, dropout_keep
             if not num_classes:
                 return net, end_points
             net = layers.dropout(net, keep_prob=dropout_keep_prob, scope="Dropout_1b")
-            logits = layers.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
-                                   scope="Conv2d_1c_1x1")
+            logits = layers.conv2d(
+                net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None, scope="Conv2d_1c_1x1"
+            )
             if spatial_squeeze:
                 logits = array_ops.squeeze(logits, [1, 2], name="SpatialSqueeze")
         end_points["Logits"] = logits
@@ -209,11 +251,16 @@ mobilenet_v1_050.__name__ = "mobilenet_v1_050"
 mobilenet_v1_025.__name__ = "mobilenet_v1_025"
 
 
-def mobilenet_v1_arg_scope(is_training: Optional[bool] = True, weight_decay: float = 0.00004, stddev: float = 0.09,
-                           regularize_depthwise: bool = False, batch_norm_decay: float = 0.9997,
-                           batch_norm_epsilon: float = 0.001,
-                           batch_norm_updates_collections=GraphKeys.UPDATE_OPS,
-                           normalizer_fn: Optional[Callable] = layers.batch_norm) -> dict:
+def mobilenet_v1_arg_scope(
+    is_training: bool | None = True,
+    weight_decay: float = 0.00004,
+    stddev: float = 0.09,
+    regularize_depthwise: bool = False,
+    batch_norm_decay: float = 0.9997,
+    batch_norm_epsilon: float = 0.001,
+    batch_norm_updates_collections=GraphKeys.UPDATE_OPS,
+    normalizer_fn: Callable | None = layers.batch_norm,
+) -> dict:
     """The arg_scope MobileNet v1 was trained with: conv2d and separable_conv2d with truncated-normal
     weights (`stddev`), relu6 and `normalizer_fn` (batch norm with gamma, decay 0.9997, epsilon 0.001;
     is_training set unless None); L2 weight decay on conv2d, and on the depthwise weights only with
@@ -237,6 +284,8 @@ def mobilenet_v1_arg_scope(is_training: Optional[bool] = True, weight_decay: flo
         ),
         arg_scope([layers.batch_norm], **bn_params),
         arg_scope([layers.conv2d], weights_regularizer=regularizer),
-        arg_scope([layers.separable_conv2d], weights_regularizer=regularizer if regularize_depthwise else None) as sc,
+        arg_scope(
+            [layers.separable_conv2d], weights_regularizer=regularizer if regularize_depthwise else None
+        ) as sc,
     ):
         return sc

@@ -13,7 +13,7 @@ requested output stride switches the following units to stride 1 with a growing 
 from __future__ import annotations
 
 import collections
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .. import layers, utils
 from ..arg_scope import add_arg_scope, arg_scope
@@ -31,7 +31,7 @@ class Block(collections.namedtuple("Block", ["scope", "unit_fn", "args"])):
     keyword arguments (depth, depth_bottleneck, stride) per unit of the block."""
 
 
-def subsample(inputs: Tensor, factor: int, scope: Optional[str] = None) -> Tensor:
+def subsample(inputs: Tensor, factor: int, scope: str | None = None) -> Tensor:
     """Keep every `factor`-th row and column (a 1x1 max pool of stride `factor`); `inputs` itself when
     `factor` is 1."""
     if factor == 1:
@@ -39,8 +39,9 @@ def subsample(inputs: Tensor, factor: int, scope: Optional[str] = None) -> Tenso
     return layers.max_pool2d(inputs, [1, 1], stride=factor, scope=scope)
 
 
-def conv2d_same(inputs: Tensor, num_outputs: int, kernel_size: int, stride: int, rate: int = 1,
-                scope: Optional[str] = None) -> Tensor:
+def conv2d_same(
+    inputs: Tensor, num_outputs: int, kernel_size: int, stride: int, rate: int = 1, scope: str | None = None
+) -> Tensor:
     """A strided convolution whose output equals a stride-1 'SAME' convolution followed by `subsample`.
 
     TF's 'SAME' padding with stride > 1 puts the extra pixel of an even padding at the end, which shifts
@@ -49,22 +50,33 @@ def conv2d_same(inputs: Tensor, num_outputs: int, kernel_size: int, stride: int,
     (k_eff = kernel_size + (kernel_size - 1) * (rate - 1)).
     """
     if stride == 1:
-        return layers.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate, padding="SAME", scope=scope)
+        return layers.conv2d(
+            inputs, num_outputs, kernel_size, stride=1, rate=rate, padding="SAME", scope=scope
+        )
     effective = kernel_size + (kernel_size - 1) * (rate - 1)
     before = (effective - 1) // 2
     after = effective - 1 - before
     padded = array_ops.pad(inputs, [[0, 0], [before, after], [before, after], [0, 0]])
-    return layers.conv2d(padded, num_outputs, kernel_size, stride=stride, rate=rate, padding="VALID", scope=scope)
+    return layers.conv2d(
+        padded, num_outputs, kernel_size, stride=stride, rate=rate, padding="VALID", scope=scope
+    )
 
 
 def _stride_error(output_stride) -> InvalidArgumentError:
-    return InvalidArgumentError(f"stack_blocks_dense: the target output_stride {output_stride} cannot be reached "
-                                "(it must be a product of the unit strides from the start)")
+    return InvalidArgumentError(
+        f"stack_blocks_dense: the target output_stride {output_stride} cannot be reached "
+        "(it must be a product of the unit strides from the start)"
+    )
 
 
 @add_arg_scope
-def stack_blocks_dense(net: Tensor, blocks, output_stride: Optional[int] = None,
-                       store_non_strided_activations: bool = False, outputs_collections=None) -> Tensor:
+def stack_blocks_dense(
+    net: Tensor,
+    blocks,
+    output_stride: int | None = None,
+    store_non_strided_activations: bool = False,
+    outputs_collections=None,
+) -> Tensor:
     """Apply the ResNet `blocks` in turn, with scopes `<block.scope>/unit_<i>`.
 
     `output_stride` (None: the nominal stride, the product of every unit's stride) is the ratio of input
@@ -107,10 +119,15 @@ def stack_blocks_dense(net: Tensor, blocks, output_stride: Optional[int] = None,
     return net
 
 
-def resnet_arg_scope(weight_decay: float = 0.0001, batch_norm_decay: float = 0.997,
-                     batch_norm_epsilon: float = 1e-5, batch_norm_scale: bool = True,
-                     activation_fn: Callable = math_ops.relu, use_batch_norm: bool = True,
-                     batch_norm_updates_collections=GraphKeys.UPDATE_OPS) -> dict:
+def resnet_arg_scope(
+    weight_decay: float = 0.0001,
+    batch_norm_decay: float = 0.997,
+    batch_norm_epsilon: float = 1e-5,
+    batch_norm_scale: bool = True,
+    activation_fn: Callable = math_ops.relu,
+    use_batch_norm: bool = True,
+    batch_norm_updates_collections=GraphKeys.UPDATE_OPS,
+) -> dict:
     """The arg_scope the ResNets were trained with: conv2d with L2 weight decay, He (variance scaling)
     initialisation, `activation_fn` and batch norm (decay 0.997, epsilon 1e-5, with gamma); max_pool2d
     with 'SAME' padding (pool1 then aligns features for dense prediction)."""

@@ -11,7 +11,6 @@ Dense prediction: `global_pool=False, output_stride=16` with inputs of size 32k 
 from __future__ import annotations
 
 import contextlib
-from typing import Optional
 
 from .. import layers, utils
 from ..arg_scope import add_arg_scope, arg_scope
@@ -24,10 +23,10 @@ __all__ = [
     "bottleneck",
     "resnet_arg_scope",
     "resnet_v1",
+    "resnet_v1_50",
     "resnet_v1_101",
     "resnet_v1_152",
     "resnet_v1_200",
-    "resnet_v1_50",
     "resnet_v1_block",
 ]
 
@@ -35,9 +34,16 @@ resnet_arg_scope = resnet_utils.resnet_arg_scope
 
 
 @add_arg_scope
-def bottleneck(inputs: Tensor, depth: int, depth_bottleneck: int, stride: int, rate: int = 1,
-               outputs_collections=None, scope: Optional[str] = None,
-               use_bounded_activations: bool = False) -> Tensor:
+def bottleneck(
+    inputs: Tensor,
+    depth: int,
+    depth_bottleneck: int,
+    stride: int,
+    rate: int = 1,
+    outputs_collections=None,
+    scope: str | None = None,
+    use_bounded_activations: bool = False,
+) -> Tensor:
     """The v1 bottleneck unit: relu(shortcut + conv3(conv2(conv1(x)))), batch norm after each convolution.
 
     conv1 is 1x1 to `depth_bottleneck`, conv2 3x3 with `stride` (and atrous `rate`), conv3 1x1 to `depth`
@@ -49,9 +55,14 @@ def bottleneck(inputs: Tensor, depth: int, depth_bottleneck: int, stride: int, r
         if depth == depth_in:
             shortcut = resnet_utils.subsample(inputs, stride, "shortcut")
         else:
-            shortcut = layers.conv2d(inputs, depth, [1, 1], stride=stride,
-                                     activation_fn=math_ops.relu6 if use_bounded_activations else None,
-                                     scope="shortcut")
+            shortcut = layers.conv2d(
+                inputs,
+                depth,
+                [1, 1],
+                stride=stride,
+                activation_fn=math_ops.relu6 if use_bounded_activations else None,
+                scope="shortcut",
+            )
         residual = layers.conv2d(inputs, depth_bottleneck, [1, 1], stride=1, scope="conv1")
         residual = resnet_utils.conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate, scope="conv2")
         residual = layers.conv2d(residual, depth, [1, 1], stride=1, activation_fn=None, scope="conv3")
@@ -72,8 +83,9 @@ def root_output_stride(output_stride, include_root_block: bool):
     return output_stride // 4
 
 
-def head(net: Tensor, end_points: dict, scope_name: str, num_classes, global_pool: bool,
-         spatial_squeeze: bool):
+def head(
+    net: Tensor, end_points: dict, scope_name: str, num_classes, global_pool: bool, spatial_squeeze: bool
+):
     """The classifier both ResNet versions share: optional global average pool ('pool5'), a 1x1 conv
     'logits' without normaliser or activation, the optional squeeze and the softmax 'predictions'."""
     if global_pool:
@@ -96,10 +108,19 @@ def batch_norm_training_scope(is_training):
     return arg_scope([layers.batch_norm], is_training=is_training)
 
 
-def resnet_v1(inputs: Tensor, blocks, num_classes: Optional[int] = None, is_training: Optional[bool] = True,
-              global_pool: bool = True, output_stride: Optional[int] = None, include_root_block: bool = True,
-              spatial_squeeze: bool = True, store_non_strided_activations: bool = False, reuse=None,
-              scope: Optional[str] = None):
+def resnet_v1(
+    inputs: Tensor,
+    blocks,
+    num_classes: int | None = None,
+    is_training: bool | None = True,
+    global_pool: bool = True,
+    output_stride: int | None = None,
+    include_root_block: bool = True,
+    spatial_squeeze: bool = True,
+    store_non_strided_activations: bool = False,
+    reuse=None,
+    scope: str | None = None,
+):
     """The ResNet v1 generator: root block, the `blocks`, then the classifier.
 
     Args:
@@ -124,7 +145,9 @@ def resnet_v1(inputs: Tensor, blocks, num_classes: Optional[int] = None, is_trai
     with variable_scope(scope, "resnet_v1", [inputs], reuse=reuse) as sc:
         collection = sc.original_name_scope + "_end_points"
         with (
-            arg_scope([layers.conv2d, bottleneck, resnet_utils.stack_blocks_dense], outputs_collections=collection),
+            arg_scope(
+                [layers.conv2d, bottleneck, resnet_utils.stack_blocks_dense], outputs_collections=collection
+            ),
             batch_norm_training_scope(is_training),
         ):
             net = inputs
@@ -144,8 +167,9 @@ def resnet_v1_block(scope: str, base_depth: int, num_units: int, stride: int) ->
     """A block of `num_units` v1 bottlenecks of output depth 4 * `base_depth`; only the last unit has
     `stride`."""
     unit = {"depth": base_depth * 4, "depth_bottleneck": base_depth, "stride": 1}
-    return resnet_utils.Block(scope, bottleneck, [dict(unit) for _ in range(num_units - 1)]
-                              + [dict(unit, stride=stride)])
+    return resnet_utils.Block(
+        scope, bottleneck, [dict(unit) for _ in range(num_units - 1)] + [dict(unit, stride=stride)]
+    )
 
 
 # Units per block of each depth (blocks 1-4 have base depths 64, 128, 256, 512).
@@ -157,50 +181,166 @@ def make_blocks(block_fn, layers_: int, depth_multiplier: float = 1, min_base_de
     `min_base_depth`); blocks 1-3 end with stride 2, block 4 with stride 1."""
     out = []
     for i, (units, base) in enumerate(zip(UNITS[layers_], (64, 128, 256, 512))):
-        out.append(block_fn(f"block{i + 1}", base_depth=max(int(base * depth_multiplier), min_base_depth),
-                            num_units=units, stride=2 if i < 3 else 1))
+        out.append(
+            block_fn(
+                f"block{i + 1}",
+                base_depth=max(int(base * depth_multiplier), min_base_depth),
+                num_units=units,
+                stride=2 if i < 3 else 1,
+            )
+        )
     return out
 
 
-def _resnet_v1_n(layers_, inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze,
-                 store_non_strided_activations, min_base_depth, depth_multiplier, reuse, scope):
+def _resnet_v1_n(
+    layers_,
+    inputs,
+    num_classes,
+    is_training,
+    global_pool,
+    output_stride,
+    spatial_squeeze,
+    store_non_strided_activations,
+    min_base_depth,
+    depth_multiplier,
+    reuse,
+    scope,
+):
     blocks = make_blocks(resnet_v1_block, layers_, depth_multiplier, min_base_depth)
-    return resnet_v1(inputs, blocks, num_classes, is_training, global_pool=global_pool,
-                     output_stride=output_stride, include_root_block=True, spatial_squeeze=spatial_squeeze,
-                     store_non_strided_activations=store_non_strided_activations, reuse=reuse, scope=scope)
+    return resnet_v1(
+        inputs,
+        blocks,
+        num_classes,
+        is_training,
+        global_pool=global_pool,
+        output_stride=output_stride,
+        include_root_block=True,
+        spatial_squeeze=spatial_squeeze,
+        store_non_strided_activations=store_non_strided_activations,
+        reuse=reuse,
+        scope=scope,
+    )
 
 
-def resnet_v1_50(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
-                 spatial_squeeze=True, store_non_strided_activations=False, min_base_depth=8,
-                 depth_multiplier=1, reuse=None, scope="resnet_v1_50"):
+def resnet_v1_50(
+    inputs,
+    num_classes=None,
+    is_training=True,
+    global_pool=True,
+    output_stride=None,
+    spatial_squeeze=True,
+    store_non_strided_activations=False,
+    min_base_depth=8,
+    depth_multiplier=1,
+    reuse=None,
+    scope="resnet_v1_50",
+):
     """ResNet-50 (3, 4, 6, 3 units); arguments and result as `resnet_v1`, base depths scaled by
     `depth_multiplier` with a floor of `min_base_depth`."""
-    return _resnet_v1_n(50, inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze,
-                        store_non_strided_activations, min_base_depth, depth_multiplier, reuse, scope)
+    return _resnet_v1_n(
+        50,
+        inputs,
+        num_classes,
+        is_training,
+        global_pool,
+        output_stride,
+        spatial_squeeze,
+        store_non_strided_activations,
+        min_base_depth,
+        depth_multiplier,
+        reuse,
+        scope,
+    )
 
 
-def resnet_v1_101(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
-                  spatial_squeeze=True, store_non_strided_activations=False, min_base_depth=8,
-                  depth_multiplier=1, reuse=None, scope="resnet_v1_101"):
+def resnet_v1_101(
+    inputs,
+    num_classes=None,
+    is_training=True,
+    global_pool=True,
+    output_stride=None,
+    spatial_squeeze=True,
+    store_non_strided_activations=False,
+    min_base_depth=8,
+    depth_multiplier=1,
+    reuse=None,
+    scope="resnet_v1_101",
+):
     """ResNet-101 (3, 4, 23, 3 units); see `resnet_v1_50`."""
-    return _resnet_v1_n(101, inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze,
-                        store_non_strided_activations, min_base_depth, depth_multiplier, reuse, scope)
+    return _resnet_v1_n(
+        101,
+        inputs,
+        num_classes,
+        is_training,
+        global_pool,
+        output_stride,
+        spatial_squeeze,
+        store_non_strided_activations,
+        min_base_depth,
+        depth_multiplier,
+        reuse,
+        scope,
+    )
 
 
-def resnet_v1_152(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
-                  store_non_strided_activations=False, spatial_squeeze=True, min_base_depth=8,
-                  depth_multiplier=1, reuse=None, scope="resnet_v1_152"):
+def resnet_v1_152(
+    inputs,
+    num_classes=None,
+    is_training=True,
+    global_pool=True,
+    output_stride=None,
+    store_non_strided_activations=False,
+    spatial_squeeze=True,
+    min_base_depth=8,
+    depth_multiplier=1,
+    reuse=None,
+    scope="resnet_v1_152",
+):
     """ResNet-152 (3, 8, 36, 3 units); see `resnet_v1_50`."""
-    return _resnet_v1_n(152, inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze,
-                        store_non_strided_activations, min_base_depth, depth_multiplier, reuse, scope)
+    return _resnet_v1_n(
+        152,
+        inputs,
+        num_classes,
+        is_training,
+        global_pool,
+        output_stride,
+        spatial_squeeze,
+        store_non_strided_activations,
+        min_base_depth,
+        depth_multiplier,
+        reuse,
+        scope,
+    )
 
 
-def resnet_v1_200(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
-                  store_non_strided_activations=False, spatial_squeeze=True, min_base_depth=8,
-                  depth_multiplier=1, reuse=None, scope="resnet_v1_200"):
+def resnet_v1_200(
+    inputs,
+    num_classes=None,
+    is_training=True,
+    global_pool=True,
+    output_stride=None,
+    store_non_strided_activations=False,
+    spatial_squeeze=True,
+    min_base_depth=8,
+    depth_multiplier=1,
+    reuse=None,
+    scope="resnet_v1_200",
+):
     """ResNet-200 (3, 24, 36, 3 units); see `resnet_v1_50`."""
-    return _resnet_v1_n(200, inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze,
-                        store_non_strided_activations, min_base_depth, depth_multiplier, reuse, scope)
+    return _resnet_v1_n(
+        200,
+        inputs,
+        num_classes,
+        is_training,
+        global_pool,
+        output_stride,
+        spatial_squeeze,
+        store_non_strided_activations,
+        min_base_depth,
+        depth_multiplier,
+        reuse,
+        scope,
+    )
 
 
 for _f in (resnet_v1_50, resnet_v1_101, resnet_v1_152, resnet_v1_200):
