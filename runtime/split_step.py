@@ -199,14 +199,14 @@ class SplitStep:
             self._run_grads(feeds)
             n = self.comm.size
             if n > 1:
-                if self.opt.update_ops == "chief" and self.bn_views:
+                chief_bn = self.opt.update_ops == "chief" and self.bn_views
+                if chief_bn:
                     bn = self._bucket[self.n_grad:-1].copy()
-                    self.comm.allreduce_(self._bucket)
                     self.comm.broadcast_(bn, root=0)
-                    self._bucket[self.n_grad:-1] = bn * np.float32(n)
-                else:
-                    self.comm.allreduce_(self._bucket)
+                self.comm.allreduce_(self._bucket)
                 self._bucket *= np.float32(1.0 / n)
+                if chief_bn:  # rank 0's moving statistics, as model_deploy took UPDATE_OPS from the first clone
+                    self._bucket[self.n_grad:-1] = bn
                 for view, var in zip(self.bn_views, self.bn_vars):
                     sess.set_variable_value(var, view)
             loss = np.float32(self.loss_view)

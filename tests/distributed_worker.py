@@ -42,7 +42,7 @@ def data(step: int, batch_norm_twin: bool = False):
     return x, y
 
 
-def build(opt_name: str, bn: bool, clip: float, world: int):
+def build(opt_name: str, bn: bool, clip: float, world: int, update_ops: str = "mean"):
     """A small MLP with L2 regularisation; returns (graph, x, y, train_op, sync optimizer or None)."""
     g = slim.Graph()
     with g.as_default():
@@ -57,7 +57,7 @@ def build(opt_name: str, bn: bool, clip: float, world: int):
         opt = OPTIMIZERS[opt_name]()
         sync = None
         if world:
-            opt = sync = slim.train.SyncReplicasOptimizer(opt, world, world)
+            opt = sync = slim.train.SyncReplicasOptimizer(opt, world, world, update_ops=update_ops)
         train_op = slim.learning.create_train_op(slim.losses.get_total_loss(), opt, clip_gradient_norm=clip)
     return g, x, y, train_op, sync
 
@@ -67,14 +67,14 @@ def variables(g) -> dict:
 
 
 def train_case(opt_name, bn, clip, logdir, comm, steps=STEPS, twin=False, kill_at=None, save_every_step=False,
-               session_out=None, raise_at=None, end_at=None):
+               session_out=None, raise_at=None, end_at=None, update_ops="mean", first_half=False):
     """Train on this rank's slices (comm None: one process on whole batches, the fused step)."""
     world = comm.size if comm is not None else 0
     rank = comm.rank if comm is not None else 0
-    g, x, y, train_op, sync = build(opt_name, bn, clip, world)
+    g, x, y, train_op, sync = build(opt_name, bn, clip, world, update_ops)
     ckpt = latest_checkpoint(logdir) if logdir else None
     state = {"step": int(ckpt.rsplit("-", 1)[1]) if ckpt else 0}
-    per = GLOBAL_BATCH // (world or 1)
+    per = GLOBAL_BATCH // (world or (2 if first_half else 1))  # first_half: one process on rank 0's slice
 
     def feed_fn():
         if kill_at is not None and state["step"] == kill_at:
@@ -246,6 +246,8 @@ def main(argv):
         res = train_case("momentum", True, 0.0, None, comm, steps=1)  # distinct halves: moving stats averaged
         out.update({f"bn1/{k}": v for k, v in res.items()})
         out.update({f"provider/{k}": v for k, v in provider_case(comm).items()})
+        res = train_case("momentum", True, 0.0, None, comm, steps=1, update_ops="chief")
+        out.update({f"bnchief/{k}": v for k, v in res.items()})
     elif case == "momentum":
         out.update(train_case("momentum", False, 0.5, None, comm))
     elif case == "provider":

@@ -166,6 +166,10 @@ def test_two_ranks_equal_one_process_on_the_whole_batch(tmp_path):
     ref = W.train_case("momentum", True, 0.0, None, None, steps=1)
     np.testing.assert_allclose(r0["bn1/fc1/BatchNorm/moving_mean"], ref["fc1/BatchNorm/moving_mean"], atol=1e-6)
     assert np.abs(ref["fc1/BatchNorm/moving_mean"]).max() > 1e-3
+    # update_ops='chief': the moving statistics are rank 0's (as model_deploy's first clone)
+    ref = W.train_case("momentum", True, 0.0, None, None, steps=1, first_half=True)
+    for k in ("fc1/BatchNorm/moving_mean", "fc1/BatchNorm/moving_variance"):
+        np.testing.assert_allclose(r0["bnchief/" + k], ref[k], rtol=0, atol=1e-6, err_msg=k)
     # DatasetDataProvider(num_shards=2, shard_index=rank) + slim.train.batch, no feed_dict
     ref = W.provider_case(None)
     assert ref["global_step"] == 4
