@@ -141,6 +141,20 @@ def test_convert_command_line(tmp_path, capsys):
     assert ds.num_samples == 2 and ds.num_classes == 2 and len(list(ds.iterate())) == 2
 
 
+def test_convert_image_folder_rejects_a_damaged_image(tmp_path):
+    src = str(tmp_path / "src")
+    _make_image_folder(src, classes=("a",), per_class=1)
+    good = open(os.path.join(src, "a", "a_0.png"), "rb").read()
+    with open(os.path.join(src, "a", "broken.png"), "wb") as f:
+        f.write(good[: len(good) // 2])
+    with pytest.raises(DataLossError, match=r"image '.*broken\.png' cannot be decoded"):
+        datasets.convert_image_folder(src, str(tmp_path / "out"), "x", num_shards=1)
+    with pytest.raises(InvalidArgumentError, match="num_shards"):
+        datasets.convert_image_folder(src, str(tmp_path / "out"), "x", num_shards=0)
+    with pytest.raises(NotFoundError, match="no-src"):
+        datasets.convert_image_folder(str(tmp_path / "no-src"), str(tmp_path / "out"), "x")
+
+
 def test_cifar10_layout_written_by_hand(tmp_path):
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)

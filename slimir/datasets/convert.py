@@ -48,8 +48,8 @@ def _inspect_image(path: str) -> tuple:
         data = f.read()
     try:
         with PILImage.open(io.BytesIO(data)) as im:
-            im.verify()
             fmt, (width, height) = im.format, im.size
+            im.load()  # a full decode: truncated or damaged files fail here, not in training
     except Exception as e:  # Pillow raises many kinds for damaged files
         raise DataLossError(f"image {path!r} cannot be decoded: {e}") from None
     if fmt not in _PIL_FORMATS:
