@@ -99,6 +99,59 @@ def node_placement(sess: "Session", fetches, feed_dict: Optional[dict] = None) -
     return out
 
 
+def cuda_compatible(model) -> int:
+    """Rewrite in place the ops ONNX Runtime's CUDA provider has no kernel for, so no node falls back to the
+    CPU: MaxUnpool (slimir's max-pool gradient for non-overlapping windows) becomes a ScatterElements into
+    zeros of the output's size (MaxPool's indices address the flattened tensor; they are unique when the
+    windows do not overlap). Same values. Returns the number of nodes rewritten."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    types: dict = {}
+
+    def elem_type(name):
+        if not types:
+            inferred = onnx.shape_inference.infer_shapes(model)
+            for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+                types[vi.name] = vi.type.tensor_type.elem_type
+            types.setdefault("", 0)
+        return types.get(name, 0)
+
+    new_nodes, n = [], 0
+    for node in model.graph.node:
+        if node.op_type != "MaxUnpool" or node.domain not in ("", "ai.onnx") or len(node.input) < 3 \
+                or not node.input[2]:
+            new_nodes.append(node)
+            continue
+        n += 1
+        x, idx, shape = node.input[:3]
+        base = (node.name or "MaxUnpool") + f"/as_scatter_{n}"
+        flat = base + "/flat"
+        model.graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), flat))
+        t = lambda k: f"{base}/{k}"  # noqa: E731
+        et = elem_type(x)
+        zero = np.zeros(1, helper.tensor_dtype_to_np_dtype(et) if et else np.float32)
+        new_nodes += [
+            helper.make_node("Reshape", [x, flat], [t("updates")], name=t("Reshape")),
+            helper.make_node("Reshape", [idx, flat], [t("indices")], name=t("Reshape_1")),
+            helper.make_node("ReduceProd", [shape], [t("size")], name=t("ReduceProd"), keepdims=1),
+            helper.make_node("ConstantOfShape", [t("size")], [t("zeros" if et else "zeros_f")],
+                             name=t("ConstantOfShape"), value=numpy_helper.from_array(zero)),
+        ]
+        if not et:  # element type unknown statically: cast to the updates' type at run time
+            new_nodes.append(helper.make_node("CastLike", [t("zeros_f"), t("updates")], [t("zeros")],
+                                              name=t("CastLike")))
+        new_nodes += [
+            helper.make_node("ScatterElements", [t("zeros"), t("indices"), t("updates")], [t("scattered")],
+                             name=t("ScatterElements"), axis=0),
+            helper.make_node("Reshape", [t("scattered"), shape], list(node.output[:1]), name=t("Reshape_2")),
+        ]
+    if n:
+        del model.graph.node[:]
+        model.graph.node.extend(new_nodes)
+    return n
+
+
 def cpu_fallbacks(placement: list, provider: str = CUDA) -> list:
     """The nodes of `placement` not run by `provider`, except the integer shape computations ONNX Runtime
     keeps on the CPU on purpose (every output int64/int32/bool)."""
@@ -464,6 +517,8 @@ class Session:
                 low = self._lower_optimized(tensors, ops, feeds)
         if not low.outputs:
             return _Compiled(low, None)
+        if CUDA in self.providers:
+            cuda_compatible(low.model)
         return _Compiled(low, ort_session(low.model, self.providers, self._options))
 
     def _lower_optimized(self, tensors: list, ops: list, feeds: list) -> Lowered:

@@ -238,3 +238,31 @@ def test_cuda_train_step_has_no_cpu_fallback(kind):
         placement = S.node_placement(sess, train_op, {images: x, labels: y})
     assert placement
     assert S.cpu_fallbacks(placement, S.CUDA) == []
+
+
+@pytest.mark.parametrize("kind", ["lenet", "cifarnet"])
+def test_cuda_compatible_rewrites_maxunpool_with_the_same_values(kind):
+    """MaxUnpool has no CUDA kernel: CUDA sessions compile the max-pool gradient as ScatterElements."""
+    import onnx
+
+    g, images, labels, logits, train_op = _net(kind)
+    sess = slim.Session(graph=g)
+    (x, y), = _batches(kind, 1)
+    with g.as_default():
+        sess.run(slim.global_variables_initializer())
+        sess.run(train_op, {images: x, labels: y})
+    comp = next(c for c in sess._cache.values() if c.sess is not None)
+    model = comp.lowered.model
+    assert any(n.op_type == "MaxUnpool" for n in model.graph.node)
+    rewritten = onnx.ModelProto()
+    rewritten.CopyFrom(model)
+    assert S.cuda_compatible(rewritten) == 2  # the two pools of both nets
+    assert not any(n.op_type in ("MaxUnpool", "CastLike") for n in rewritten.graph.node)
+    onnx.checker.check_model(rewritten, full_check=True)
+    feeds = {}
+    for i, t in zip(comp.sess.get_inputs(), comp.lowered.feeds + comp.lowered.variables):
+        feeds[i.name] = {images: x, labels: y}.get(t) if t in (images, labels) else sess.variable_value(t)
+    want = comp.sess.run(None, feeds)
+    got = ort.InferenceSession(rewritten.SerializeToString(), providers=[S.CPU]).run(None, feeds)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
