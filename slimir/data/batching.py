@@ -282,6 +282,7 @@ class _RunState:
         self.cond = threading.Condition()
 
     def work(self) -> None:
+        """Evaluate chunks of consecutive examples (fewer thread hand-offs than one at a time)."""
         pipe, stop = self.pipe, self.run.stop_event
         while not stop.is_set():
             try:
@@ -290,21 +291,29 @@ class _RunState:
                 continue
             if item is None:
                 return
-            seq, (epoch, index, root) = item
-            try:
-                values = evaluate(pipe.tensors, epoch, index, self.src_seed, root)
-                res = ("ok", values)
-            except _NodeFailure as f:
-                res = ("err", pipeline_error(pipe.name, f"{f.tensor.name} on {pipe.source.describe(index)}", f.exc))
-            except Exception as e:  # noqa: BLE001 - every failure goes to the main thread
-                res = ("err", pipeline_error(pipe.name, f"reading {pipe.source.describe(index)}", e))
+            seq, chunk = item
+            out = []
+            for epoch, index, root in chunk:
+                try:
+                    values = evaluate(pipe.tensors, epoch, index, self.src_seed, root)
+                    out.append(("ok", self._examples(values, index)))
+                    continue
+                except _NodeFailure as f:
+                    err = pipeline_error(pipe.name, f"{f.tensor.name} on {pipe.source.describe(index)}", f.exc)
+                except SlimirError as e:  # shapes/dtypes that do not fit the batch
+                    err = pipeline_error(pipe.name, f"batching {pipe.source.describe(index)}", e)
+                except Exception as e:  # noqa: BLE001 - every failure goes to the main thread
+                    err = pipeline_error(pipe.name, f"reading {pipe.source.describe(index)}", e)
+                out.append(("err", err))
+                break
             with self.cond:
-                self.results[seq] = (index, res)
+                self.results[seq] = out
                 self.cond.notify_all()
 
     def assemble(self) -> None:
         pipe, run, stop = self.pipe, self.run, self.run.stop_event
-        window = max(4, 2 * pipe.num_threads) + pipe.batch_size
+        chunk_size = max(1, min(8, pipe.batch_size // pipe.num_threads))
+        window = 2 * pipe.num_threads + max(1, pipe.batch_size // chunk_size)  # chunks in flight
         pending: list = []  # examples waiting for a batch
         shuffle_buf: list = []
         tasks = None
@@ -315,17 +324,20 @@ class _RunState:
             read_error = None
             while not stop.is_set():
                 while not exhausted and submitted - collected < window:
-                    try:
-                        t = next(tasks)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    except Exception as e:  # noqa: BLE001 - a reader failed (DataLossError names file/record):
-                        read_error = e  # the examples read before it still make their batches
-                        exhausted = True
-                        break
-                    self.tasks.put((submitted, t))
-                    submitted += 1
+                    chunk = []
+                    while len(chunk) < chunk_size:
+                        try:
+                            chunk.append(next(tasks))
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        except Exception as e:  # noqa: BLE001 - a reader failed (DataLossError names the record):
+                            read_error = e  # the examples read before it still make their batches
+                            exhausted = True
+                            break
+                    if chunk:
+                        self.tasks.put((submitted, chunk))
+                        submitted += 1
                 if collected == submitted:
                     break
                 with self.cond:
@@ -333,27 +345,23 @@ class _RunState:
                         self.cond.wait(_POLL)
                     if stop.is_set():
                         return
-                    index, res = self.results.pop(collected)
+                    out = self.results.pop(collected)
                 collected += 1
-                if res[0] == "err":
-                    run.put(("error", res[1]))
-                    return
-                try:
-                    examples = self._examples(res[1], index)
-                except SlimirError as e:
-                    run.put(("error", pipeline_error(pipe.name, f"batching {pipe.source.describe(index)}", e)))
-                    return
-                for ex in examples:
-                    if pipe.shuffle:
-                        shuffle_buf.append(ex)
-                        if len(shuffle_buf) > pipe.min_after_dequeue:
-                            pending.append(self._take(shuffle_buf))
-                    else:
-                        pending.append(ex)
-                    if len(pending) == pipe.batch_size:
-                        if not run.put(("batch", pipe.stack(pending))):
-                            return
-                        pending = []
+                for kind, payload in out:
+                    if kind == "err":
+                        run.put(("error", payload))
+                        return
+                    for ex in payload:
+                        if pipe.shuffle:
+                            shuffle_buf.append(ex)
+                            if len(shuffle_buf) > pipe.min_after_dequeue:
+                                pending.append(self._take(shuffle_buf))
+                        else:
+                            pending.append(ex)
+                        if len(pending) == pipe.batch_size:
+                            if not run.put(("batch", pipe.stack(pending))):
+                                return
+                            pending = []
             if stop.is_set():
                 return
             if read_error is not None:
