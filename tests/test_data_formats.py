@@ -130,6 +130,7 @@ def test_tfrecord_compressed_round_trip(tmp_path, compression):
     assert list(tfrecord.tf_record_iterator(path, compression)) == []  # an empty file holds no records
     with pytest.raises(InvalidArgumentError, match="BZIP"):
         tfrecord.TFRecordOptions("BZIP")
+    assert tfrecord.TFRecordOptions(2).compression_type == "GZIP"  # TF 1.x's enum value
 
 
 def test_tfrecord_writer_publishes_only_on_close(tmp_path):

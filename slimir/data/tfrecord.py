@@ -63,6 +63,8 @@ def _compression_name(value) -> str:
         return value.compression_type
     if isinstance(value, str) and value.upper() in ("", "NONE", "ZLIB", "GZIP"):
         return "" if value.upper() == "NONE" else value.upper()
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1, 2):
+        return ("", "ZLIB", "GZIP")[value]  # TF 1.x's TFRecordCompressionType enum values
     raise InvalidArgumentError(
         f"unknown TFRecord compression {value!r}; use None, '', 'ZLIB', 'GZIP' or a TFRecordOptions"
     )
@@ -282,11 +284,13 @@ class TFRecordWriter:
         self.num_records = 0
 
     def write(self, record: bytes) -> None:
-        """Append one record (bytes-like; a protobuf message is serialized first)."""
+        """Append one record (bytes-like; str is UTF-8 encoded, a protobuf message serialized)."""
         if self.closed:
             raise InvalidArgumentError(f"TFRecordWriter for {self.path!r} is closed")
         if hasattr(record, "SerializeToString"):
             record = record.SerializeToString()
+        elif isinstance(record, str):
+            record = record.encode("utf-8")
         framed = encode_record(record)
         if self._f is None:
             self._raw.write(self._z.compress(framed))
