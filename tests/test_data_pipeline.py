@@ -692,3 +692,27 @@ def test_random_preprocessing_on_provider_items_is_thread_count_independent():
     np.testing.assert_array_equal(la, np.arange(6))
     np.testing.assert_array_equal(a, b)
     assert np.all(np.abs(a) <= 1.0) and not np.allclose(a, a2)  # [-1, 1]; the next epoch draws new crops
+
+
+def test_parallel_read_gives_keys_and_serialized_records(tmp_path):
+    from slimir.data.example import example_to_dict
+
+    paths = [str(tmp_path / f"part-{i}.tfrecord") for i in range(2)]
+    for i, p in enumerate(paths):
+        _write_tfrecord(p, 3 + i)
+    with slim.Graph().as_default():
+        key, value = slim.data.parallel_read(str(tmp_path / "part-*.tfrecord"), slim.data.TFRecordReader,
+                                             num_epochs=1, shuffle=False)
+        assert key.dtype is slim.data.string and value.dtype is slim.data.string
+        y = value.map(lambda v: np.int64(example_to_dict(v)["y"][0]), shape=[], dtype=slim.int64)
+        with slim.Session() as sess:
+            got = []
+            while True:
+                try:
+                    got.append(sess.run([key, y]))
+                except OutOfRangeError:
+                    break
+    assert [k for k, _ in got] == [f"{paths[0]}:{i}" for i in range(3)] + [f"{paths[1]}:{i}" for i in range(4)]
+    assert [int(v) for _, v in got] == [0, 1, 2, 0, 1, 2, 3]
+    with pytest.raises(slim.errors.NotFoundError, match="nothing-here"):
+        slim.data.parallel_read(str(tmp_path / "nothing-here-*"), slim.data.TFRecordReader)
