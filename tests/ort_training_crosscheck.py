@@ -196,7 +196,16 @@ def builtin_loss_check(art_dir: str, data) -> dict:
         built = [float(sess.run(train_op, {images: x, labels: y})) for x, y in data[:5]]
     trainer = ort_training.OrtTrainer(fwd, slim.train.GradientDescentOptimizer(0.05), art_dir)
     losses = [trainer.step({images: x, "labels": y}) for x, y in data[:5]]
-    return {"builtin": built, "ort": losses, "inputs": sorted(trainer.input_names)}
+    errors = {}
+    x, y = data[0]
+    for key, feed in (("shape", {images: x[:, :14], "labels": y}), ("missing", {images: x}),
+                      ("nan", {images: np.full_like(x, np.nan), "labels": y})):
+        try:
+            trainer.step(feed)
+            errors[key] = None
+        except Exception as e:  # noqa: BLE001 - the type and message are what is checked
+            errors[key] = [type(e).__name__, str(e)]
+    return {"builtin": built, "ort": losses, "inputs": sorted(trainer.input_names), "errors": errors}
 
 
 def main(out_dir: str) -> None:

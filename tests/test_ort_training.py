@@ -296,3 +296,10 @@ def test_crosscheck_ort_builtin_cross_entropy_loss(crosscheck):
     assert bl["inputs"] == ["images", "labels"]  # ORT's loss block adds the labels input
     np.testing.assert_allclose(bl["ort"], bl["builtin"], rtol=1e-3)
     assert len(bl["ort"]) == 5
+
+
+def test_crosscheck_bad_input_gets_slimir_errors(crosscheck):
+    err = crosscheck["builtin_loss"]["errors"]
+    assert err["shape"][0] == "FeedError" and "expects shape [None, 28, 28, 1], got [16, 14, 28, 1]" in err["shape"][1]
+    assert err["missing"][0] == "FeedError" and "labels" in err["missing"][1]
+    assert err["nan"][0] == "NumericsError" and "not updated" in err["nan"][1]
