@@ -386,6 +386,8 @@ def test_tensor_handlers_fixed_varlen_shapes_and_boxes():
     assert v_or_m.tolist() == [7, 8, 9] and total == 45.0
     no_v = ex_mod.example_from_dict({"m": [0.0] * 6, "h": 1, "w": 0, "flat": np.zeros(0, np.float32)})
     assert decoder.decode(no_v, ["v", "v_or_m", "grid"])[1].shape == (2, 3)  # empty VarLen -> backup
+    as_dict = {"m": np.zeros((2, 3)), "v": [], "h": 1, "w": 1, "flat": [2.5]}  # a dict record, empty int list
+    assert [x.tolist() for x in decoder.decode(as_dict, ["v", "grid"])] == [[], [[2.5]]]
     assert decoder.list_items() == ["m", "v", "grid", "text", "boxes", "v_or_m", "sum"]
     with pytest.raises(InvalidArgumentError, match=r"rec:0: feature 'h' is required"):
         decoder.decode(ex_mod.example_from_dict({"m": [0.0] * 6}), ["grid"], record_key="rec:0")

@@ -174,6 +174,8 @@ def _values_of(raw, kind: str, key: str, where: str) -> np.ndarray:
             out[i] = v
         return out
     arr = np.asarray(raw)
+    if arr.size == 0:
+        return np.empty(0, dtype=_NP[kind])
     if arr.dtype.kind not in "biuf" or (kind == "int64" and arr.dtype.kind == "f"):
         raise DTypeError(f"{where}: feature {key!r} holds {arr.dtype} values, its spec wants {kind}")
     return arr.reshape(-1).astype(_NP[kind], copy=False)
