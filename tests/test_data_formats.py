@@ -519,3 +519,37 @@ def test_sparse_tensor_handler():
     assert dense.tolist() == [-1.0, 2.0, -1.0, -1.0, 0.5]
     with pytest.raises(ShapeError, match=r"item 'bad': sparse indices outside the dense shape \[2\]"):
         decoder.decode(record, ["bad"])
+
+
+def test_indexed_tfrecord_reader_random_access(tmp_path):
+    records = [bytes([i]) * (i * 37) for i in range(8)]
+    path = _write(tmp_path / "idx.tfrecord", records)
+    reader = readers.IndexedTFRecordReader()
+    assert reader.num_records(path) == 8
+    assert [reader.read_record(path, i) for i in (5, 0, 7, 3)] == [
+        records[5],
+        records[0],
+        records[7],
+        records[3],
+    ]
+    with pytest.raises(InvalidArgumentError, match="record 8 out of range"):
+        reader.read_record(path, 8)
+    raw = bytearray(open(path, "rb").read())
+    offset_3 = sum(16 + len(r) for r in records[:3])
+    raw[offset_3 + 12] ^= 0xFF  # record 3's first data byte
+    with open(path, "wb") as f:
+        f.write(raw)
+    fresh = readers.IndexedTFRecordReader()
+    assert fresh.num_records(path) == 8  # the index reads headers only
+    with pytest.raises(
+        DataLossError, match=rf"idx\.tfrecord': record 3 \(byte offset {offset_3}\).*data's CRC"
+    ):
+        fresh.read_record(path, 3)
+    skipping = readers.IndexedTFRecordReader(skip_corrupt=True)
+    assert skipping.num_records(path) == 7 and skipping.num_skipped == 1
+    assert [skipping.read_record(path, i) for i in range(7)] == records[:3] + records[4:]
+    raw[offset_3 + 3] ^= 0xFF  # now record 3's length field
+    with open(path, "wb") as f:
+        f.write(raw)
+    with pytest.raises(DataLossError, match="record 3 .*length's CRC"):
+        readers.IndexedTFRecordReader().num_records(path)

@@ -15,7 +15,7 @@ from .data_decoder import DataDecoder  # noqa: F401
 from .dataset import Dataset  # noqa: F401
 from .example import (BytesList, Example, Feature, FeatureList, FeatureLists, Features, FloatList,  # noqa: F401
                       Int64List, SequenceExample, example_from_dict, example_to_dict)
-from .readers import ImageFolderReader, NumpyReader, Reader, TFRecordReader  # noqa: F401
+from .readers import ImageFolderReader, IndexedTFRecordReader, NumpyReader, Reader, TFRecordReader  # noqa: F401
 from .tfexample_decoder import (DictDecoder, FixedLenFeature, FixedLenSequenceFeature, TFExampleDecoder,  # noqa: F401
                                 TFSequenceExampleDecoder, VarLenFeature)
 from .tfrecord import TFRecordOptions, TFRecordWriter, tf_record_iterator  # noqa: F401

@@ -7,6 +7,7 @@ records; readers that can also `read_record(source, i)` give random access (exac
 shared between threads.
 
     TFRecordReader      TFRecord files -> serialized tf.train.Example bytes
+    IndexedTFRecordReader   the same, with random access (exact shuffling, reads from several threads)
     NumpyReader         dicts of equal-length arrays, or .npz files -> {name: row} dicts
     ImageFolderReader   root/<class>/<image> folders -> {'image/encoded', 'image/format', ...} dicts
 """
@@ -20,12 +21,14 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from ..crc32c import masked_crc32c
 from ..errors import DataLossError, InvalidArgumentError, NotFoundError
 from .tfrecord import OptionsLike, TFRecordIterator
 
 __all__ = [
     "Reader",
     "TFRecordReader",
+    "IndexedTFRecordReader",
     "NumpyReader",
     "ImageFolderReader",
     "make_reader",
@@ -120,6 +123,89 @@ class TFRecordReader(Reader):
     def num_records(self, source) -> int:
         it = TFRecordIterator(source, self.options, skip_corrupt=self.skip_corrupt)
         return sum(1 for _ in it)
+
+
+class IndexedTFRecordReader(TFRecordReader):
+    """TFRecord files with random access (`num_records`, `read_record`), so a data provider can shuffle the
+    records exactly and read them from several threads.
+
+    The first use of a file indexes it: its record headers are scanned (their length CRCs checked), or, with
+    `skip_corrupt=True`, every record is verified and corrupt ones are left out of the index (counted as in
+    `TFRecordReader`). `read_record` then reads one record at its offset and checks its data CRC. Uncompressed
+    files only.
+    """
+
+    def __init__(
+        self, skip_corrupt: bool = False, on_corrupt: Optional[Callable[[str, int, int, str], None]] = None
+    ):
+        super().__init__(None, skip_corrupt, on_corrupt)
+        self._index: dict = {}  # path -> int64 array [n, 3]: header offset, data length, record number
+
+    def _entries(self, path: str) -> np.ndarray:
+        with self._lock:
+            entries = self._index.get(path)
+        if entries is None:
+            entries = self._scan(path) if not self.skip_corrupt else self._verify(path)
+            with self._lock:
+                self._index[path] = entries
+        return entries
+
+    def _verify(self, path: str) -> np.ndarray:
+        it = TFRecordIterator(path, None, skip_corrupt=True, on_corrupt=self._note)
+        rows = [(it.offset, len(data), it.index) for data in it]
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+    def _scan(self, path: str) -> np.ndarray:
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"TFRecord file {path!r} does not exist") from None
+        size = os.fstat(f.fileno()).st_size
+        rows, offset, index = [], 0, 0
+        with f:
+            while offset < size:
+                f.seek(offset)
+                header = f.read(12)
+                where = f"TFRecord file {path!r}: record {index} (byte offset {offset})"
+                if len(header) < 12:
+                    raise DataLossError(f"{where}: truncated record header ({len(header)} of 12 bytes)")
+                length = int.from_bytes(header[:8], "little")
+                if masked_crc32c(header[:8]) != int.from_bytes(header[8:], "little"):
+                    raise DataLossError(f"{where}: the length's CRC does not match (corrupt length field)")
+                if offset + 16 + length > size:
+                    raise DataLossError(
+                        f"{where}: truncated record: expected {length} data bytes + 4 CRC bytes"
+                    )
+                rows.append((offset, length, index))
+                offset += 16 + length
+                index += 1
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+    def num_records(self, source) -> int:
+        return len(self._entries(os.fspath(source)))
+
+    def read_record(self, source, index: int) -> bytes:
+        """The data of the `index`-th (indexed) record of `source`, its CRC checked."""
+        path = os.fspath(source)
+        entries = self._entries(path)
+        if not 0 <= index < len(entries):
+            raise InvalidArgumentError(
+                f"TFRecord file {path!r}: record {index} out of range (it has {len(entries)})"
+            )
+        offset, length, number = (int(v) for v in entries[index])
+        try:
+            with open(path, "rb") as f:  # opened per read: ~10 us, no shared file state between threads
+                f.seek(offset + 12)
+                body = f.read(length + 4)
+        except FileNotFoundError:
+            raise NotFoundError(f"TFRecord file {path!r} disappeared after it was indexed") from None
+        where = f"TFRecord file {path!r}: record {number} (byte offset {offset})"
+        if len(body) < length + 4:
+            raise DataLossError(f"{where}: truncated record (the file changed after it was indexed?)")
+        data = body[:length]
+        if masked_crc32c(data) != int.from_bytes(body[length:], "little"):
+            raise DataLossError(f"{where}: the data's CRC does not match ({length} bytes)")
+        return data
 
 
 def _rows(arrays: Mapping[str, object], name: str) -> tuple:

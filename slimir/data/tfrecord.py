@@ -143,6 +143,7 @@ class TFRecordIterator:
         self.num_skipped = 0
         self.skipped: list = []
         self.index = -1  # index in the file of the record last yielded (skipped records count)
+        self.offset = -1  # byte offset of that record's header (in the inflated stream if compressed)
         self._gen = None
 
     def __iter__(self) -> "TFRecordIterator":
@@ -220,7 +221,7 @@ class TFRecordIterator:
                     self._corrupt(index, offset, f"the data's CRC does not match ({length} bytes)", False)
                 else:
                     self.num_records += 1
-                    self.index = index
+                    self.index, self.offset = index, offset
                     yield data
                 index += 1
                 offset += 16 + length
