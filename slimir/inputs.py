@@ -24,7 +24,7 @@ class InputBinding:
         self.tensors = list(tensors)
         self.source = source
         # a slim.data pipeline (threads per session: next_batch/start/stop), or any iterable
-        self._pipeline = source if callable(getattr(source, "next_batch", None)) else None
+        self._pipeline = source if getattr(source, "_slimir_pipeline", False) else None
         self._it = None if self._pipeline is not None else iter(source)
 
     def next_feed(self, session=None) -> dict:

@@ -59,6 +59,7 @@ class Pipeline:
     """
 
     depth = 0
+    _slimir_pipeline = True  # what slimir.inputs.InputBinding recognises
 
     def __init__(self, name: str):
         self.name = name

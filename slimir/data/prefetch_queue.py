@@ -79,6 +79,8 @@ class PrefetchPipeline(Pipeline):
 class _Dequeue:
     """The source of one dequeue()'s binding: batches from the shared prefetch pipeline."""
 
+    _slimir_pipeline = True
+
     def __init__(self, pipeline: PrefetchPipeline):
         self._p = pipeline
         self.depth = pipeline.depth
