@@ -192,7 +192,7 @@ def test_python_dash_m_and_console_script(tmp_path):
     "argv, fragment",
     [
         (["inspect", "no_such_net"], "unknown network 'no_such_net'"),
-        (["export", "resnet_v1_50", "-o", "{tmp}/r.onnx"], "unknown network 'resnet_v1_50'"),
+        (["export", "resnet_v9_50", "-o", "{tmp}/r.onnx"], "unknown network 'resnet_v9_50'"),
         (["inspect", "{tmp}/missing.onnx"], "no such file"),
         (["export", "lenet", "-o", "{tmp}/no/such/folder/x.onnx"], "does not exist"),
         (["export", "lenet"], "-o/--output"),
@@ -270,6 +270,19 @@ NET_PARAMS = {
     "vgg_16": 138_357_544,
     "vgg_19": 143_667_240,
     "vgg_a": 132_863_336,
+    # ResNets and MobileNets: counts derived from the architecture in test_nets_resnet / test_nets_mobilenet
+    "resnet_v1_50": 25_610_152,
+    "resnet_v1_101": 44_654_504,
+    "resnet_v1_152": 60_344_232,
+    "resnet_v1_200": 64_849_832,
+    "resnet_v2_50": 25_613_800,
+    "resnet_v2_101": 44_675_560,
+    "resnet_v2_152": 60_380_648,
+    "resnet_v2_200": 64_894_440,
+    "mobilenet_v1": 4_253_864,
+    "mobilenet_v1_075": 2_601_976,
+    "mobilenet_v1_050": 1_342_536,
+    "mobilenet_v1_025": 475_544,
 }
 
 
@@ -278,7 +291,7 @@ def test_nets_factory_maps_every_network():
 
     assert set(nets_factory.networks_map) == set(NET_PARAMS) == set(nets_factory.arg_scopes_map)
     with pytest.raises(ValueError, match="Name of network unknown"):
-        nets_factory.get_network_fn("resnet_v1_50", 10)
+        nets_factory.get_network_fn("resnet_v9_50", 10)
     fn = nets_factory.get_network_fn("alexnet_v2", 12, weight_decay=0.01, is_training=False)
     assert fn.default_image_size == 224 and fn.__name__ == "alexnet_v2"
     with slim.Graph().as_default():
