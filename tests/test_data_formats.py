@@ -415,6 +415,28 @@ def test_tensor_handlers_fixed_varlen_shapes_and_boxes():
     assert parsed["s"][()] == b"text" and parsed["i"].dtype == np.int64 and int(parsed["i"]) == 5
 
 
+def test_lookup_tensor_and_abstract_handler():
+    decoder = tfd.TFExampleDecoder(
+        {"text": tfd.VarLenFeature(tfd.string)},
+        {
+            "ids": tfd.LookupTensor("text", {b"cat": 3, b"dog": 5}),
+            "upper": tfd.LookupTensor("text", lambda v: v.upper()),
+        },
+    )
+    ids, upper = decoder.decode(ex_mod.example_from_dict({"text": ["dog", "cat", "dog"]}))
+    assert ids.tolist() == [5, 3, 5] and upper.tolist() == [b"DOG", b"CAT", b"DOG"]
+    with pytest.raises(
+        InvalidArgumentError, match=r"r:1: item 'ids': feature 'text': value b'cow' is not in"
+    ):
+        decoder.decode(ex_mod.example_from_dict({"text": ["cow"]}), ["ids"], record_key="r:1")
+
+    class Incomplete(tfd.ItemHandler):
+        pass
+
+    with pytest.raises(TypeError, match="tensors_to_item"):
+        Incomplete(["k"])
+
+
 def test_dict_decoder_and_numpy_reader(tmp_path):
     images = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2, 1)
     labels = np.array([2, 0, 1], dtype=np.int64)

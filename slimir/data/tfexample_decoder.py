@@ -17,6 +17,7 @@ feature values (what `ImageFolderReader` yields). Images decode through Pillow t
 
 from __future__ import annotations
 
+import abc
 import io
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence, Union
 
@@ -332,7 +333,7 @@ def parse_single_sequence_example(
 # ------------------------------------------------------------------------------------------------ handlers
 
 
-class ItemHandler:
+class ItemHandler(abc.ABC):
     """Names the parsed features one item needs (`keys`) and turns them into the item (`tensors_to_item`)."""
 
     def __init__(self, keys):
@@ -342,9 +343,9 @@ class ItemHandler:
     def keys(self) -> list:
         return self._keys
 
+    @abc.abstractmethod
     def tensors_to_item(self, keys_to_tensors: Mapping[str, object]):
         """The item, from `{key: parsed feature}` for this handler's keys."""
-        raise NotImplementedError(f"{type(self).__name__} must implement tensors_to_item")
 
 
 class ItemHandlerCallback(ItemHandler):
