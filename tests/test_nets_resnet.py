@@ -339,6 +339,22 @@ def test_unreachable_output_stride_raises():
             _small_v1(_test_input(1, 64, 64, 3), output_stride=6)
 
 
+@pytest.mark.parametrize("fn", [resnet_v1.resnet_v1_50, resnet_v2.resnet_v2_50])
+def test_bad_inputs_name_the_network(fn):
+    for shape in ([1, 224, 224], [1, 224, 224, None]):
+        with (
+            slim.Graph().as_default(),
+            pytest.raises(errors.ShapeError, match=f"^{fn.__name__}: .*4-D input"),
+        ):
+            fn(slim.placeholder(slim.float32, shape), 10)
+    with (
+        slim.Graph().as_default(),
+        pytest.raises(errors.ShapeError, match="unit/bottleneck_v1: .*got \\[2, 4, 4\\]"),
+        slim.variable_scope("unit"),
+    ):
+        resnet_v1.bottleneck(slim.placeholder(slim.float32, [2, 4, 4]), 8, 2, 1)
+
+
 def test_resnet_arg_scope_defaults():
     sc = resnet_utils.resnet_arg_scope()
     conv = sc[slim.arg_scope_func_key(slim.conv2d)]

@@ -17,11 +17,12 @@ from collections.abc import Callable
 
 from .. import layers, utils
 from ..arg_scope import add_arg_scope, arg_scope
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, ShapeError
 from ..graph import GraphKeys, Tensor, variable_scope
 from ..initializers import variance_scaling_initializer
 from ..ops import array_ops, math_ops
 from ..regularizers import l2_regularizer
+from ..shape import fmt
 
 __all__ = ["Block", "conv2d_same", "resnet_arg_scope", "stack_blocks_dense", "subsample"]
 
@@ -60,6 +61,17 @@ def conv2d_same(
     return layers.conv2d(
         padded, num_outputs, kernel_size, stride=stride, rate=rate, padding="VALID", scope=scope
     )
+
+
+def input_depth(inputs: Tensor, where: str, what: str) -> int:
+    """The channels of a [batch, height, width, channels] input; a ShapeError naming `where` otherwise."""
+    shape = inputs.shape
+    if len(shape) != 4 or shape[-1] is None:
+        raise ShapeError(
+            f"{where}: {what} expects a 4-D input [batch, height, width, channels] with known channels, "
+            f"got {fmt(shape)}"
+        )
+    return shape[-1]
 
 
 def _stride_error(output_stride) -> InvalidArgumentError:

@@ -51,7 +51,7 @@ def bottleneck(
     strided 1x1 projection. `use_bounded_activations` clips to [-6, 6] and uses relu6 (for quantisation).
     """
     with variable_scope(scope, "bottleneck_v1", [inputs]) as sc:
-        depth_in = utils.last_dimension(inputs.shape, min_rank=4)
+        depth_in = resnet_utils.input_depth(inputs, sc.name, "bottleneck_v1")
         if depth == depth_in:
             shortcut = resnet_utils.subsample(inputs, stride, "shortcut")
         else:
@@ -151,6 +151,7 @@ def resnet_v1(
             batch_norm_training_scope(is_training),
         ):
             net = inputs
+            resnet_utils.input_depth(inputs, sc.name, "resnet_v1")
             output_stride = root_output_stride(output_stride, include_root_block)
             if include_root_block:
                 net = resnet_utils.conv2d_same(net, 64, 7, stride=2, scope="conv1")

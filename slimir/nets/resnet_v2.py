@@ -47,7 +47,7 @@ def bottleneck(
     `depth`, else a strided 1x1 projection of preact without normaliser or activation; conv3 has neither.
     """
     with variable_scope(scope, "bottleneck_v2", [inputs]) as sc:
-        depth_in = utils.last_dimension(inputs.shape, min_rank=4)
+        depth_in = resnet_utils.input_depth(inputs, sc.name, "bottleneck_v2")
         preact = layers.batch_norm(inputs, activation_fn=math_ops.relu, scope="preact")
         if depth == depth_in:
             shortcut = resnet_utils.subsample(inputs, stride, "shortcut")
@@ -89,6 +89,7 @@ def resnet_v2(
             batch_norm_training_scope(is_training),
         ):
             net = inputs
+            resnet_utils.input_depth(inputs, sc.name, "resnet_v2")
             output_stride = root_output_stride(output_stride, include_root_block)
             if include_root_block:
                 # No batch norm or activation in conv1: the first unit's preact provides them.
