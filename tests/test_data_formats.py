@@ -319,6 +319,19 @@ def test_image_handler_png_exact_and_channels():
     assert int(as_float[1]) == -1
 
 
+def test_image_handler_repeated():
+    frames = [np.full((3, 4, 3), v, np.uint8) for v in (10, 200)]
+    decoder = tfd.TFExampleDecoder(
+        {
+            "frames": tfd.VarLenFeature(tfd.string),
+            "image/format": tfd.FixedLenFeature((), tfd.string, default_value="png"),
+        },
+        {"frames": tfd.Image("frames", repeated=True)},
+    )
+    (stack,) = decoder.decode(ex_mod.example_from_dict({"frames": [_png(f) for f in frames]}))
+    assert stack.shape == (2, 3, 4, 3) and stack[0].max() == 10 and stack[1].min() == 200
+
+
 def test_image_handler_jpeg_approximate_and_raw():
     rgb = _smooth_rgb(40, 48)
     record = {"image/encoded": _jpeg(rgb), "image/format": b"jpeg", "image/class/label": 1}  # a dict record
