@@ -530,6 +530,7 @@ class OrtTrainer:
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         loss = float(np.asarray(outs[0]).reshape(()))
         if not np.isfinite(loss):
+            self.module.lazy_reset_grad()  # drop this step's gradients: the next step starts clean
             raise NumericsError(f"ort_training: the loss is {loss} at step {self.global_step + 1}; the parameters "
                                 "were not updated by this step")
         self.optimizer.step()

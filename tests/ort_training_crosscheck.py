@@ -194,6 +194,7 @@ def builtin_loss_check(art_dir: str, data) -> dict:
         sess.run(slim.global_variables_initializer())
         fwd = ort_training.export_forward(logits, session=sess, builtin_loss="CrossEntropyLoss")
         built = [float(sess.run(train_op, {images: x, labels: y})) for x, y in data[:5]]
+    sess_graph = g
     trainer = ort_training.OrtTrainer(fwd, slim.train.GradientDescentOptimizer(0.05), art_dir)
     losses = [trainer.step({images: x, "labels": y}) for x, y in data[:5]]
     errors = {}
@@ -205,6 +206,11 @@ def builtin_loss_check(art_dir: str, data) -> dict:
             errors[key] = None
         except Exception as e:  # noqa: BLE001 - the type and message are what is checked
             errors[key] = [type(e).__name__, str(e)]
+    # after the failed steps, training goes on exactly as slimir's (no stale gradients, parameters untouched)
+    for xb, yb in data[5:7]:
+        with sess_graph.as_default():
+            built.append(float(sess.run(train_op, {images: xb, labels: yb})))
+        losses.append(trainer.step({images: xb, "labels": yb}))
     return {"builtin": built, "ort": losses, "inputs": sorted(trainer.input_names), "errors": errors}
 
 
