@@ -283,6 +283,10 @@ NET_PARAMS = {
     "mobilenet_v1_075": 2_601_976,
     "mobilenet_v1_050": 1_342_536,
     "mobilenet_v1_025": 475_544,
+    # Inception: TF-Slim's base counts (inception_v*_test.py) + the 1000-class logits (test_nets_inception)
+    "inception_v1": 6_632_184,
+    "inception_v2": 11_198_112,
+    "inception_v3": 23_851_784,
 }
 
 

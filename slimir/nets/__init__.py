@@ -3,6 +3,11 @@
 from . import (  # noqa: F401
     alexnet,
     cifarnet,
+    inception,
+    inception_utils,
+    inception_v1,
+    inception_v2,
+    inception_v3,
     lenet,
     mobilenet_v1,
     nets_factory,

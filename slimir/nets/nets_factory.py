@@ -7,7 +7,19 @@ import functools
 
 from ..arg_scope import arg_scope
 from ..errors import InvalidArgumentError
-from . import alexnet, cifarnet, lenet, mobilenet_v1, overfeat, resnet_v1, resnet_v2, vgg
+from . import (
+    alexnet,
+    cifarnet,
+    inception_v1,
+    inception_v2,
+    inception_v3,
+    lenet,
+    mobilenet_v1,
+    overfeat,
+    resnet_v1,
+    resnet_v2,
+    vgg,
+)
 
 __all__ = ["arg_scopes_map", "get_network_fn", "networks_map"]
 
@@ -19,6 +31,9 @@ networks_map = {
     "vgg_16": vgg.vgg_16,
     "vgg_19": vgg.vgg_19,
     "lenet": lenet.lenet,
+    "inception_v1": inception_v1.inception_v1,
+    "inception_v2": inception_v2.inception_v2,
+    "inception_v3": inception_v3.inception_v3,
     "resnet_v1_50": resnet_v1.resnet_v1_50,
     "resnet_v1_101": resnet_v1.resnet_v1_101,
     "resnet_v1_152": resnet_v1.resnet_v1_152,
@@ -41,6 +56,9 @@ arg_scopes_map = {
     "vgg_16": vgg.vgg_arg_scope,
     "vgg_19": vgg.vgg_arg_scope,
     "lenet": lenet.lenet_arg_scope,
+    "inception_v1": inception_v1.inception_v1_arg_scope,
+    "inception_v2": inception_v2.inception_v2_arg_scope,
+    "inception_v3": inception_v3.inception_v3_arg_scope,
     "resnet_v1_50": resnet_v1.resnet_arg_scope,
     "resnet_v1_101": resnet_v1.resnet_arg_scope,
     "resnet_v1_152": resnet_v1.resnet_arg_scope,
