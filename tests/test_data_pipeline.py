@@ -303,11 +303,11 @@ def test_exception_in_map_surfaces_in_main_thread_naming_the_record():
                 sess.run(labels)
 
 
-def _write_tfrecord(path, n, bad_value_at=None):
+def _write_tfrecord(path, n, start=0):
     from slimir.data.example import example_from_dict
 
     with slim.data.TFRecordWriter(path) as w:
-        for i in range(n):
+        for i in range(start, start + n):
             w.write(example_from_dict({"x": [float(i), 2.0 * i], "y": [i]}).SerializeToString())
 
 
@@ -716,3 +716,28 @@ def test_parallel_read_gives_keys_and_serialized_records(tmp_path):
     assert [int(v) for _, v in got] == [0, 1, 2, 0, 1, 2, 3]
     with pytest.raises(slim.errors.NotFoundError, match="nothing-here"):
         slim.data.parallel_read(str(tmp_path / "nothing-here-*"), slim.data.TFRecordReader)
+
+
+def test_indexed_tfrecord_reader_gives_exact_seeded_permutations(tmp_path):
+    paths = [str(tmp_path / f"p{j}.tfrecord") for j in range(2)]
+    for j, p in enumerate(paths):
+        _write_tfrecord(p, 150, start=150 * j)
+    ds = _tfrecord_dataset(str(tmp_path / "p*.tfrecord"), 300)
+    ds.reader = slim.data.readers.IndexedTFRecordReader
+
+    def run(num_threads):
+        with slim.Graph().as_default():
+            provider = DatasetDataProvider(ds, shuffle=True, seed=3, num_epochs=1)
+            assert provider.source.random_access
+            x, y = provider.get(["x", "y"])
+            xb, yb = slim.train.batch([x, y], batch_size=50, num_threads=num_threads)
+            with slim.Session() as sess:
+                out = _drain(sess, [xb, yb])
+        return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+    (x1, y1), (x4, y4) = run(1), run(4)
+    np.testing.assert_array_equal(y1, y4)
+    np.testing.assert_array_equal(x1, x4)
+    np.testing.assert_array_equal(np.sort(y1), np.arange(300))
+    assert (y1[:50] >= 150).any() and (y1[:50] < 150).any()  # one permutation over both files
+    np.testing.assert_allclose(x1[:, 1], 2 * y1)
