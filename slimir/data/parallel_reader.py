@@ -8,8 +8,8 @@ which a decoder turns into items. Nothing is read until a batch is asked for.
 Readers (`slimir.data.readers`): `reader_class(**reader_kwargs)` builds one (a reader instance is
 used as it is); `list_sources(data_sources)` names the sources (else file paths and glob patterns
 are expanded here) and `read(source)` yields `(key, value)` pairs (or bare values) in order. A reader
-that also gives random access, `num_records(source)` and `read_record(source, i) -> value`, is read
-inside the worker threads, one reader per thread. Random-access sources are read inside the worker threads and
+that also gives random access, `num_records(source)` and `read_record(source, i) -> value` (e.g.
+`IndexedTFRecordReader`), is read inside the worker threads, one reader per thread. Random-access sources are read inside the worker threads and
 shuffled exactly (one permutation per epoch); iterated sources are read in order by one thread
 (file order shuffled per epoch when `shuffle`) and mixed by a shuffle buffer of `capacity` records
 that refills while more than `min_after_dequeue` remain (TF's RandomShuffleQueue), drained at each
