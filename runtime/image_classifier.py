@@ -606,7 +606,7 @@ class DemoResult:
     onnx_path: str
 
 
-DEMO_IMAGE_SIZE = 28  # LeNet's default input: the 8x8 digits are centred on a 28x28 canvas (lenet_preprocessing)
+DEMO_IMAGE_SIZE = 8  # the digits as they are: LeNet (5x5 convs, SAME padding, two 2x2 pools) runs on 8x8 inputs
 
 
 def run_demo(train_dir: Optional[str] = None, steps: int = 1500, batch_size: int = 64, learning_rate: float = 1e-3,
@@ -619,7 +619,7 @@ def run_demo(train_dir: Optional[str] = None, steps: int = 1500, batch_size: int
     train_dir = train_dir or tempfile.mkdtemp(prefix="slimir-lenet-")
     tf = TrainFlags(train_dir=train_dir, model_name="lenet", dataset_name="digits", dataset_split_name="train",
                     batch_size=batch_size, train_image_size=image_size, max_number_of_steps=steps, num_readers=1,
-                    num_preprocessing_threads=2, log_every_n_steps=100, save_summaries_secs=5,
+                    num_preprocessing_threads=2, log_every_n_steps=100, save_summaries_secs=20,
                     save_interval_secs=60, weight_decay=1e-4, optimizer="adam", opt_epsilon=1e-8,
                     learning_rate=learning_rate, learning_rate_decay_type="fixed", device=device, seed=0,
                     progress=progress)
