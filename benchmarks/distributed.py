@@ -43,10 +43,10 @@ def worker(args) -> None:
 
     set_thread_env(args.threads)
     import numpy as np
-
-    import slimir as slim
     from slimir.runtime.split_step import SplitStep
     from train_step import slimir_cifarnet
+
+    import slimir as slim
 
     comm = slim.distributed.init()
 

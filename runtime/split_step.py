@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
-from slimir.graph import GraphKeys, Tensor
+from slimir.graph import GraphKeys
 
 from .distributed import Communicator, DistributedError, LocalCommunicator, parameter_hash
 
@@ -95,7 +95,7 @@ class SplitStep:
         self._bucket = np.zeros(total, np.float32)
         off = 0
         self.grad_views = []
-        for (g, v), n in zip(self.pairs, sizes):
+        for (_, v), n in zip(self.pairs, sizes):
             self.grad_views.append(self._bucket[off:off + n].reshape(tuple(v.shape)))
             off += n
         self.n_grad = off

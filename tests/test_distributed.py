@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import slimir as slim
-from slimir.errors import InvalidArgumentError
 from slimir.runtime import distributed as dist
 from slimir.runtime.checkpoint.saver import Saver, latest_checkpoint
 from slimir.runtime.launch import find_mpiexec, mpiexec_command
 from slimir.runtime.split_step import SplitStep
+
+import slimir as slim
+from slimir.errors import InvalidArgumentError
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "distributed_worker.py"
@@ -311,7 +311,7 @@ def test_onnx_predictor_pickles_and_runs_in_worker_processes(tmp_path):
     blob = pickle.dumps(pred)
     assert len(blob) < 1000  # path and options only: no session, no weights
     out = pred({"data": data, "id": np.arange(40)})  # Ray Data numpy batch: extra columns are ignored
-    (name, got), = out.items()
+    ((_, got),) = out.items()
     np.testing.assert_allclose(got, expect, atol=1e-6)
     np.testing.assert_allclose(pred.make_predict_fn()(data), expect, atol=1e-6)  # Spark predict_batch_udf
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:  # a fresh process each
