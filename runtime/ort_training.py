@@ -667,7 +667,7 @@ def train(train_op, logdir: str | None, optimizer, number_of_steps: int, feed_fn
                 except OutOfRangeError:
                     log.info("ort_training: end of input after %d steps", trainer.global_step)
                     break
-            feeds = {t: v for t, v in feeds.items() if any(t is f for f in fwd.feeds)}
+            feeds = {t: v for t, v in feeds.items() if isinstance(t, str) or any(t is f for f in fwd.feeds)}
             loss = trainer.step(feeds)
             if step_callback is not None:
                 step_callback(step0 + trainer.global_step, loss)
