@@ -54,6 +54,7 @@ def build(opt_name: str, bn: bool, clip: float, world: int, update_ops: str = "m
                                        normalizer_params={"is_training": True, "decay": 0.9} if bn else None)
             logits = slim.fully_connected(net, 3, activation_fn=None, scope="logits")
         slim.losses.sparse_softmax_cross_entropy(logits, y)
+        slim.summary.scalar("total_loss", slim.losses.get_total_loss())
         opt = OPTIMIZERS[opt_name]()
         sync = None
         if world:
@@ -171,7 +172,7 @@ def kill_during_save(save_index: int) -> None:
     sys.addaudithook(hook)
 
 
-def eval_case(comm, outdir):
+def eval_case(comm, outdir, loop=False):
     """accuracy, mean_iou, AUC, mean, covariance and concat of a fixed checkpoint, batches split by rank."""
     g = slim.Graph()
     with g.as_default():
@@ -190,6 +191,7 @@ def eval_case(comm, outdir):
             "covariance": slim.metrics.streaming_covariance(probs[:, 1], pos),
             "pearson": slim.metrics.streaming_pearson_correlation(probs[:, 2], x[:, 0]),
         })
+        slim.summary.scalar("eval/accuracy", names_to_values["accuracy"])
         concat, concat_update = slim.metrics.streaming_concat(pred, max_size=64)
         names_to_values["concat"] = concat
         names_to_updates["concat"] = concat_update
@@ -207,9 +209,17 @@ def eval_case(comm, outdir):
             i = next(it)
             return {x: X[i], y: Y[i]}
 
-        final = slim.evaluation.evaluate_once(comm if comm is not None else "", ckpt_dir, None,
-                                              num_evals=6, eval_op=list(names_to_updates.values()),
-                                              final_op=names_to_values, feed_fn=feed_fn)
+        master = comm if comm is not None else ""
+        if loop:  # evaluation_loop: every rank evaluates the checkpoint the chief picked
+            final = slim.evaluation.evaluation_loop(master, ckpt_dir, os.path.join(outdir, "eval_logs"), num_evals=6,
+                                                    eval_op=list(names_to_updates.values()),
+                                                    final_op=names_to_values, feed_fn=feed_fn, eval_interval_secs=0,
+                                                    max_number_of_evaluations=1,
+                                                    summary_op=slim.summary.merge_all())
+        else:
+            final = slim.evaluation.evaluate_once(master, ckpt_dir, None, num_evals=6,
+                                                  eval_op=list(names_to_updates.values()),
+                                                  final_op=names_to_values, feed_fn=feed_fn)
     return {k: np.asarray(v) for k, v in final.items()}
 
 
@@ -279,6 +289,7 @@ def main(argv):
             make_eval_checkpoint(outdir)
         comm.barrier()
         out.update(eval_case(comm, outdir))
+        out.update({f"loop/{k}": v for k, v in eval_case(comm, outdir, loop=True).items()})
     else:
         raise SystemExit(f"unknown case {case!r}")
     np.savez(os.path.join(outdir, f"{case}-rank{rank}.npz"), **out)

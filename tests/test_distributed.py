@@ -195,6 +195,7 @@ def test_only_the_chief_writes_and_its_restore_is_broadcast(tmp_path):
     w1 = json.loads((tmp_path / "writes-rank1.json").read_text())
     assert w1 == [], f"rank 1 wrote into logdir: {w1[:5]}"
     assert any(p.endswith(".safetensors") for _, p in w0)
+    assert any("events.out.tfevents" in p for _, p in w0)  # the chief's summaries
     assert sorted(os.listdir(logdir)) != before and latest_checkpoint(str(logdir)).endswith(f"-{W.STEPS}")
 
 
@@ -282,6 +283,9 @@ def test_distributed_metrics_equal_one_process(tmp_path):
     assert 0.2 < ref["accuracy"] < 0.8 and 0.2 < ref["auc"] < 0.9 and abs(ref["covariance"]) > 1e-4
     assert r0["concat"].shape == (48,)  # ranks' parts in rank order: the same multiset as in one process
     assert np.array_equal(np.sort(r0["concat"]), np.sort(ref["concat"]))
+    for k in ("accuracy", "mean_iou", "auc"):  # evaluation_loop over the same checkpoint
+        assert r0["loop/" + k] == ref[k] and r1["loop/" + k] == ref[k], k
+    assert len(list((tmp_path / "eval_logs").glob("events.out.tfevents*"))) == 1  # the chief's only
 
 
 # ------------------------------------------------------------------------------------------ batch inference
