@@ -177,6 +177,15 @@ def learning_train_check(logdir: str, data) -> dict:
         out[f"ckpt_{steps}"] = os.path.basename(ckpt)
         out[f"last_loss_{steps}"] = last
         out[f"step_{steps}"] = int(CheckpointReader(ckpt).get_tensor("global_step"))
+    # ort_training.train with feed_fn (batches keyed by input name), no logdir, losses via step_callback
+    opt = slim.train.GradientDescentOptimizer(0.05)
+    g, images, labels, _, _, train_op = lenet_graph(lambda: opt)
+    it = iter(data)
+    seen = []
+    with g.as_default():
+        ort_training.train(train_op, None, opt, 3, feed_fn=lambda: dict(zip(("images", "labels"), next(it))),
+                           step_callback=lambda step, loss: seen.append((step, loss)))
+    out["feed_fn_steps"] = seen
     return out
 
 

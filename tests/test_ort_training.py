@@ -303,3 +303,9 @@ def test_crosscheck_bad_input_gets_slimir_errors(crosscheck):
     assert err["shape"][0] == "FeedError" and "expects shape [None, 28, 28, 1], got [16, 14, 28, 1]" in err["shape"][1]
     assert err["missing"][0] == "FeedError" and "labels" in err["missing"][1]
     assert err["nan"][0] == "NumericsError" and "not updated" in err["nan"][1]
+
+
+def test_crosscheck_train_with_feed_fn_and_no_logdir(crosscheck):
+    seen = crosscheck["learning_train"]["feed_fn_steps"]
+    assert [s for s, _ in seen] == [1, 2, 3]
+    np.testing.assert_allclose([x for _, x in seen], crosscheck["sgd_builtin"][:3], rtol=1e-3)
