@@ -511,6 +511,20 @@ def evaluate_once(master, checkpoint_path, logdir, num_evals: int = 1, initial_o
         ev.close()
 
 
+def _agreed_checkpoints(comm, checkpoint_dir, eval_interval_secs, timeout, timeout_fn):
+    """checkpoints_iterator; with several ranks only the chief watches the directory and every rank receives
+    its choice (None when the chief's iteration ends), so all evaluate the same checkpoints and stop together."""
+    if comm is None or comm.size == 1:
+        yield from checkpoints_iterator(checkpoint_dir, eval_interval_secs, timeout, timeout_fn)
+        return
+    it = iter(checkpoints_iterator(checkpoint_dir, eval_interval_secs, timeout, timeout_fn)) if comm.is_chief else None
+    while True:
+        path = comm.allgather_obj(next(it, None) if it is not None else None)[0]
+        if path is None:
+            return
+        yield path
+
+
 def evaluation_loop(master, checkpoint_dir, logdir, num_evals: int = 1, initial_op=None, initial_op_feed_dict=None,
                     init_fn=None, eval_op=None, eval_op_feed_dict=None, final_op=None, final_op_feed_dict=None,
                     summary_op=_USE_DEFAULT, summary_op_feed_dict=None, variables_to_restore=None,
@@ -530,7 +544,7 @@ def evaluation_loop(master, checkpoint_dir, logdir, num_evals: int = 1, initial_
     final = None
     done = 0
     try:
-        for path in checkpoints_iterator(checkpoint_dir, eval_interval_secs, timeout, timeout_fn):
+        for path in _agreed_checkpoints(ev.comm, checkpoint_dir, eval_interval_secs, timeout, timeout_fn):
             try:
                 final = ev.evaluate(path)
             except (CheckpointError, FileNotFoundError):

@@ -214,7 +214,7 @@ def eval_case(comm, outdir, loop=False):
             final = slim.evaluation.evaluation_loop(master, ckpt_dir, os.path.join(outdir, "eval_logs"), num_evals=6,
                                                     eval_op=list(names_to_updates.values()),
                                                     final_op=names_to_values, feed_fn=feed_fn, eval_interval_secs=0,
-                                                    max_number_of_evaluations=1,
+                                                    timeout=1,  # ends when the chief sees no new checkpoint
                                                     summary_op=slim.summary.merge_all())
         else:
             final = slim.evaluation.evaluate_once(master, ckpt_dir, None, num_evals=6,
