@@ -44,12 +44,18 @@ def resolve_providers(providers=None, device: Optional[str] = None) -> list:
     raise SlimirError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
 
 
+def provider_names(providers: list) -> list:
+    """The provider names of a providers list whose items are names or (name, options) pairs."""
+    return [p[0] if isinstance(p, (tuple, list)) else p for p in providers]
+
+
 def _state_device(providers: list, state_device: Optional[str]) -> Optional[str]:
     """Where a Session keeps variables: None (numpy on the host), 'cpu' or 'cuda' (OrtValues there)."""
+    names = provider_names(providers)
     if state_device is None:
-        return "cuda" if providers and providers[0] == CUDA else None
+        return "cuda" if names and names[0] == CUDA else None
     dev = state_device.lower()
-    if dev == "cuda" and CUDA not in providers:
+    if dev == "cuda" and CUDA not in names:
         raise SlimirError("state_device='cuda' needs the CUDAExecutionProvider (device='cuda' with onnxruntime-gpu "
                           f"and a GPU); this session runs on {providers}")
     if dev not in ("cpu", "cuda"):
@@ -517,7 +523,7 @@ class Session:
                 low = self._lower_optimized(tensors, ops, feeds)
         if not low.outputs:
             return _Compiled(low, None)
-        if CUDA in self.providers:
+        if CUDA in provider_names(self.providers):
             cuda_compatible(low.model)
         return _Compiled(low, ort_session(low.model, self.providers, self._options))
 

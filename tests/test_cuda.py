@@ -8,6 +8,7 @@ lenet and cifarnet (rtol 1e-3), state kept on the GPU, and no node of the train 
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -18,6 +19,12 @@ from slimir.runtime import session as S
 import slimir as slim
 from slimir.errors import NumericsError, SlimirError
 from slimir.nets import cifarnet, lenet
+
+
+# CUDA against CPU at rtol 1e-3 needs full float32 math: no TF32 in cuDNN (this variable must be set before
+# CUDA starts) nor in ORT's MatMul/Gemm (use_tf32=0 below); TF32 is faster and the default otherwise
+os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
+CUDA_FP32 = [(S.CUDA, {"use_tf32": 0}), S.CPU]
 
 
 def _cuda_usable() -> bool:
@@ -207,7 +214,7 @@ def test_cuda_inference_matches_cpu(kind):
     with g.as_default():
         cpu.run(slim.global_variables_initializer())
         want = cpu.run(logits, {images: x})
-        gpu = slim.Session(graph=g, device="cuda")
+        gpu = slim.Session(graph=g, providers=CUDA_FP32)
         for v in slim.get_variables():
             gpu.set_variable_value(v, cpu.variable_value(v))
         got = gpu.run(logits, {images: x})
@@ -218,7 +225,7 @@ def test_cuda_inference_matches_cpu(kind):
 @pytest.mark.parametrize("kind", ["lenet", "cifarnet"])
 def test_cuda_ten_training_steps_match_cpu(kind):
     cpu_losses, cpu_vars, _, _ = _train(kind, 10)
-    gpu_losses, gpu_vars, sess, g = _train(kind, 10, device="cuda")
+    gpu_losses, gpu_vars, sess, g = _train(kind, 10, providers=CUDA_FP32)
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-3)
     w = g.get_collection(slim.GraphKeys.TRAINABLE_VARIABLES)
     assert sess.state_device == "cuda"
@@ -231,7 +238,7 @@ def test_cuda_ten_training_steps_match_cpu(kind):
 @pytest.mark.parametrize("kind", ["lenet", "cifarnet"])
 def test_cuda_train_step_has_no_cpu_fallback(kind):
     g, images, labels, logits, train_op = _net(kind)
-    sess = slim.Session(graph=g, device="cuda")
+    sess = slim.Session(graph=g, providers=CUDA_FP32)
     (x, y), = _batches(kind, 1)
     with g.as_default():
         sess.run(slim.global_variables_initializer())
@@ -266,3 +273,9 @@ def test_cuda_compatible_rewrites_maxunpool_with_the_same_values(kind):
     got = ort.InferenceSession(rewritten.SerializeToString(), providers=[S.CPU]).run(None, feeds)
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+def test_providers_with_options_pick_the_state_device():
+    assert S.provider_names([(S.CUDA, {"use_tf32": 0}), S.CPU]) == [S.CUDA, S.CPU]
+    assert S._state_device([(S.CUDA, {"use_tf32": 0}), S.CPU], None) == "cuda"
+    assert S._state_device([S.CPU], None) is None and S._state_device([S.CPU], "cpu") == "cpu"
