@@ -32,7 +32,13 @@ def resolve_providers(providers=None, device: Optional[str] = None) -> list:
     import onnxruntime as ort
 
     if providers is not None:
-        return list(providers)
+        providers = list(providers)
+        names = provider_names(providers)
+        if CUDA in names and CUDA not in ort.get_available_providers():
+            warnings.warn("slimir: CUDAExecutionProvider asked for, but this onnxruntime has none (install "
+                          "onnxruntime-gpu instead of onnxruntime); running on the CPU", stacklevel=3)
+            providers = [p for p, n in zip(providers, names) if n != CUDA] or [CPU]
+        return providers
     if device is None or device.lower().startswith("cpu") or device == "":
         return [CPU]
     if device.lower().startswith(("cuda", "gpu", "/gpu")):

@@ -152,6 +152,9 @@ def test_device_selection_and_fallback():
         with pytest.warns(UserWarning, match="install onnxruntime-gpu instead of onnxruntime"):
             s = slim.Session(device="cuda")
         assert s.providers == [S.CPU] and s.state_device is None
+        with pytest.warns(UserWarning, match="install onnxruntime-gpu instead of onnxruntime"):
+            s = slim.Session(providers=CUDA_FP32)
+        assert s.providers == [S.CPU] and s.state_device is None
     with pytest.raises(SlimirError, match="state_device='cuda' needs the CUDAExecutionProvider"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
