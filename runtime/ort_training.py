@@ -52,6 +52,7 @@ log = logging.getLogger("slimir")
 MAX_IR_VERSION = 10  # onnxruntime-training 1.19.2 reads ONNX IR <= 10
 MAX_OPSET = 21  # ... and ai.onnx opsets <= 21
 LOSS_OUTPUT = "loss"
+OUTPUT = "output"  # the model's output when ORT's built-in loss is put on it
 STAT_SUFFIX = ":new_value"  # extra output carrying a moving statistic's updated value
 PROFILE_HINT = ("set up the ort-training profile (scripts/setup-ort-training.sh creates .venv-ort-training with "
                 "onnxruntime-training-cpu==1.19.2) and run there")
@@ -204,7 +205,8 @@ def export_forward(loss: Tensor, session=None, inputs: list | None = None, varia
         read = {id(n.outputs[0]) for n in nodes if n.type == "variable"}
         stats = [(v, t) for v, t in _stat_updates(g) if id(v) in read]
         outs = roots + [t for _, t in stats]
-        names = [LOSS_OUTPUT] + list(extra) + [ort_name(v.op.name) + STAT_SUFFIX for v, _ in stats]
+        first = OUTPUT if builtin_loss else LOSS_OUTPUT
+        names = [first] + list(extra) + [ort_name(v.op.name) + STAT_SUFFIX for v, _ in stats]
         low = lower(g, outs, feeds, opset=opset, output_names=names, side_effects=False, name="slimir_forward")
     variables = {ort_name(v.op.name): v for v in low.variables}
     if variables_to_train is None:
@@ -231,7 +233,7 @@ def export_forward(loss: Tensor, session=None, inputs: list | None = None, varia
     _rank1_scalar_where(model)
     stamp_ir_version(model)
     fwd = ForwardModel(model=model, feeds=feeds, input_names=[i.name for i in keep_inputs], variables=variables,
-                       requires_grad=requires_grad, frozen_params=frozen, loss_name=LOSS_OUTPUT,
+                       requires_grad=requires_grad, frozen_params=frozen, loss_name=first,
                        stat_outputs={ort_name(v.op.name) + STAT_SUFFIX: ort_name(v.op.name) for v, _ in stats},
                        extra_outputs=list(extra), builtin_loss=builtin_loss)
     return fwd

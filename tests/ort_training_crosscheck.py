@@ -220,7 +220,17 @@ def builtin_loss_check(art_dir: str, data) -> dict:
         with sess_graph.as_default():
             built.append(float(sess.run(train_op, {images: xb, labels: yb})))
         losses.append(trainer.step({images: xb, "labels": yb}))
-    return {"builtin": built, "ort": losses, "inputs": sorted(trainer.input_names), "errors": errors}
+    import onnxruntime as rt
+
+    path = trainer.export_model_for_inferencing(os.path.join(art_dir, "inference.onnx"))
+    inf = rt.InferenceSession(path, providers=["CPUExecutionProvider"])
+    with sess_graph.as_default():
+        trainer.to_session(sess)
+        want = sess.run(logits, {images: data[0][0]})
+    got = inf.run(None, {"images": data[0][0]})[0]
+    return {"builtin": built, "ort": losses, "inputs": sorted(trainer.input_names), "errors": errors,
+            "inference_outputs": [o.name for o in inf.get_outputs()],
+            "inference_max_diff": float(np.max(np.abs(got - want)))}
 
 
 def main(out_dir: str) -> None:

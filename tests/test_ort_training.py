@@ -309,3 +309,8 @@ def test_crosscheck_train_with_feed_fn_and_no_logdir(crosscheck):
     seen = crosscheck["learning_train"]["feed_fn_steps"]
     assert [s for s, _ in seen] == [1, 2, 3]
     np.testing.assert_allclose([x for _, x in seen], crosscheck["sgd_builtin"][:3], rtol=1e-3)
+
+
+def test_crosscheck_builtin_loss_model_exports_its_output(crosscheck):
+    bl = crosscheck["builtin_loss"]
+    assert bl["inference_outputs"] == ["output"] and bl["inference_max_diff"] < 1e-4
