@@ -16,7 +16,6 @@ import logging
 import sys
 
 import numpy as np
-
 from slimir.runtime.image_classifier import run_demo
 
 

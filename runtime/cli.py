@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import inspect as _pyinspect
+import math
 import os
 import sys
 import time
@@ -95,7 +96,7 @@ def _float(kind: str):
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
         if kind == "positive" and value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
@@ -141,8 +142,8 @@ _TRAIN_FLAGS = [
     ("save_summaries_secs", "float0", 600, "write summaries every N seconds (default: 600)"),
     ("save_interval_secs", "float0", 600, "save a checkpoint every N seconds (default: 600)"),
     ("weight_decay", "float0", 0.00004, "L2 weight decay of the model weights (default: 0.00004)"),
-    ("optimizer", "str", "rmsprop", "sgd, momentum, adam, rmsprop or adagrad (adadelta, ftrl: not in slimir) "
-                                    "(default: rmsprop)"),
+    ("optimizer", "str", "rmsprop",
+     "sgd, momentum, adam, rmsprop or adagrad (adadelta, ftrl: not in slimir) (default: rmsprop)"),
     ("adagrad_initial_accumulator_value", "float0", 0.1, "AdaGrad's initial accumulator (default: 0.1)"),
     ("adam_beta1", "float", 0.9, "Adam's beta1 (default: 0.9)"),
     ("adam_beta2", "float", 0.999, "Adam's beta2 (default: 0.999)"),

@@ -14,7 +14,6 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 
 from slimir.errors import CheckpointError, InvalidArgumentError, NotFoundError
 
@@ -50,13 +49,13 @@ class TrainFlags:
     model_name: str = "inception_v3"
     dataset_name: str = "imagenet"
     dataset_split_name: str = "train"
-    dataset_dir: Optional[str] = None
-    preprocessing_name: Optional[str] = None
+    dataset_dir: str | None = None
+    preprocessing_name: str | None = None
     labels_offset: int = 0
     batch_size: int = 32
-    train_image_size: Optional[int] = None
-    max_number_of_steps: Optional[int] = None
-    num_epochs: Optional[int] = None
+    train_image_size: int | None = None
+    max_number_of_steps: int | None = None
+    num_epochs: int | None = None
     num_readers: int = 4
     num_preprocessing_threads: int = 4
     log_every_n_steps: int = 10
@@ -82,16 +81,16 @@ class TrainFlags:
     label_smoothing: float = 0.0
     learning_rate_decay_factor: float = 0.94
     num_epochs_per_decay: float = 2.0
-    moving_average_decay: Optional[float] = None
-    checkpoint_path: Optional[str] = None
-    checkpoint_exclude_scopes: Optional[str] = None
-    trainable_scopes: Optional[str] = None
+    moving_average_decay: float | None = None
+    checkpoint_path: str | None = None
+    checkpoint_exclude_scopes: str | None = None
+    trainable_scopes: str | None = None
     ignore_missing_vars: bool = False
     use_grayscale: bool = False
     skip_corrupt: bool = False
-    device: Optional[str] = None
-    seed: Optional[int] = 0
-    progress: Optional[bool] = None
+    device: str | None = None
+    seed: int | None = 0
+    progress: bool | None = None
 
 
 @dataclass
@@ -99,24 +98,24 @@ class EvalFlags:
     """eval_image_classifier.py's flags, plus --loop for evaluation_loop."""
 
     checkpoint_path: str = "/tmp/tfmodel/"
-    eval_dir: Optional[str] = None
+    eval_dir: str | None = None
     model_name: str = "inception_v3"
     dataset_name: str = "imagenet"
     dataset_split_name: str = "test"
-    dataset_dir: Optional[str] = None
-    preprocessing_name: Optional[str] = None
+    dataset_dir: str | None = None
+    preprocessing_name: str | None = None
     labels_offset: int = 0
     batch_size: int = 100
-    max_num_batches: Optional[int] = None
-    eval_image_size: Optional[int] = None
+    max_num_batches: int | None = None
+    eval_image_size: int | None = None
     num_preprocessing_threads: int = 4
-    moving_average_decay: Optional[float] = None
+    moving_average_decay: float | None = None
     use_grayscale: bool = False
     loop: bool = False
     eval_interval_secs: float = 60
-    max_number_of_evaluations: Optional[int] = None
-    timeout: Optional[float] = None
-    device: Optional[str] = None
+    max_number_of_evaluations: int | None = None
+    timeout: float | None = None
+    device: str | None = None
 
 
 @dataclass
@@ -126,25 +125,25 @@ class ExportFlags:
     model_name: str = "inception_v3"
     output_file: str = ""
     is_training: bool = False
-    image_size: Optional[int] = None
-    batch_size: Optional[int] = None
-    dataset_name: Optional[str] = None
-    num_classes: Optional[int] = None
+    image_size: int | None = None
+    batch_size: int | None = None
+    dataset_name: str | None = None
+    num_classes: int | None = None
     labels_offset: int = 0
     use_grayscale: bool = False
-    checkpoint_path: Optional[str] = None
+    checkpoint_path: str | None = None
     optimize: bool = True
     target: str = "onnx"
-    opset: Optional[int] = None
+    opset: int | None = None
     seed: int = 0
 
 
 @dataclass
 class TrainResult:
     train_dir: str
-    checkpoint: Optional[str]
+    checkpoint: str | None
     global_step: int
-    loss: Optional[float]
+    loss: float | None
     seconds: float
     num_samples: int
 
@@ -155,7 +154,7 @@ class EvalResult:
     global_step: int
     metrics: dict = field(default_factory=dict)
     num_examples: int = 0
-    eval_dir: Optional[str] = None
+    eval_dir: str | None = None
     seconds: float = 0.0
 
 
@@ -192,7 +191,7 @@ def _preprocessing_fn(name: str, is_training: bool, use_grayscale: bool):
     return preprocessing_factory.get_preprocessing(name, is_training=is_training, use_grayscale=use_grayscale)
 
 
-def _dataset(name: str, split: str, dataset_dir: Optional[str], skip_corrupt: bool = False):
+def _dataset(name: str, split: str, dataset_dir: str | None, skip_corrupt: bool = False):
     """slimir.datasets.get_dataset; with `skip_corrupt`, read through TFRecordReader(skip_corrupt=True)."""
     from slimir import datasets
     from slimir.data.readers import TFRecordReader
@@ -220,7 +219,7 @@ def _image_channels(dataset, use_grayscale: bool) -> int:
     return 1 if use_grayscale else DATASET_INFO.get(getattr(dataset, "name", ""), {}).get("channels", 3)
 
 
-def _scopes(text: Optional[str]) -> list:
+def _scopes(text: str | None) -> list:
     return [s.strip() for s in (text or "").split(",") if s.strip()]
 
 
@@ -428,7 +427,7 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
                        num_samples=int(dataset.num_samples))
 
 
-def _step_of(ckpt: Optional[str]) -> int:
+def _step_of(ckpt: str | None) -> int:
     if not ckpt:
         return 0
     tail = ckpt.rsplit("-", 1)[-1]
@@ -496,9 +495,9 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
         for name, value in names_to_values.items():
             slim.summary.scalar(f"eval/{name}", value)
         num_batches = f.max_num_batches or math.ceil(num_samples / f.batch_size)
-        kwargs = dict(num_evals=num_batches, eval_op=list(names_to_updates.values()), final_op=names_to_values,
-                      variables_to_restore=slim.get_variables_to_restore(),
-                      session_config={"device": f.device} if f.device else None)
+        kwargs = {"num_evals": num_batches, "eval_op": list(names_to_updates.values()),
+                  "final_op": names_to_values, "variables_to_restore": slim.get_variables_to_restore(),
+                  "session_config": {"device": f.device} if f.device else None}
         if f.loop:
             values = slim.evaluation.evaluation_loop("", f.checkpoint_path, eval_dir,
                                                      eval_interval_secs=f.eval_interval_secs,
@@ -609,8 +608,8 @@ class DemoResult:
 DEMO_IMAGE_SIZE = 8  # the digits as they are: LeNet (5x5 convs, SAME padding, two 2x2 pools) runs on 8x8 inputs
 
 
-def run_demo(train_dir: Optional[str] = None, steps: int = 1500, batch_size: int = 64, learning_rate: float = 1e-3,
-             device: Optional[str] = None, image_size: int = DEMO_IMAGE_SIZE, progress: Optional[bool] = None,
+def run_demo(train_dir: str | None = None, steps: int = 1500, batch_size: int = 64, learning_rate: float = 1e-3,
+             device: str | None = None, image_size: int = DEMO_IMAGE_SIZE, progress: bool | None = None,
              verbose: bool = True) -> DemoResult:
     """Train LeNet on the embedded digits, evaluate it on the test split and export it to ONNX, with the
     same jobs as `slimir train` / `eval` / `export`; prints where the results are when `verbose`."""

@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 import pytest
+from slimir.runtime import cli
 
 import slimir as slim
-from slimir.runtime import cli
 
 pytest.importorskip("sklearn")
 
@@ -74,7 +74,7 @@ def test_fine_tune_with_exclude_and_trainable_scopes(trained, tmp_path, capsys):
     """--checkpoint_path restores all but LeNet/fc4; --trainable_scopes trains only LeNet/fc4, so the other
     weights of the new checkpoint are the source checkpoint's."""
     src = slim.train.latest_checkpoint(trained)
-    rc, out, err = _run(_train_argv(tmp_path, 3, f"--checkpoint_path={trained}",
+    rc, _out, err = _run(_train_argv(tmp_path, 3, f"--checkpoint_path={trained}",
                                     "--checkpoint_exclude_scopes=LeNet/fc4", "--trainable_scopes=LeNet/fc4"), capsys)
     assert rc == 0, err
     new = slim.train.latest_checkpoint(str(tmp_path))
@@ -231,6 +231,6 @@ def test_demo_trains_evaluates_and_exports(tmp_path, capsys):
     onnx_path = tmp_path / "lenet_digits.onnx"
     assert f"ONNX model: {onnx_path}" in out
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    assert sess.get_inputs()[0].shape[1:] == [28, 28, 1]
+    assert sess.get_inputs()[0].shape[1:] == [8, 8, 1]
     assert slim.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-30")
     assert any("tfevents" in f for f in os.listdir(tmp_path / "eval"))

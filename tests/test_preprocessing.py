@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from slimir.errors import InvalidArgumentError, ShapeError
-from slimir.preprocessing import (cifarnet_preprocessing, get_preprocessing, image_ops, inception_preprocessing,
-                                  lenet_preprocessing, preprocessing_factory, vgg_preprocessing)
+from slimir.preprocessing import (
+    cifarnet_preprocessing,
+    get_preprocessing,
+    image_ops,
+    inception_preprocessing,
+    lenet_preprocessing,
+    preprocessing_factory,
+    vgg_preprocessing,
+)
 
 MEANS = np.array([123.68, 116.78, 103.94], np.float32)
 
@@ -272,7 +279,7 @@ class _FakeHostTensor:
         self.calls = []
 
     def map(self, fn, *, shape=None, dtype=None, random=False):
-        self.calls.append(dict(fn=fn, shape=shape, dtype=dtype, random=random))
+        self.calls.append({"fn": fn, "shape": shape, "dtype": dtype, "random": random})
         return self
 
 
@@ -289,3 +296,45 @@ def test_host_tensor_gets_a_mapped_function_with_the_output_shape():
     call = t.calls[-1]
     assert call["shape"] == (24, 24, 1) and call["random"] is False
     assert call["fn"](_image(30, 30)).shape == (24, 24, 1)
+
+
+def _digits_batches(preprocessing, is_training, size, seed=0, n_batches=2, batch_size=16):
+    import slimir as slim
+    from slimir.datasets import get_dataset
+
+    with slim.Graph().as_default():
+        dataset = get_dataset("digits", "test")
+        provider = slim.data.DatasetDataProvider(dataset, num_readers=1, shuffle=False, seed=seed)
+        image, label = provider.get(["image", "label"])
+        image = get_preprocessing(preprocessing, is_training=is_training)(image, size, size)
+        assert list(image.shape)[:2] == [size, size]  # channels: unknown until the first example
+        images, labels = slim.train.batch([image, label], batch_size=batch_size, num_threads=2)
+        assert images.shape.as_list() == [batch_size, size, size, 1]
+        with slim.Session() as sess:
+            return [sess.run([images, labels]) for _ in range(n_batches)]
+
+
+def test_host_tensor_pipeline_eval_equals_numpy():
+    pytest.importorskip("sklearn")
+    from slimir.datasets import digits
+
+    arrays, labels = digits.load_arrays("test")
+    batches = _digits_batches("lenet", False, 12)
+    got = np.concatenate([b[0] for b in batches])
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), labels[:32])
+    expected = np.stack([lenet_preprocessing.preprocess_image(a, 12, 12) for a in arrays[:32]])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_host_tensor_pipeline_training_is_random_per_example_and_seeded():
+    pytest.importorskip("sklearn")
+    a = _digits_batches("cifarnet", True, 8, seed=1)
+    b = _digits_batches("cifarnet", True, 8, seed=1)
+    c = _digits_batches("cifarnet", True, 8, seed=2)
+    for (xa, _), (xb, _) in zip(a, b):
+        np.testing.assert_array_equal(xa, xb)
+    assert not np.array_equal(a[0][0], c[0][0])
+    x = a[0][0]
+    np.testing.assert_allclose(x.reshape(len(x), -1).mean(1), 0.0, atol=1e-4)
+    stds = x.reshape(len(x), -1).std(1)
+    assert np.all((np.abs(stds - 1.0) < 1e-3) | (stds == 0.0))

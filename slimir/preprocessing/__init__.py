@@ -5,6 +5,12 @@
     image = fn(image, 224, 224)            # numpy HxWxC -> float32 224x224x3, or a HostTensor mapped
 """
 
-from . import (cifarnet_preprocessing, image_ops, inception_preprocessing, lenet_preprocessing,  # noqa: F401
-               preprocessing_factory, vgg_preprocessing)
+from . import (  # noqa: F401
+    cifarnet_preprocessing,
+    image_ops,
+    inception_preprocessing,
+    lenet_preprocessing,
+    preprocessing_factory,
+    vgg_preprocessing,
+)
 from .preprocessing_factory import get_preprocessing  # noqa: F401

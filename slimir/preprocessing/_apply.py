@@ -3,7 +3,7 @@ tensor (slimir.data's HostTensor) gets the function mapped over its examples."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def check_size(fn: str, output_height, output_width) -> tuple:
 
 
 def apply(fn_name: str, image, process: Callable, out_shape: tuple, random: bool,
-          seed: Optional[int] = None, rng: Optional[np.random.Generator] = None):
+          seed: int | None = None, rng: np.random.Generator | None = None):
     """Run `process(array, rng)` on a numpy image, or map it over a HostTensor.
 
     For a HostTensor the map is declared `random` (a deterministic per-example generator) when

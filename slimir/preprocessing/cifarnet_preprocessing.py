@@ -4,8 +4,6 @@ crop or pad. Both end with per-image standardization. Values are not rescaled be
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from ..errors import InvalidArgumentError
@@ -14,11 +12,11 @@ from ._apply import apply, check_size, host_channels
 
 _PADDING = 4
 
-__all__ = ["preprocess_image", "preprocess_for_train", "preprocess_for_eval"]
+__all__ = ["preprocess_for_eval", "preprocess_for_train", "preprocess_image"]
 
 
 def preprocess_for_train(image: np.ndarray, output_height: int, output_width: int, padding: int = _PADDING,
-                         use_grayscale: bool = False, rng: Optional[np.random.Generator] = None) -> np.ndarray:
+                         use_grayscale: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
     """Pad, random crop, random flip, random brightness and contrast, per-image standardization."""
     if padding < 0:
         raise InvalidArgumentError(f"cifarnet_preprocessing: padding must be >= 0, got {padding}")
@@ -53,8 +51,8 @@ def preprocess_for_eval(image: np.ndarray, output_height: int, output_width: int
 
 
 def preprocess_image(image, output_height: int, output_width: int, is_training: bool = False,
-                     padding: int = _PADDING, use_grayscale: bool = False, seed: Optional[int] = None,
-                     rng: Optional[np.random.Generator] = None):
+                     padding: int = _PADDING, use_grayscale: bool = False, seed: int | None = None,
+                     rng: np.random.Generator | None = None):
     """Preprocess one image (numpy HxWxC or a HostTensor) for CifarNet."""
     h, w = check_size("cifarnet_preprocessing", output_height, output_width)
 

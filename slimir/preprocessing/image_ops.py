@@ -6,7 +6,7 @@ The preprocessing modules are written with these; every random choice takes an e
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -68,7 +68,7 @@ def _axis_weights(out_size: int, in_size: int, half_pixel_centers: bool, align_c
 
 
 def resize_bilinear(image: np.ndarray, height: int, width: int, *, half_pixel_centers: bool = True,
-                    align_corners: bool = False, window: Optional[Sequence[int]] = None) -> np.ndarray:
+                    align_corners: bool = False, window: Sequence[int] | None = None) -> np.ndarray:
     """Bilinear resize to `height` x `width` as `tf.image.resize(..., 'bilinear')`, float32 out.
 
     The default (`half_pixel_centers=True`, `align_corners=False`) is TF2's `tf.image.resize` and
@@ -241,8 +241,8 @@ def sample_distorted_bounding_box(rng: np.random.Generator, height: int, width: 
     for _ in range(max_attempts):
         area = rng.uniform(lo_a, hi_a) * height * width
         ratio = rng.uniform(lo_r, hi_r)
-        ch = int(round(np.sqrt(area / ratio)))
-        cw = int(round(np.sqrt(area * ratio)))
+        ch = round(float(np.sqrt(area / ratio)))
+        cw = round(float(np.sqrt(area * ratio)))
         if ch < 1 or cw < 1 or ch > height or cw > width:
             continue
         top = int(rng.integers(0, height - ch + 1))

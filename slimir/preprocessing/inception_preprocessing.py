@@ -12,15 +12,13 @@ methods when fast_mode=False), and resizing uses half-pixel centres (TF2's tf.im
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from ..errors import InvalidArgumentError
 from . import image_ops as ops
 from ._apply import apply, check_size, host_channels
 
-__all__ = ["preprocess_image", "preprocess_for_train", "preprocess_for_eval", "distort_color"]
+__all__ = ["distort_color", "preprocess_for_eval", "preprocess_for_train", "preprocess_image"]
 
 
 def distort_color(image: np.ndarray, color_ordering: int, fast_mode: bool, rng: np.random.Generator) -> np.ndarray:
@@ -61,7 +59,7 @@ def _to_unit_range(image: np.ndarray) -> np.ndarray:
 
 def preprocess_for_train(image: np.ndarray, height: int, width: int, bbox=None, fast_mode: bool = True,
                          random_crop: bool = True, use_grayscale: bool = False,
-                         rng: Optional[np.random.Generator] = None) -> np.ndarray:
+                         rng: np.random.Generator | None = None) -> np.ndarray:
     """Distorted-bounding-box crop, resize, flip, colour distortion; float32 in [-1, 1]."""
     rng = rng if rng is not None else np.random.default_rng()
     a = ops.convert_image_dtype(image)
@@ -78,8 +76,8 @@ def preprocess_for_train(image: np.ndarray, height: int, width: int, bbox=None, 
     return _to_unit_range(a)
 
 
-def preprocess_for_eval(image: np.ndarray, height: Optional[int], width: Optional[int],
-                        central_fraction: Optional[float] = 0.875, central_crop: bool = True,
+def preprocess_for_eval(image: np.ndarray, height: int | None, width: int | None,
+                        central_fraction: float | None = 0.875, central_crop: bool = True,
                         use_grayscale: bool = False) -> np.ndarray:
     """Central crop of `central_fraction`, bilinear resize to height x width (when given); float32 in [-1, 1]."""
     a = ops.convert_image_dtype(image)
@@ -94,8 +92,8 @@ def preprocess_for_eval(image: np.ndarray, height: Optional[int], width: Optiona
 
 def preprocess_image(image, height: int, width: int, is_training: bool = False, bbox=None,
                      fast_mode: bool = True, add_image_summaries: bool = True, crop_image: bool = True,
-                     use_grayscale: bool = False, central_fraction: float = 0.875, seed: Optional[int] = None,
-                     rng: Optional[np.random.Generator] = None):
+                     use_grayscale: bool = False, central_fraction: float = 0.875, seed: int | None = None,
+                     rng: np.random.Generator | None = None):
     """Preprocess one image (numpy HxWxC, uint8 or float in [0, 1], or a HostTensor) for Inception/MobileNet.
 
     `add_image_summaries` is accepted for research/slim compatibility and does nothing (no image

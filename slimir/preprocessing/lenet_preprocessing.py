@@ -3,8 +3,6 @@ output size, then (x - 128) / 128. The same for training and evaluation."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from . import image_ops as ops
@@ -14,8 +12,8 @@ __all__ = ["preprocess_image"]
 
 
 def preprocess_image(image, output_height: int, output_width: int, is_training: bool = False,
-                     use_grayscale: bool = False, seed: Optional[int] = None,
-                     rng: Optional[np.random.Generator] = None):
+                     use_grayscale: bool = False, seed: int | None = None,
+                     rng: np.random.Generator | None = None):
     """Preprocess one image (numpy HxWxC or a HostTensor) for LeNet; `is_training` changes nothing."""
     h, w = check_size("lenet_preprocessing", output_height, output_width)
 

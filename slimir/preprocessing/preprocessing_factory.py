@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import InvalidArgumentError
 from . import cifarnet_preprocessing, inception_preprocessing, lenet_preprocessing, vgg_preprocessing

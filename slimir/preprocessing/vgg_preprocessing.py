@@ -4,8 +4,6 @@ subtraction of the ImageNet channel means. Output float32 HxWxC, values not resc
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from ..errors import InvalidArgumentError
@@ -18,7 +16,7 @@ _B_MEAN = 103.94
 _RESIZE_SIDE_MIN = 256
 _RESIZE_SIDE_MAX = 512
 
-__all__ = ["preprocess_image", "preprocess_for_train", "preprocess_for_eval"]
+__all__ = ["preprocess_for_eval", "preprocess_for_train", "preprocess_image"]
 
 
 def _means(channels: int) -> np.ndarray:
@@ -51,7 +49,7 @@ def _resize_and_crop(image: np.ndarray, side: int, out_h: int, out_w: int, rng) 
 
 def preprocess_for_train(image: np.ndarray, output_height: int, output_width: int,
                          resize_side_min: int = _RESIZE_SIDE_MIN, resize_side_max: int = _RESIZE_SIDE_MAX,
-                         use_grayscale: bool = False, rng: Optional[np.random.Generator] = None) -> np.ndarray:
+                         use_grayscale: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
     """Random smaller side in [resize_side_min, resize_side_max], random crop, random flip, mean subtraction."""
     if not 0 < resize_side_min <= resize_side_max:
         raise InvalidArgumentError(f"vgg_preprocessing: need 0 < resize_side_min <= resize_side_max, got "
@@ -77,8 +75,8 @@ def preprocess_for_eval(image: np.ndarray, output_height: int, output_width: int
 
 def preprocess_image(image, output_height: int, output_width: int, is_training: bool = False,
                      resize_side_min: int = _RESIZE_SIDE_MIN, resize_side_max: int = _RESIZE_SIDE_MAX,
-                     use_grayscale: bool = False, seed: Optional[int] = None,
-                     rng: Optional[np.random.Generator] = None):
+                     use_grayscale: bool = False, seed: int | None = None,
+                     rng: np.random.Generator | None = None):
     """Preprocess one image (numpy HxWxC, or a HostTensor to map over) for VGG/ResNet.
 
     Evaluation resizes the smaller side to `resize_side_min`. `seed`/`rng` make training draws
