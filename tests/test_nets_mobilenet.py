@@ -395,6 +395,37 @@ def test_onnx_export_matches_session(name):
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+def test_onnx_export_of_the_atrous_explicitly_padded_base():
+    """output_stride=8 (dilated depthwise convolutions) with explicit padding lowers and matches too."""
+    rng = np.random.default_rng(4)
+    xv = rng.uniform(-1.0, 1.0, (1, 65, 65, 3)).astype(np.float32)
+    with slim.Graph().as_default():
+        images = slim.placeholder(slim.float32, [None, 65, 65, 3], name="images")
+        with slim.arg_scope(mobilenet_v1.mobilenet_v1_arg_scope(is_training=False)):
+            net, _ = mobilenet_v1.mobilenet_v1_base(
+                images, depth_multiplier=0.25, output_stride=8, use_explicit_padding=True
+            )
+        assert _shape(net) == [None, 9, 9, 256]
+        with slim.Session() as sess:
+            _set_realistic_values(sess, rng)
+            expected = sess.run(net, {images: xv})
+            model = build_model(net, session=sess)
+    onnx.checker.check_model(model, full_check=True)
+    ops = {n.op_type for n in model.graph.node}
+    assert "Pad" in ops
+    dilated = [
+        n
+        for n in model.graph.node
+        if any(a.name == "dilations" and list(a.ints) == [4, 4] for a in n.attribute)
+    ]
+    assert dilated  # Conv2d_12/13_depthwise run with rate 4
+    actual = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"images": xv}
+    )[0]
+    assert 0.1 < np.abs(expected).max() < 1e4
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
 def test_training_steps_reduce_the_loss():
     rng = np.random.default_rng(3)
     with slim.Graph().as_default():
