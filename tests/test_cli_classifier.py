@@ -234,3 +234,22 @@ def test_demo_trains_evaluates_and_exports(tmp_path, capsys):
     assert sess.get_inputs()[0].shape[1:] == [8, 8, 1]
     assert slim.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-30")
     assert any("tfevents" in f for f in os.listdir(tmp_path / "eval"))
+
+
+def test_num_epochs_ends_training_at_the_end_of_the_data(tmp_path, capsys):
+    """1 epoch of the 1,500 training digits at batch 500 is 3 steps, with no --max_number_of_steps."""
+    argv = [a for a in _train_argv(tmp_path) if not a.startswith(("--max_number_of_steps", "--batch_size"))]
+    rc, out, err = _run([*argv, "--num_epochs=1", "--batch_size=500"], capsys)
+    assert rc == 0, err
+    assert "global step 3," in out
+    assert slim.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-3")
+
+
+def test_eval_loop_follows_a_checkpoint_folder(trained, tmp_path, capsys):
+    rc, out, err = _run(["eval", "--model_name=lenet", "--dataset_name=digits", f"--checkpoint_path={trained}",
+                         f"--eval_dir={tmp_path}", f"--eval_image_size={SIZE}", "--batch_size=100", "--loop",
+                         "--max_number_of_evaluations=1", "--eval_interval_secs=0", "--timeout=30"], capsys)
+    assert rc == 0, err
+    acc = float(re.search(r"Accuracy\s+([0-9.]+)", out).group(1))
+    assert 0.3 < acc <= 1.0
+    assert "300 examples" in out  # research/slim's loop: ceil(297 / 100) full batches, the last one wrapping
