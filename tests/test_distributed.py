@@ -340,3 +340,38 @@ def test_torch_process_group_backend(tmp_path):
     for r in (r0, r1):
         _assert_close(ref, r)
     assert all(np.array_equal(r0[k], r1[k]) for k in r0)
+
+
+def test_gradient_graph_is_not_lowered_twice():
+    """The gradient graph's fetches are the passes' rewritten gradients: the forward convolutions appear once,
+    as in the fused step (lowering the pre-pass gradients computed the network a second time)."""
+    from collections import Counter
+
+    results = {}
+    for split in (False, True):
+        g = slim.Graph()
+        with g.as_default():
+            slim.set_random_seed(0)
+            x = slim.placeholder(slim.float32, [None, 8, 8, 3], name="x")
+            y = slim.placeholder(slim.int64, [None], name="y")
+            net = slim.conv2d(x, 4, [3, 3], scope="conv1")
+            net = slim.conv2d(net, 4, [3, 3], scope="conv2")
+            logits = slim.fully_connected(slim.flatten(net), 3, activation_fn=None, scope="logits")
+            slim.losses.sparse_softmax_cross_entropy(logits, y)
+            opt = slim.train.MomentumOptimizer(0.1, 0.9)
+            if split:
+                opt = slim.train.SyncReplicasOptimizer(opt, 1, 1)
+            train_op = slim.learning.create_train_op(slim.losses.get_total_loss(), opt)
+            sess = slim.Session(graph=g)
+            sess.run(slim.global_variables_initializer())
+            feed = {x: np.ones((2, 8, 8, 3), np.float32), y: np.array([0, 1])}
+            if split:
+                step = SplitStep(sess, opt)
+                step.step(feed)
+                model = next(iter(step._compiled.values())).lowered.model
+            else:
+                sess.run(train_op, feed)
+                model = [c for c in sess._cache.values() if c.sess is not None][-1].lowered.model
+            results[split] = Counter(n.op_type for n in model.graph.node)
+    assert results[True]["Conv"] == results[False]["Conv"] == 2
+    assert results[True]["Relu"] == results[False]["Relu"]
