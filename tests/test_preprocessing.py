@@ -338,3 +338,13 @@ def test_host_tensor_pipeline_training_is_random_per_example_and_seeded():
     np.testing.assert_allclose(x.reshape(len(x), -1).mean(1), 0.0, atol=1e-4)
     stds = x.reshape(len(x), -1).std(1)
     assert np.all((np.abs(stds - 1.0) < 1e-3) | (stds == 0.0))
+
+
+def test_adjust_saturation_equals_the_hsv_round_trip():
+    rgb = np.random.default_rng(5).random((6, 7, 3)).astype(np.float32)
+    rgb[0, 0] = 0.5  # gray
+    rgb[0, 1] = 0.0  # black
+    for k in (0.0, 0.3, 1.0, 1.7, 5.0):
+        hsv = image_ops.rgb_to_hsv(rgb)
+        hsv[..., 1] = np.clip(hsv[..., 1] * k, 0.0, 1.0)
+        np.testing.assert_allclose(image_ops.adjust_saturation(rgb, k), image_ops.hsv_to_rgb(hsv), atol=2e-6)

@@ -88,12 +88,15 @@ def resize_bilinear(image: np.ndarray, height: int, width: int, *, half_pixel_ce
     in_h, in_w = a.shape[:2]
     y0, y1, wy = _axis_weights(int(height), in_h, half_pixel_centers, align_corners, top, h)
     x0, x1, wx = _axis_weights(int(width), in_w, half_pixel_centers, align_corners, left, w)
-    f = a.astype(np.float32, copy=False)
-    rows_top, rows_bottom = f[y0], f[y1]                       # (h, in_w, C)
-    wx = wx[None, :, None]
-    top_row = rows_top[:, x0] + (rows_top[:, x1] - rows_top[:, x0]) * wx
-    bottom_row = rows_bottom[:, x0] + (rows_bottom[:, x1] - rows_bottom[:, x0]) * wx
-    return (top_row + (bottom_row - top_row) * wy[:, None, None]).astype(np.float32, copy=False)
+    # Separable: blend the two source rows of each output row (only the source columns the window
+    # needs), then the two source columns of each output column.
+    c0 = int(x0.min())
+    src = a[:, c0:int(x1.max()) + 1]
+    top = src[y0].astype(np.float32)
+    rows = top + (src[y1].astype(np.float32) - top) * wy[:, None, None]     # (h, needed cols, C)
+    left = np.take(rows, x0 - c0, axis=1)
+    right = np.take(rows, x1 - c0, axis=1)
+    return (left + (right - left) * wx[None, :, None]).astype(np.float32, copy=False)
 
 
 def smallest_size_at_least(height: int, width: int, smallest_side: int) -> tuple:
@@ -180,8 +183,8 @@ def rgb_to_hsv(image: np.ndarray) -> np.ndarray:
     """RGB in [0, 1] -> HSV with every component in [0, 1] (tf.image.rgb_to_hsv)."""
     a = np.asarray(image, np.float32)
     r, g, b = a[..., 0], a[..., 1], a[..., 2]
-    v = a.max(axis=-1)
-    rng = v - a.min(axis=-1)
+    v = np.maximum(np.maximum(r, g), b)
+    rng = v - np.minimum(np.minimum(r, g), b)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(v > 0, rng / v, 0.0)
         safe = np.where(rng > 0, rng, 1.0)
@@ -204,9 +207,15 @@ def hsv_to_rgb(image: np.ndarray) -> np.ndarray:
 
 def adjust_saturation(image: np.ndarray, factor: float) -> np.ndarray:
     """Scale the HSV saturation by `factor`, clipped to [0, 1] (tf.image.adjust_saturation), float in [0, 1]."""
-    hsv = rgb_to_hsv(image)
-    hsv[..., 1] = np.clip(hsv[..., 1] * np.float32(factor), 0.0, 1.0)
-    return hsv_to_rgb(hsv)
+    # In HSV terms each channel is c = v - s * v * g(hue): scaling s to s' = min(k * s, 1) moves every
+    # channel towards v by the ratio s' / s = min(k, v / (v - min)), leaving hue and value alone.
+    a = np.asarray(image, np.float32)
+    r, g, b = a[..., 0:1], a[..., 1:2], a[..., 2:3]
+    v = np.maximum(np.maximum(r, g), b)  # (elementwise: much faster than a reduction over 3 channels)
+    spread = v - np.minimum(np.minimum(r, g), b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(spread > 0, np.minimum(np.float32(max(factor, 0.0)), v / spread), 1.0)
+    return (v - (v - a) * ratio).astype(np.float32, copy=False)
 
 
 def adjust_hue(image: np.ndarray, delta: float) -> np.ndarray:
