@@ -253,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("--dataset_name", default=None, metavar="NAME",
                     help="gives the class count and image channels (digits, mnist, cifar10, flowers, imagenet)")
+    ex.add_argument("--dataset_dir", default=None, metavar="DIR",
+                    help="with a --dataset_name converted from an image folder: its folder (gives the class count)")
     ex.add_argument("--labels_offset", type=_non_negative("--labels_offset"), default=0, metavar="N",
                     help="classes of --dataset_name not in the logits (1 for VGG/ResNet on imagenet)")
     ex.add_argument("--is_training", action="store_true", help="build the training-mode graph (dropout, "
@@ -379,6 +381,7 @@ def cmd_export(args) -> int:
         raise _Usage(f"--opset must be between 13 and {max_opset} (this onnx), got {opset}")
     flags = ExportFlags(model_name=name, output_file=args.output, is_training=args.is_training,
                         image_size=args.image_size, batch_size=args.batch_size, dataset_name=args.dataset_name,
+                        dataset_dir=args.dataset_dir,
                         num_classes=args.num_classes, labels_offset=args.labels_offset,
                         use_grayscale=args.use_grayscale, checkpoint_path=args.checkpoint_path,
                         optimize=args.optimize, target=args.target, opset=opset, seed=args.seed)

@@ -25,11 +25,11 @@ DECAY_TYPES = ("exponential", "fixed", "polynomial")
 # What export needs to know of a dataset without reading it: classes and image channels
 # (research/slim's dataset modules' constants; digits is scikit-learn's 8x8 digits).
 DATASET_INFO = {
-    "digits": {"num_classes": 10, "channels": 1, "image_size": 8},
-    "mnist": {"num_classes": 10, "channels": 1, "image_size": 28},
-    "cifar10": {"num_classes": 10, "channels": 3, "image_size": 32},
-    "flowers": {"num_classes": 5, "channels": 3, "image_size": None},
-    "imagenet": {"num_classes": 1001, "channels": 3, "image_size": None},
+    "digits": {"num_classes": 10, "channels": 1},
+    "mnist": {"num_classes": 10, "channels": 1},
+    "cifar10": {"num_classes": 10, "channels": 3},
+    "flowers": {"num_classes": 5, "channels": 3},
+    "imagenet": {"num_classes": 1001, "channels": 3},
 }
 
 
@@ -128,6 +128,7 @@ class ExportFlags:
     image_size: int | None = None
     batch_size: int | None = None
     dataset_name: str | None = None
+    dataset_dir: str | None = None
     num_classes: int | None = None
     labels_offset: int = 0
     use_grayscale: bool = False
@@ -213,10 +214,6 @@ def _num_classes(dataset, labels_offset: int) -> int:
     if labels_offset < 0:
         raise JobError(f"--labels_offset must be >= 0, got {labels_offset}")
     return n
-
-
-def _image_channels(dataset, use_grayscale: bool) -> int:
-    return 1 if use_grayscale else DATASET_INFO.get(getattr(dataset, "name", ""), {}).get("channels", 3)
 
 
 def _scopes(text: str | None) -> list:
@@ -492,7 +489,6 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
                                           allow_smaller_final_batch=one_pass)
         logits, _ = network_fn(images)
         predictions = slim.argmax(logits, 1)
-        labels = slim.squeeze(labels)
         k = min(5, num_classes)
         names_to_values, names_to_updates = slim.metrics.aggregate_metric_map({
             "Accuracy": slim.metrics.streaming_accuracy(predictions, labels),
@@ -533,9 +529,11 @@ def build_inference_graph(f: ExportFlags):
     channels = None
     if f.dataset_name is not None:
         info = DATASET_INFO.get(f.dataset_name)
+        if info is None and f.dataset_dir:  # a dataset converted from an image folder: its dataset_info.json
+            info = {"num_classes": int(_dataset(f.dataset_name, "train", f.dataset_dir).num_classes), "channels": 3}
         if info is None:
             raise JobError(f"--dataset_name: unknown dataset {f.dataset_name!r} (choose from "
-                           f"{', '.join(sorted(DATASET_INFO))})")
+                           f"{', '.join(sorted(DATASET_INFO))}, or give the --dataset_dir of a converted one)")
         if num_classes is None:
             num_classes = info["num_classes"] - f.labels_offset
         channels = info["channels"]

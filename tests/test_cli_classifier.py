@@ -92,7 +92,7 @@ def test_fine_tune_with_exclude_and_trainable_scopes(trained, tmp_path, capsys):
 def test_eval_prints_accuracy_and_recall_of_the_checkpoint(trained, tmp_path, capsys):
     ckpt = os.path.join(trained, f"model.ckpt-{STEPS}")
     rc, out, err = _run(["eval", "--model_name=lenet", "--dataset_name=digits", f"--checkpoint_path={ckpt}",
-                         f"--eval_dir={tmp_path}", f"--eval_image_size={SIZE}", "--batch_size=64"], capsys)
+                         f"--eval_dir={tmp_path}", f"--eval_image_size={SIZE}", "--batch_size=148"], capsys)
     assert rc == 0, err
     acc = float(re.search(r"Accuracy\s+([0-9.]+)", out).group(1))
     rec = float(re.search(r"Recall_5\s+([0-9.]+)", out).group(1))
@@ -105,6 +105,7 @@ def test_eval_prints_accuracy_and_recall_of_the_checkpoint(trained, tmp_path, ca
     assert acc == pytest.approx(expected_acc, abs=6e-5)
     assert rec == pytest.approx(expected_rec, abs=6e-5)
     assert 0.3 < acc <= rec <= 1.0  # 40 steps already beat chance (0.1)
+    # (297 = 2 x 148 + 1: the final batch of one example counts too)
     assert any("tfevents" in f for f in os.listdir(tmp_path))
 
 
@@ -253,3 +254,36 @@ def test_eval_loop_follows_a_checkpoint_folder(trained, tmp_path, capsys):
     acc = float(re.search(r"Accuracy\s+([0-9.]+)", out).group(1))
     assert 0.3 < acc <= 1.0
     assert "300 examples" in out  # research/slim's loop: ceil(297 / 100) full batches, the last one wrapping
+
+
+def test_train_eval_export_on_a_converted_image_folder(tmp_path, capsys):
+    """TFRecords written by convert_image_folder: JPEG decode, --use_grayscale, --skip_corrupt, a custom
+    dataset name found through --dataset_dir."""
+    from PIL import Image
+
+    from slimir.datasets import convert_image_folder
+
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        d = tmp_path / "src" / f"shape{i % 3}"
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(d / f"{i}.jpg")
+    convert_image_folder(str(tmp_path / "src"), str(tmp_path / "data"), dataset_name="shapes", num_shards=2,
+                         validation_fraction=0.25)
+    common = ["--model_name=lenet", "--dataset_name=shapes", f"--dataset_dir={tmp_path / 'data'}",
+              "--use_grayscale"]
+    rc, out, err = _run(["train", *common, f"--train_dir={tmp_path / 'train'}", "--batch_size=4",
+                         "--max_number_of_steps=2", "--skip_corrupt", "--num_readers=2", "--optimizer=sgd"], capsys)
+    assert rc == 0, err
+    assert "shapes/train (9 examples): global step 2" in out
+    rc, out, err = _run(["eval", *common, f"--checkpoint_path={tmp_path / 'train'}", "--dataset_split_name=validation",
+                         "--batch_size=2"], capsys)
+    assert rc == 0, err
+    assert "3 examples" in out and "Recall_3" in out  # k = min(5, num_classes)
+    rc, out, err = _run(["export", *common[:3], "--use_grayscale", f"--checkpoint_path={tmp_path / 'train'}",
+                         f"--output_file={tmp_path / 'shapes.onnx'}"], capsys)
+    assert rc == 0, err
+    assert "images [batch, 28, 28, 1]" in out and "[?, 3]" in out
+    # the digits are not read from record files: --skip_corrupt is refused
+    rc, _, err = _run(_train_argv(tmp_path / "t2", 1, "--skip_corrupt"), capsys)
+    assert rc == 2 and "--skip_corrupt" in err
