@@ -543,8 +543,11 @@ class Session:
         cl = clone(self.graph, roots, feeds, variables="keep")
         outs = cl.outputs[:len(tensors)]
         keep = [cl.graph._by_name[n.name] for n in roots[len(tensors):]]
-        run(cl.graph, SESSION_PIPELINE, outs + [n.outputs[0] for n in keep], inplace=True)
-        low = lower(cl.graph, outs + keep, cl.feeds, opset=self.opset)
+        # the passes replace the tensors they rewrite in this list: lower the rewritten ones (lowering the
+        # fetches as they were before the passes would compute them a second time beside the optimised graph)
+        targets = outs + [n.outputs[0] for n in keep]
+        run(cl.graph, SESSION_PIPELINE, targets, inplace=True)
+        low = lower(cl.graph, targets[:len(tensors)] + keep, cl.feeds, opset=self.opset)
         orig = lambda v: v.op.meta.get("variable", v)  # noqa: E731
         low.feeds = list(feeds)
         low.variables = [orig(v) for v in low.variables]

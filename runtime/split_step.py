@@ -118,7 +118,7 @@ class SplitStep:
             tensors = [self.loss] + self._grad_tensors
             if len({id(t) for t in tensors}) != len(tensors):
                 raise SlimirError("SplitStep: two variables share one gradient tensor; cannot bind both")
-            comp = _compile_fetches(self.sess, tensors, list(feeds))
+            comp = self.sess._compile(tensors, [], list(feeds))
             self._compiled[key] = comp
             if self._bucket is None:
                 self._layout(comp)
@@ -215,43 +215,6 @@ class SplitStep:
                                     "(the variables were not updated by this step)")
         sess.run(self.apply_op, dict(zip(self._grad_tensors, self.grad_views)))
         return loss
-
-
-def _compile_fetches(sess, tensors: list, feeds: list):
-    """Lower and load the graph computing `tensors` (as Session does, after its pass pipeline on a copy).
-
-    The passes replace tensors they rewrite in the output list they are given; the gradients are such
-    outputs (the layout pass rewrites the filter gradients), so the rewritten list is what gets lowered;
-    lowering the fetched tensors as they were before the passes would compute them a second time,
-    unoptimised, beside the optimised graph.
-    """
-    from slimir.analysis import needed_nodes, no_gc
-    from slimir.passes import SESSION_PIPELINE, clone, run
-
-    from .lowering import SIDE_EFFECTS, lower
-    from .session import _Compiled, ort_session
-
-    for t in tensors:
-        if t.graph is not sess.graph:
-            raise SlimirError(f"cannot fetch {t.name}: it belongs to another graph than this Session's")
-    if not sess.optimize:
-        return sess._compile(tensors, [], feeds)
-    with no_gc():
-        needed = needed_nodes(tensors, {id(t) for t in feeds})
-        roots = list(tensors) + [n for n in needed if n.type in SIDE_EFFECTS]
-        cl = clone(sess.graph, roots, feeds, variables="keep")
-        keep = [cl.graph._by_name[n.name] for n in roots[len(tensors):]]
-        targets = list(cl.outputs[:len(tensors)]) + [n.outputs[0] for n in keep]
-        run(cl.graph, SESSION_PIPELINE, targets, inplace=True)
-        low = lower(cl.graph, targets[:len(tensors)] + keep, cl.feeds, opset=sess.opset)
-    orig = lambda v: v.op.meta.get("variable", v)  # noqa: E731
-    low.feeds = list(feeds)
-    low.variables = [orig(v) for v in low.variables]
-    low.assigns = [(orig(v), i) for v, i in low.assigns]
-    low.prints = []
-    low.checks = [(sess.graph._by_name.get(n.name, n), idx) for n, idx in low.checks]
-    low.outputs = list(tensors) + [None] * (len(low.outputs) - len(tensors))
-    return _Compiled(low, ort_session(low.model, sess.providers, sess._options))
 
 
 def _state_variables(sess) -> list:
