@@ -441,6 +441,8 @@ def _print_train(model, dataset, split, r) -> None:
           f"loss {loss}, {r.seconds:.1f} s")
     print(f"  checkpoint   {r.checkpoint}")
     print(f"  TensorBoard  tensorboard --logdir {r.train_dir}")
+    if r.skipped_records:
+        print(f"  skipped      {r.skipped_records} corrupt record(s) (--skip_corrupt)")
 
 
 def cmd_eval(args) -> int:

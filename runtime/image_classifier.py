@@ -147,6 +147,7 @@ class TrainResult:
     loss: float | None
     seconds: float
     num_samples: int
+    skipped_records: int = 0
 
 
 @dataclass
@@ -425,9 +426,16 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
             sess.close()
     ckpt = slim.train.latest_checkpoint(f.train_dir)
     step = _step_of(ckpt)
+    records = {}  # distinct corrupt records (a record read in every epoch is skipped every time)
+    for p, i, _off, why in (list(getattr(dataset.reader, "skipped", [])) if f.skip_corrupt else []):
+        records.setdefault((p, i), why)
+    skipped = len(records)
+    if skipped:
+        log.warning("skipped %d corrupt record(s): %s", skipped,
+                    "; ".join(f"{p} record {i} ({why})" for (p, i), why in list(records.items())[:5]))
     return TrainResult(train_dir=f.train_dir, checkpoint=ckpt, global_step=step,
                        loss=None if loss is None else float(loss), seconds=time.time() - t0,
-                       num_samples=int(dataset.num_samples))
+                       num_samples=int(dataset.num_samples), skipped_records=skipped)
 
 
 def _step_of(ckpt: str | None) -> int:

@@ -272,10 +272,18 @@ def test_train_eval_export_on_a_converted_image_folder(tmp_path, capsys):
                          validation_fraction=0.25)
     common = ["--model_name=lenet", "--dataset_name=shapes", f"--dataset_dir={tmp_path / 'data'}",
               "--use_grayscale"]
-    rc, out, err = _run(["train", *common, f"--train_dir={tmp_path / 'train'}", "--batch_size=4",
-                         "--max_number_of_steps=2", "--skip_corrupt", "--num_readers=2", "--optimizer=sgd"], capsys)
+    shard = sorted((tmp_path / "data").glob("shapes_train_*.tfrecord"))[0]
+    data = bytearray(shard.read_bytes())
+    data[40] ^= 0xFF  # inside the first record's payload: its CRC no longer matches
+    shard.write_bytes(bytes(data))
+    train = ["train", *common, "--batch_size=4", "--max_number_of_steps=2", "--num_readers=2", "--optimizer=sgd"]
+    rc, _, err = _run([*train, f"--train_dir={tmp_path / 'bad'}"], capsys)
+    assert rc == 2 and err.startswith("slimir: error:") and err.count("\n") == 1, err
+    assert shard.name in err and "Traceback" not in err
+    rc, out, err = _run([*train, f"--train_dir={tmp_path / 'train'}", "--skip_corrupt"], capsys)
     assert rc == 0, err
     assert "shapes/train (9 examples): global step 2" in out
+    assert "skipped      1 corrupt record(s)" in out
     rc, out, err = _run(["eval", *common, f"--checkpoint_path={tmp_path / 'train'}", "--dataset_split_name=validation",
                          "--batch_size=2"], capsys)
     assert rc == 0, err
