@@ -272,7 +272,7 @@ def test_train_eval_export_on_a_converted_image_folder(tmp_path, capsys):
                          validation_fraction=0.25)
     common = ["--model_name=lenet", "--dataset_name=shapes", f"--dataset_dir={tmp_path / 'data'}",
               "--use_grayscale"]
-    shard = sorted((tmp_path / "data").glob("shapes_train_*.tfrecord"))[0]
+    shard = min((tmp_path / "data").glob("shapes_train_*.tfrecord"))
     data = bytearray(shard.read_bytes())
     data[40] ^= 0xFF  # inside the first record's payload: its CRC no longer matches
     shard.write_bytes(bytes(data))
