@@ -295,3 +295,15 @@ def test_train_eval_export_on_a_converted_image_folder(tmp_path, capsys):
     # the digits are not read from record files: --skip_corrupt is refused
     rc, _, err = _run(_train_argv(tmp_path / "t2", 1, "--skip_corrupt"), capsys)
     assert rc == 2 and "--skip_corrupt" in err
+
+
+def test_eval_max_num_batches_and_labels_offset(trained, tmp_path, capsys):
+    ckpt_dir = ["--model_name=lenet", "--dataset_name=digits", f"--checkpoint_path={trained}",
+                f"--eval_dir={tmp_path}", f"--eval_image_size={SIZE}"]
+    rc, out, err = _run(["eval", *ckpt_dir, "--max_num_batches=1", "--batch_size=50"], capsys)
+    assert rc == 0, err
+    assert "50 examples" in out
+    # the checkpoint has 10 classes: with --labels_offset=1 the network has 9 and the restore must fail clearly
+    rc, _, err = _run(["eval", *ckpt_dir, "--labels_offset=1"], capsys)
+    assert rc == 2 and err.startswith("slimir: error:") and err.count("\n") == 1, err
+    assert "LeNet/fc4" in err
