@@ -116,6 +116,7 @@ class EvalFlags:
     max_number_of_evaluations: int | None = None
     timeout: float | None = None
     device: str | None = None
+    progress: bool | None = None
 
 
 @dataclass
@@ -449,6 +450,34 @@ def _step_of(ckpt: str | None) -> int:
 # eval
 
 
+def _want_progress(progress: bool | None) -> bool:
+    import sys
+
+    return sys.stderr.isatty() if progress is None else bool(progress)
+
+
+class _ProgressHook:
+    """A tqdm bar over the batches of one evaluation (an evaluation SessionRunHook)."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.bar = None
+
+    def begin(self):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, unit="batch", desc="eval", dynamic_ncols=True, leave=False)
+
+    def after_run(self, run_context, run_values):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def end(self, session):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def _validate_eval(f: EvalFlags) -> None:
     _check_positive("batch_size", f.batch_size)
     _check_positive("max_num_batches", f.max_num_batches, allow_none=True)
@@ -484,9 +513,10 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
         network_fn = _network_fn(f.model_name, num_classes, is_training=False)
         preprocessing_fn = _preprocessing_fn(f.preprocessing_name or f.model_name, False, f.use_grayscale)
         num_samples = int(dataset.num_samples)
-        one_pass = not f.loop
+        # one pass over the split, the final batch smaller: every example counts once (evaluation restarts
+        # the input for each checkpoint, so --loop does the same for each new checkpoint)
         provider = _provider(dataset, shuffle=False, common_queue_capacity=2 * f.batch_size,
-                             common_queue_min=f.batch_size, num_epochs=1 if one_pass else None)
+                             common_queue_min=f.batch_size, num_epochs=1)
         image, label = provider.get(["image", "label"])
         if f.labels_offset:
             label -= f.labels_offset
@@ -494,7 +524,7 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
         image = preprocessing_fn(image, size, size)
         images, labels = _batch([image, label], batch_size=f.batch_size,
                                           num_threads=f.num_preprocessing_threads, capacity=5 * f.batch_size,
-                                          allow_smaller_final_batch=one_pass)
+                                          allow_smaller_final_batch=True)
         logits, _ = network_fn(images)
         predictions = slim.argmax(logits, 1)
         k = min(5, num_classes)
@@ -507,7 +537,8 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
         num_batches = f.max_num_batches or math.ceil(num_samples / f.batch_size)
         kwargs = {"num_evals": num_batches, "eval_op": list(names_to_updates.values()),
                   "final_op": names_to_values, "variables_to_restore": slim.get_variables_to_restore(),
-                  "session_config": {"device": f.device} if f.device else None}
+                  "session_config": {"device": f.device} if f.device else None,
+                  "hooks": [_ProgressHook(num_batches)] if _want_progress(f.progress) else None}
         if f.loop:
             values = slim.evaluation.evaluation_loop("", f.checkpoint_path, eval_dir,
                                                      eval_interval_secs=f.eval_interval_secs,
@@ -516,10 +547,10 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
             ckpt = slim.train.latest_checkpoint(f.checkpoint_path)
         else:
             values = slim.evaluation.evaluate_once("", ckpt, eval_dir, **kwargs)
-    seen = num_samples if one_pass and f.max_num_batches is None else num_batches * f.batch_size
+    seen = num_samples if f.max_num_batches is None else num_batches * f.batch_size
     metrics = {} if values is None else {n: float(v) for n, v in values.items()}
     return EvalResult(checkpoint=ckpt or "", global_step=_step_of(ckpt), metrics=metrics,
-                      num_examples=min(seen, num_samples) if one_pass else seen, eval_dir=eval_dir,
+                      num_examples=min(seen, num_samples), eval_dir=eval_dir,
                       seconds=time.time() - t0)
 
 

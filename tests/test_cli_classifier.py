@@ -253,7 +253,12 @@ def test_eval_loop_follows_a_checkpoint_folder(trained, tmp_path, capsys):
     assert rc == 0, err
     acc = float(re.search(r"Accuracy\s+([0-9.]+)", out).group(1))
     assert 0.3 < acc <= 1.0
-    assert "300 examples" in out  # research/slim's loop: ceil(297 / 100) full batches, the last one wrapping
+    rc, out2, err = _run(["eval", "--model_name=lenet", "--dataset_name=digits",
+                          f"--checkpoint_path={slim.train.latest_checkpoint(trained)}", f"--eval_image_size={SIZE}",
+                          f"--eval_dir={tmp_path}", "--batch_size=100"], capsys)
+    assert rc == 0, err
+    assert float(re.search(r"Accuracy\s+([0-9.]+)", out2).group(1)) == acc  # the same as evaluating it once
+    assert "297 examples" in out  # the input restarts for each checkpoint: one pass, a smaller final batch
 
 
 def test_train_eval_export_on_a_converted_image_folder(tmp_path, capsys):
