@@ -393,8 +393,8 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
             label -= f.labels_offset
         size = f.train_image_size or network_fn.default_image_size
         image = preprocessing_fn(image, size, size)
-        images, labels = _batch([image, label], batch_size=f.batch_size,
-                                          num_threads=f.num_preprocessing_threads, capacity=5 * f.batch_size)
+        images, labels = _batch([image, label], batch_size=f.batch_size, num_threads=f.num_preprocessing_threads,
+                                capacity=5 * f.batch_size)
         labels = slim.one_hot_encoding(labels, num_classes)
 
         logits, end_points = network_fn(images)
@@ -416,7 +416,8 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
                                                  variables_to_train=_variables_to_train(f))
         init_fn = _init_fn(f)
         # The input threads share the CPUs with ONNX Runtime: without spinning its pool yields them the
-        # cores it waits on (CifarNet fed by its pipeline on 2 cores: 1.6-2.5x faster, benchmarks/input_pipeline.py).
+        # cores it waits on (CifarNet fed by its pipeline on 2 busy cores: 1.3-1.7x the images/s with
+        # spinning, benchmarks/input_pipeline.py).
         sess = slim.Session(device=f.device, allow_spinning=False)
         try:
             loss = slim.learning.train(train_op, logdir=f.train_dir, init_fn=init_fn,
@@ -522,9 +523,8 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
             label -= f.labels_offset
         size = f.eval_image_size or network_fn.default_image_size
         image = preprocessing_fn(image, size, size)
-        images, labels = _batch([image, label], batch_size=f.batch_size,
-                                          num_threads=f.num_preprocessing_threads, capacity=5 * f.batch_size,
-                                          allow_smaller_final_batch=True)
+        images, labels = _batch([image, label], batch_size=f.batch_size, num_threads=f.num_preprocessing_threads,
+                                capacity=5 * f.batch_size, allow_smaller_final_batch=True)
         logits, _ = network_fn(images)
         predictions = slim.argmax(logits, 1)
         k = min(5, num_classes)
