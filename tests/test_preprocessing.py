@@ -348,3 +348,12 @@ def test_adjust_saturation_equals_the_hsv_round_trip():
         hsv = image_ops.rgb_to_hsv(rgb)
         hsv[..., 1] = np.clip(hsv[..., 1] * k, 0.0, 1.0)
         np.testing.assert_allclose(image_ops.adjust_saturation(rgb, k), image_ops.hsv_to_rgb(hsv), atol=2e-6)
+
+
+def test_padded_crop_equals_pad_then_crop():
+    img = _image(7, 9)
+    padded = np.pad(img, ((4, 4), (4, 4), (0, 0)))
+    for top, left, h, w in [(0, 0, 7, 9), (4, 4, 7, 9), (0, 0, 15, 17), (8, 8, 7, 9), (2, 11, 5, 6), (14, 0, 1, 3)]:
+        np.testing.assert_array_equal(image_ops.padded_crop(img, 4, top, left, h, w), padded[top:top + h, left:left + w])
+    with pytest.raises(InvalidArgumentError, match="does not fit"):
+        image_ops.padded_crop(img, 4, 9, 0, 7, 9)

@@ -24,15 +24,13 @@ def preprocess_for_train(image: np.ndarray, output_height: int, output_width: in
     a = ops.to_float(image)
     if use_grayscale:
         a = ops.rgb_to_grayscale(a)
-    if padding > 0:
-        a = np.pad(a, ((padding, padding), (padding, padding), (0, 0)))
-    h, w = a.shape[:2]
+    h, w = a.shape[0] + 2 * padding, a.shape[1] + 2 * padding
     if h < output_height or w < output_width:
         raise InvalidArgumentError(f"cifarnet_preprocessing: a {output_height}x{output_width} random crop does not "
                                    f"fit in the padded {h}x{w} image")
     top = int(rng.integers(0, h - output_height + 1))
     left = int(rng.integers(0, w - output_width + 1))
-    a = ops.crop(a, top, left, output_height, output_width)
+    a = ops.padded_crop(a, padding, top, left, output_height, output_width)
     if rng.random() < 0.5:
         a = ops.flip_left_right(a)
     a = ops.adjust_brightness(a, rng.uniform(-63.0, 63.0))

@@ -14,7 +14,7 @@ from ..errors import InvalidArgumentError, ShapeError
 
 __all__ = [
     "adjust_brightness", "adjust_contrast", "adjust_hue", "adjust_saturation", "central_crop",
-    "convert_image_dtype", "crop", "flip_left_right", "hsv_to_rgb", "per_image_standardization",
+    "convert_image_dtype", "crop", "flip_left_right", "hsv_to_rgb", "padded_crop", "per_image_standardization",
     "resize_bilinear", "resize_image_with_crop_or_pad", "rgb_to_grayscale", "rgb_to_hsv",
     "sample_distorted_bounding_box", "smallest_size_at_least", "to_float",
 ]
@@ -112,6 +112,23 @@ def crop(image: np.ndarray, top: int, left: int, height: int, width: int) -> np.
         raise InvalidArgumentError(f"crop: a {height}x{width} crop at ({top}, {left}) does not fit in an image "
                                    f"of {a.shape[0]}x{a.shape[1]}")
     return a[top:top + height, left:left + width]
+
+
+def padded_crop(image: np.ndarray, padding: int, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """The `height` x `width` crop at (top, left) of `image` zero-padded by `padding` on every side, without
+    building the padded image (np.pad followed by a crop, in one copy)."""
+    a = np.asarray(image)
+    h, w = a.shape[:2]
+    if top < 0 or left < 0 or top + height > h + 2 * padding or left + width > w + 2 * padding:
+        raise InvalidArgumentError(f"padded_crop: a {height}x{width} crop at ({top}, {left}) does not fit in the "
+                                   f"{h}x{w} image padded by {padding}")
+    out = np.zeros((height, width) + a.shape[2:], a.dtype)
+    y0, x0 = top - padding, left - padding  # the crop's origin in the unpadded image
+    sy0, sy1 = max(y0, 0), min(y0 + height, h)
+    sx0, sx1 = max(x0, 0), min(x0 + width, w)
+    if sy1 > sy0 and sx1 > sx0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = a[sy0:sy1, sx0:sx1]
+    return out
 
 
 def central_crop(image: np.ndarray, central_fraction: float) -> np.ndarray:
