@@ -164,6 +164,17 @@ _TRAIN_FLAGS = [
     ("ignore_missing_vars", "bool", False, "skip variables missing from --checkpoint_path"),
     ("skip_corrupt", "bool", False, "skip corrupt records (with a warning) instead of stopping"),
     ("seed", "int0", 0, "random seed of the weights, the shuffling and the augmentation (default: 0)"),
+    # research/slim's distributed flags, mapped onto `slimir launch -n N -- slimir train ... --sync_replicas`
+    ("sync_replicas", "bool", False, "synchronous data-parallel training over the processes of `slimir launch -n N` "
+     "(required when N > 1: asynchronous training is not supported)"),
+    ("worker_replicas", "int+", None, "processes training together; must equal slimir launch's -n (default: it)"),
+    ("task", "int0", None, "this process's task index; must equal its MPI rank (default: the rank)"),
+    ("replicas_to_aggregate", "int+", None, "replicas averaged per step; must equal the number of processes "
+     "(default: it; no backup workers)"),
+    ("num_ps_tasks", "int0", 0, "parameter servers: not supported, must be 0 (default: 0)"),
+    ("master", "str", "", "TensorFlow master: not used; leave it out (the MPI world is the cluster)"),
+    ("num_clones", "int+", 1, "model_deploy clones in one process: only 1 (one process per device instead)"),
+    ("clone_on_cpu", "bool", False, "train on the CPU (as --device cpu)"),
 ]
 
 _EVAL_FLAGS = [
@@ -431,13 +442,15 @@ def cmd_train(args) -> int:
     _require(args, "train_dir", "model_name", "dataset_name")
     _setup_logging()
     result = train_image_classifier(flags_from(TrainFlags, args))
-    _print_train(args.model_name, args.dataset_name, args.dataset_split_name, result)
+    if result.is_chief:  # data-parallel: the chief reports for every rank
+        _print_train(args.model_name, args.dataset_name, args.dataset_split_name, result)
     return 0
 
 
 def _print_train(model, dataset, split, r) -> None:
     loss = "-" if r.loss is None else f"{r.loss:.4f}"
-    print(f"trained {model} on {dataset}/{split} ({r.num_samples} examples): global step {r.global_step}, "
+    where = f" on {r.num_replicas} replicas (data-parallel)" if getattr(r, "num_replicas", 1) > 1 else ""
+    print(f"trained {model} on {dataset}/{split} ({r.num_samples} examples){where}: global step {r.global_step}, "
           f"loss {loss}, {r.seconds:.1f} s")
     print(f"  checkpoint   {r.checkpoint}")
     print(f"  TensorBoard  tensorboard --logdir {r.train_dir}")
@@ -544,7 +557,8 @@ def main(argv=None) -> int:
         print(f"slimir: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except SlimirError as e:  # bad shapes/sizes for the network, unreadable model, ...
-        print(f"slimir: error: {_one_line(e)}", file=sys.stderr)
+        if not getattr(e, "quiet", False):  # quiet: a data-parallel worker whose chief reports the same error
+            print(f"slimir: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""

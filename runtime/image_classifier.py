@@ -43,7 +43,8 @@ class JobError(InvalidArgumentError):
 
 @dataclass
 class TrainFlags:
-    """train_image_classifier.py's flags (the distributed ones excepted)."""
+    """train_image_classifier.py's flags. The distributed ones (master ... clone_on_cpu) map onto MPI
+    data parallelism under `slimir launch -n N` (see `_replicas`)."""
 
     train_dir: str = "/tmp/tfmodel/"
     model_name: str = "inception_v3"
@@ -91,6 +92,15 @@ class TrainFlags:
     device: str | None = None
     seed: int | None = 0
     progress: bool | None = None
+    # distributed training (research/slim's flags; None: take it from the MPI world)
+    master: str = ""
+    worker_replicas: int | None = None
+    task: int | None = None
+    sync_replicas: bool = False
+    replicas_to_aggregate: int | None = None
+    num_ps_tasks: int = 0
+    num_clones: int = 1
+    clone_on_cpu: bool = False
 
 
 @dataclass
@@ -149,6 +159,8 @@ class TrainResult:
     seconds: float
     num_samples: int
     skipped_records: int = 0
+    num_replicas: int = 1  # processes that trained data-parallel (MPI world size)
+    is_chief: bool = True  # this process wrote train_dir (rank 0)
 
 
 @dataclass
@@ -232,10 +244,11 @@ def _ema_not_supported(value) -> None:
 # train
 
 
-def _configure_learning_rate(f: TrainFlags, num_samples_per_epoch: int, global_step):
+def _configure_learning_rate(f: TrainFlags, num_samples_per_epoch: int, global_step, replicas: int = 1):
     import slimir as slim
 
     decay_steps = int(num_samples_per_epoch / f.batch_size * f.num_epochs_per_decay)
+    decay_steps //= replicas  # a synchronous global step consumes `replicas` batches (research/slim's rule)
     if f.learning_rate_decay_type == "fixed":
         return slim.constant(float(f.learning_rate), name="fixed_learning_rate")
     if decay_steps < 1:
@@ -370,12 +383,141 @@ def _validate_train(f: TrainFlags) -> None:
     _ema_not_supported(f.moving_average_decay)
 
 
+# ------------------------------------------------------------------------------------------------
+# distributed training: research/slim's flags on MPI data parallelism
+
+
+def _replica_problem(f: TrainFlags, rank: int, size: int) -> str | None:
+    """What is wrong with the distributed flags for this process (rank of a world of size), or None."""
+    launch = f"slimir launch -n {f.worker_replicas or 2} -- slimir train ... --sync_replicas"
+    if f.num_clones != 1:
+        return (f"--num_clones {f.num_clones}: model_deploy clones (several devices in one process) are not "
+                "supported; run one process per device with `slimir launch -n N -- slimir train ... "
+                "--sync_replicas` (synchronous data-parallel over MPI), --num_clones 1")
+    if f.num_ps_tasks:
+        return (f"--num_ps_tasks {f.num_ps_tasks}: parameter servers are not supported; slimir trains "
+                "synchronous data-parallel over MPI (all-reduce): `slimir launch -n N -- slimir train ... "
+                "--sync_replicas` with --num_ps_tasks 0")
+    if f.master not in ("", "local", "mpi"):
+        return (f"--master {f.master!r}: TensorFlow servers are not supported; leave --master out (under "
+                "`slimir launch` / mpiexec the MPI world is the cluster)")
+    if f.clone_on_cpu and f.device == "cuda":
+        return "--clone_on_cpu with --device cuda: choose one (--clone_on_cpu means --device cpu)"
+    if f.worker_replicas is not None and f.worker_replicas != size:
+        how = (f"start it with `{launch}`" if size == 1
+               else f"leave --worker_replicas out or make it {size}")
+        return (f"--worker_replicas {f.worker_replicas} but this job has {size} process(es) (the MPI world "
+                f"size); {how}")
+    if f.task is not None and f.task != rank:
+        return (f"--task {f.task} but this process is rank {rank} of {size}: under slimir launch the task "
+                "index is the MPI rank; leave --task out")
+    if size > 1 and not f.sync_replicas:
+        return (f"{size} processes without --sync_replicas would be asynchronous (parameter-server) training, "
+                f"which slimir does not support; add --sync_replicas (the gradients of all {size} replicas "
+                "are averaged every step)")
+    if f.replicas_to_aggregate is not None and f.replicas_to_aggregate != size:
+        return (f"--replicas_to_aggregate {f.replicas_to_aggregate} with {size} process(es): slimir aggregates "
+                f"every replica's gradients each step (no backup workers); leave it out or make it {size}")
+    return None
+
+
+def _replicas(f: TrainFlags):
+    """The MPI world (slim.distributed.init(): size 1 when not launched by mpiexec) after checking the
+    distributed flags on every rank; a problem on any rank raises the same JobError on all of them."""
+    from .distributed import init
+
+    comm = init("mpi")
+    problem = _replica_problem(f, comm.rank, comm.size)
+    if comm.size == 1:
+        if problem:
+            raise JobError(problem)
+        return comm
+    problems = comm.allgather_obj(problem)
+    bad = [(r, p) for r, p in enumerate(problems) if p]
+    if bad:
+        _raise_agreed(comm, bad[0][1] if bad[0][0] == 0 else f"rank {bad[0][0]}: {bad[0][1]}")
+    return comm
+
+
+def _raise_agreed(comm, message: str):
+    """Raise the error every rank agreed on; only the chief prints it (the others exit quietly, status 2)."""
+    e = JobError(message)
+    e.quiet = not comm.is_chief
+    raise e
+
+
+def _steps_every_rank_can_run(f: TrainFlags, num_samples: int, size: int) -> int | None:
+    """With --num_epochs, the global steps after which the smallest shard runs out (every rank must run the
+    same number of steps: a rank at the end of its input would leave the others waiting in the all-reduce)."""
+    if f.num_epochs is None:
+        return f.max_number_of_steps
+    fewest = min(len(range(k, num_samples, size)) for k in range(size))
+    steps = fewest * f.num_epochs // f.batch_size
+    if steps < 1:
+        raise JobError(f"--num_epochs {f.num_epochs}: each of the {size} shards of {num_samples} examples gives "
+                       f"fewer than one batch of {f.batch_size}")
+    return steps if f.max_number_of_steps is None else min(steps, f.max_number_of_steps)
+
+
 def train_image_classifier(f: TrainFlags) -> TrainResult:
-    """Train `f.model_name` on `f.dataset_name` into `f.train_dir` (research/slim's train_image_classifier)."""
+    """Train `f.model_name` on `f.dataset_name` into `f.train_dir` (research/slim's train_image_classifier).
+
+    Under `slimir launch -n N` (mpiexec) with --sync_replicas the N processes train synchronous
+    data-parallel: rank r reads shard r of the examples (i % N == r), the optimizer is wrapped in
+    SyncReplicasOptimizer(opt, N, N) (every step averages all N replicas' gradients, so one global step
+    consumes N batches of --batch_size), and only rank 0 writes checkpoints, summaries and progress."""
+    _validate_train(f)
+    comm = _replicas(f)
+    if comm.size == 1:
+        return _train_image_classifier(f, None, {})
+    state = {"agreed": False}
+    logger = logging.getLogger("slimir")
+    level = logger.level
+    if not comm.is_chief:  # one log: the chief's
+        logger.setLevel(max(logging.WARNING, level))
+    try:
+        return _train_image_classifier(f, comm, state)
+    except Exception as e:
+        from slimir.errors import SlimirError
+
+        text = " ".join((str(e).strip() or type(e).__name__).split())
+        if not state["agreed"]:  # failed while building: the others wait in the agreement, tell them
+            problems = comm.allgather_obj(f"{type(e).__name__}: {text}")
+            if comm.is_chief:
+                raise
+            _raise_agreed(comm, next(p for p in problems if p))
+        if getattr(e, "agreed", False):
+            raise
+        # failed while training: the other ranks may be waiting in a collective; end the whole job
+        import sys
+
+        print(f"slimir: error: rank {comm.rank} of {comm.size}: {text}", file=sys.stderr, flush=True)
+        comm.abort(2 if isinstance(e, SlimirError) else 1)
+        raise
+    finally:
+        logger.setLevel(level)
+
+
+def _agree(comm, state: dict) -> None:
+    """Every rank built its graph (or reports why not): the point after which a failure aborts the job."""
+    problems = comm.allgather_obj(None)
+    state["agreed"] = True
+    bad = [(r, p) for r, p in enumerate(problems) if p]
+    if bad:
+        r, p = bad[0]
+        try:
+            _raise_agreed(comm, f"rank {r}: {p}")
+        except JobError as e:
+            e.agreed = True
+            raise
+
+
+def _train_image_classifier(f: TrainFlags, comm, state: dict) -> TrainResult:
     import slimir as slim
 
     _validate_train(f)
     t0 = time.time()
+    replicas = 1 if comm is None else comm.size
     with slim.Graph().as_default():
         if f.seed is not None:
             slim.set_random_seed(f.seed)
@@ -385,9 +527,10 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
         network_fn = _network_fn(f.model_name, num_classes, f.weight_decay, is_training=True)
         preprocessing_fn = _preprocessing_fn(f.preprocessing_name or f.model_name, True, f.use_grayscale)
 
+        shards = {} if comm is None else {"num_shards": comm.size, "shard_index": comm.rank}  # rank r: i % N == r
         provider = _provider(dataset, num_readers=f.num_readers, common_queue_capacity=20 * f.batch_size,
                              common_queue_min=10 * f.batch_size, shuffle=True, num_epochs=f.num_epochs,
-                             seed=f.seed)
+                             seed=f.seed, **shards)
         image, label = provider.get(["image", "label"])
         if f.labels_offset:
             label -= f.labels_offset
@@ -409,25 +552,50 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
         slim.summary.scalar("total_loss", total_loss)
         for v in slim.get_model_variables():
             slim.summary.histogram(v.op.name, v)
-        learning_rate = _configure_learning_rate(f, int(dataset.num_samples), global_step)
+        learning_rate = _configure_learning_rate(f, int(dataset.num_samples), global_step, replicas)
         slim.summary.scalar("learning_rate", learning_rate)
         optimizer = _configure_optimizer(f, learning_rate)
+        sync = None
+        if comm is not None:
+            sync = optimizer = slim.train.SyncReplicasOptimizer(optimizer, replicas_to_aggregate=replicas,
+                                                                total_num_replicas=replicas)
+        elif f.sync_replicas:
+            log.info("--sync_replicas with one process: plain training (launch N processes with slimir launch -n N)")
         train_op = slim.learning.create_train_op(total_loss, optimizer,
                                                  variables_to_train=_variables_to_train(f))
         init_fn = _init_fn(f)
         # The input threads share the CPUs with ONNX Runtime: without spinning its pool yields them the
         # cores it waits on (CifarNet fed by its pipeline on 2 busy cores: 1.3-1.7x the images/s with
         # spinning, benchmarks/input_pipeline.py).
-        sess = slim.Session(device=f.device, allow_spinning=False)
+        device = "cpu" if f.clone_on_cpu else f.device
+        steps, progress, dist = f.max_number_of_steps, f.progress, {}
+        if comm is None:
+            sess = slim.Session(device=device, allow_spinning=False)
+        else:
+            from .split_step import check_replicas, threads_per_rank
+
+            steps = _steps_every_rank_can_run(f, int(dataset.num_samples), replicas)
+            progress = f.progress if comm.is_chief else False
+            dist = {"master": comm, "sync_optimizer": sync}
+            sess = slim.Session(device=device, allow_spinning=False, intra_op_num_threads=threads_per_rank())
+            _agree(comm, state)
+            log.info("training data-parallel on %d replicas: batch %d per replica, %d examples per global step",
+                     replicas, f.batch_size, replicas * f.batch_size)
         try:
             loss = slim.learning.train(train_op, logdir=f.train_dir, init_fn=init_fn,
-                                       number_of_steps=f.max_number_of_steps, log_every_n_steps=f.log_every_n_steps,
+                                       number_of_steps=steps, log_every_n_steps=f.log_every_n_steps,
                                        save_summaries_secs=f.save_summaries_secs,
-                                       save_interval_secs=f.save_interval_secs, progress=f.progress, session=sess)
+                                       save_interval_secs=f.save_interval_secs, progress=progress, session=sess,
+                                       **dist)
+            if comm is not None:  # the replicas end bitwise identical (the chief's checkpoint is everyone's)
+                final_step = int(sess.run(global_step))
+                h = check_replicas(sess, comm, final_step)
+                log.info("the %d replicas agree bitwise at global step %d (variables hash %s)", replicas,
+                         final_step, h[:12])
         finally:
             sess.close()
     ckpt = slim.train.latest_checkpoint(f.train_dir)
-    step = _step_of(ckpt)
+    step = _step_of(ckpt) if comm is None else final_step
     records = {}  # distinct corrupt records (a record read in every epoch is skipped every time)
     for p, i, _off, why in (list(getattr(dataset.reader, "skipped", [])) if f.skip_corrupt else []):
         records.setdefault((p, i), why)
@@ -437,7 +605,8 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
                     "; ".join(f"{p} record {i} ({why})" for (p, i), why in list(records.items())[:5]))
     return TrainResult(train_dir=f.train_dir, checkpoint=ckpt, global_step=step,
                        loss=None if loss is None else float(loss), seconds=time.time() - t0,
-                       num_samples=int(dataset.num_samples), skipped_records=skipped)
+                       num_samples=int(dataset.num_samples), skipped_records=skipped, num_replicas=replicas,
+                       is_chief=comm is None or comm.is_chief)
 
 
 def _step_of(ckpt: str | None) -> int:

@@ -1,0 +1,126 @@
+"""research/slim's distributed flags on `slimir train`: `slimir launch -n 2 -- slimir train ... --sync_replicas`
+trains synchronous data-parallel over MPI (real processes), and the flags slimir cannot honour (parameter
+servers, asynchronous training, backup workers, model_deploy clones, a --task or --worker_replicas that
+contradicts the MPI world) stop with one `slimir: error:` line and status 2.
+
+Exact equality with a single-process run on the concatenated batch is not asserted here: `slimir train`
+always shuffles (as research/slim), and each rank shuffles its own shard (examples i % 2 == rank), so
+the two runs see different examples at each step. tests/test_distributed.py proves the equality with
+fixed batches; here the two replicas must end bitwise identical (checked by hash after the last step)
+and the loss must go down.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slimir.runtime.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _mpiexec():
+    try:
+        import mpi4py  # noqa: F401
+
+        from slimir.runtime.launch import find_mpiexec
+
+        return find_mpiexec()
+    except Exception:
+        return None
+
+
+needs_mpi = pytest.mark.skipif(_mpiexec() is None, reason="mpi4py/mpiexec not installed (pip install 'slimir[mpi]')")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1",
+           PYTHONUNBUFFERED="1")
+TRAIN = ["train", "--model_name", "lenet", "--dataset_name", "digits", "--max_number_of_steps", "20",
+         "--batch_size", "16", "--train_image_size", "8", "--num_preprocessing_threads", "1", "--num_readers", "1"]
+
+
+def _launch(train_dir, *extra, timeout=90):
+    slimir = [sys.executable, "-m", "slimir.runtime.cli"]
+    cmd = [*slimir, "launch", "-n", "2", "--", *slimir, *TRAIN, "--train_dir", str(train_dir), *extra]
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@needs_mpi
+def test_launch_two_ranks_sync_replicas_trains_data_parallel_and_only_the_chief_writes(tmp_path):
+    d = tmp_path / "train"
+    proc = _launch(d, "--sync_replicas", "--log_every_n_steps", "5")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    # one writer: rank 0's single checkpoint at step 20 (saved at the end) and one event file
+    files = sorted(p.name for p in d.iterdir())
+    assert [f for f in files if f.startswith("model.ckpt")] == ["model.ckpt-20.safetensors"], files
+    assert len([f for f in files if f.startswith("events.out.tfevents")]) == 1, files
+    assert (d / "checkpoint").read_text().count("model.ckpt-20") >= 1
+    # one report and one log (the chief's), both replicas bitwise equal after the last step
+    assert out.count("trained lenet on digits/train") == 1, out
+    assert "on 2 replicas (data-parallel): global step 20" in out, out
+    assert out.count("global step 20: loss") == 1, out
+    assert "the 2 replicas agree bitwise at global step 20" in out, out
+    assert "batch 16 per replica, 32 examples per global step" in out, out
+    losses = {int(s): float(v) for s, v in re.findall(r"global step (\d+): loss = ([0-9.]+)", out)}
+    assert sorted(losses) == [5, 10, 15, 20], out
+    assert losses[20] < losses[5] and losses[20] < 2.0, losses  # ln(10) = 2.30 at the start
+
+
+@needs_mpi
+def test_launch_two_ranks_without_sync_replicas_is_a_clear_error(tmp_path):
+    proc = _launch(tmp_path / "train")
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("slimir: error:")]
+    assert proc.returncode != 0
+    assert len(lines) == 1, proc.stderr  # the chief reports; the worker exits quietly
+    assert "asynchronous" in lines[0] and "--sync_replicas" in lines[0], lines
+    assert not (tmp_path / "train").exists()
+
+
+@needs_mpi
+def test_launch_task_must_be_the_rank(tmp_path):
+    proc = _launch(tmp_path / "train", "--sync_replicas", "--task", "0")
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("slimir: error:")]
+    assert proc.returncode != 0
+    assert lines == ["slimir: error: rank 1: --task 0 but this process is rank 1 of 2: under slimir launch the "
+                     "task index is the MPI rank; leave --task out"], proc.stderr
+
+
+# ------------------------------------------------------------------------------------------ in one process
+
+
+def _err(capsys, *argv, train_dir="/nonexistent/never-written"):
+    rc = main([*TRAIN, "--train_dir", train_dir, *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    return rc, err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--worker_replicas", "2"], ["--worker_replicas 2", "1 process", "slimir launch -n 2"]),
+    (["--task", "1"], ["--task 1", "rank 0 of 1"]),
+    (["--num_ps_tasks", "1"], ["parameter servers are not supported", "MPI"]),
+    (["--sync_replicas", "--replicas_to_aggregate", "2"], ["--replicas_to_aggregate 2", "no backup workers"]),
+    (["--num_clones", "2"], ["--num_clones 2", "not supported", "slimir launch -n N"]),
+    (["--master", "grpc://localhost:2222"], ["--master", "not supported"]),
+    (["--clone_on_cpu", "--device", "cuda"], ["--clone_on_cpu", "--device cuda"]),
+])
+def test_unsupported_or_inconsistent_distributed_flags_are_one_line(capsys, argv, words):
+    rc, err = _err(capsys, *argv)
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("slimir: error: "), err
+    for w in words:
+        assert w in err[0], (w, err)
+    assert not os.path.exists("/nonexistent/never-written")
+
+
+def test_research_slim_defaults_given_explicitly_train_one_process(tmp_path, capsys):
+    d = tmp_path / "train"
+    rc = main([*TRAIN, "--train_dir", str(d), "--max_number_of_steps", "3", "--sync_replicas", "--worker_replicas",
+               "1", "--task", "0", "--replicas_to_aggregate", "1", "--num_ps_tasks", "0", "--num_clones", "1",
+               "--clone_on_cpu", "--master", ""])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "global step 3" in out.out
+    assert (d / "model.ckpt-3.safetensors").exists()
