@@ -234,10 +234,21 @@ def _scopes(text: str | None) -> list:
     return [s.strip() for s in (text or "").split(",") if s.strip()]
 
 
-def _ema_not_supported(value) -> None:
-    if value is not None:
-        raise JobError("--moving_average_decay: exponential moving averages of the weights are not supported by "
-                       "slimir yet (slim.train.ExponentialMovingAverage does not exist); leave the flag unset")
+def _check_moving_average_decay(value) -> None:
+    if value is not None and not 0.0 < value <= 1.0:
+        raise JobError(f"--moving_average_decay must be in (0, 1], got {value}")
+
+
+def _check_averages_in(ckpt: str, names: list) -> None:
+    """A JobError unless the checkpoint holds the moving averages `names`."""
+    import slimir as slim
+
+    have = {n for n, _ in slim.train.list_variables(ckpt)}
+    missing = [n for n in names if n not in have]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise JobError(f"--moving_average_decay: {ckpt} holds no moving average {missing[0]}{more}; it was trained "
+                       "without --moving_average_decay (leave the flag out to evaluate the variables themselves)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -283,17 +294,12 @@ def _configure_optimizer(f: TrainFlags, learning_rate):
                                            epsilon=f.opt_epsilon)
     if name == "sgd":
         return slim.train.GradientDescentOptimizer(learning_rate)
-    cls = {"adadelta": "AdadeltaOptimizer", "ftrl": "FtrlOptimizer"}.get(name)
-    if cls is not None:
-        opt = getattr(slim.train, cls, None)
-        if opt is None:
-            raise JobError(f"--optimizer {name}: slimir has no {cls} yet (choose from adagrad, adam, momentum, "
-                           "rmsprop, sgd)")
-        if name == "adadelta":
-            return opt(learning_rate, rho=f.adadelta_rho, epsilon=f.opt_epsilon)
-        return opt(learning_rate, learning_rate_power=f.ftrl_learning_rate_power,
-                   initial_accumulator_value=f.ftrl_initial_accumulator_value,
-                   l1_regularization_strength=f.ftrl_l1, l2_regularization_strength=f.ftrl_l2)
+    if name == "adadelta":
+        return slim.train.AdadeltaOptimizer(learning_rate, rho=f.adadelta_rho, epsilon=f.opt_epsilon)
+    if name == "ftrl":
+        return slim.train.FtrlOptimizer(learning_rate, learning_rate_power=f.ftrl_learning_rate_power,
+                                        initial_accumulator_value=f.ftrl_initial_accumulator_value,
+                                        l1_regularization_strength=f.ftrl_l1, l2_regularization_strength=f.ftrl_l2)
     raise JobError(f"--optimizer: {name!r} was not recognized (choose from {', '.join(OPTIMIZERS)})")
 
 
@@ -380,7 +386,11 @@ def _validate_train(f: TrainFlags) -> None:
         raise JobError("give --max_number_of_steps or --num_epochs (otherwise training never ends)")
     if f.device not in (None, "cpu", "cuda"):
         raise JobError(f"--device must be cpu or cuda, got {f.device!r}")
-    _ema_not_supported(f.moving_average_decay)
+    _check_moving_average_decay(f.moving_average_decay)
+    if f.optimizer == "adadelta" and not 0.0 <= f.adadelta_rho <= 1.0:
+        raise JobError(f"--adadelta_rho must be in [0, 1], got {f.adadelta_rho}")
+    if f.optimizer == "ftrl" and f.ftrl_learning_rate_power > 0:
+        raise JobError(f"--ftrl_learning_rate_power must be <= 0, got {f.ftrl_learning_rate_power}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -561,7 +571,12 @@ def _train_image_classifier(f: TrainFlags, comm, state: dict) -> TrainResult:
                                                                 total_num_replicas=replicas)
         elif f.sync_replicas:
             log.info("--sync_replicas with one process: plain training (launch N processes with slimir launch -n N)")
-        train_op = slim.learning.create_train_op(total_loss, optimizer,
+        update_ops = None
+        if f.moving_average_decay:  # research/slim: the averages are updated with the step's update ops
+            variable_averages = slim.train.ExponentialMovingAverage(f.moving_average_decay, global_step)
+            update_ops = (slim.get_collection(slim.GraphKeys.UPDATE_OPS)
+                          + [variable_averages.apply(slim.get_model_variables())])
+        train_op = slim.learning.create_train_op(total_loss, optimizer, update_ops=update_ops,
                                                  variables_to_train=_variables_to_train(f))
         init_fn = _init_fn(f)
         # The input threads share the CPUs with ONNX Runtime: without spinning its pool yields them the
@@ -658,7 +673,7 @@ def _validate_eval(f: EvalFlags) -> None:
         raise JobError(f"--eval_interval_secs must be >= 0, got {f.eval_interval_secs}")
     if f.device not in (None, "cpu", "cuda"):
         raise JobError(f"--device must be cpu or cuda, got {f.device!r}")
-    _ema_not_supported(f.moving_average_decay)
+    _check_moving_average_decay(f.moving_average_decay)
 
 
 def eval_image_classifier(f: EvalFlags) -> EvalResult:
@@ -677,7 +692,7 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
     eval_dir = f.eval_dir or os.path.join(f.checkpoint_path if os.path.isdir(f.checkpoint_path)
                                           else os.path.dirname(os.path.abspath(f.checkpoint_path)), "eval")
     with slim.Graph().as_default():
-        slim.get_or_create_global_step()
+        tf_global_step = slim.get_or_create_global_step()
         dataset = _dataset(f.dataset_name, f.dataset_split_name, f.dataset_dir)
         num_classes = _num_classes(dataset, f.labels_offset)
         network_fn = _network_fn(f.model_name, num_classes, is_training=False)
@@ -703,9 +718,17 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
         })
         for name, value in names_to_values.items():
             slim.summary.scalar(f"eval/{name}", value)
+        if f.moving_average_decay:  # the averages (`<var>/ExponentialMovingAverage`) into the model variables
+            variable_averages = slim.train.ExponentialMovingAverage(f.moving_average_decay, tf_global_step)
+            variables_to_restore = variable_averages.variables_to_restore(slim.get_model_variables())
+            variables_to_restore[tf_global_step.op.name] = tf_global_step
+            if ckpt is not None:
+                _check_averages_in(ckpt, [variable_averages.average_name(v) for v in slim.get_model_variables()])
+        else:
+            variables_to_restore = slim.get_variables_to_restore()
         num_batches = f.max_num_batches or math.ceil(num_samples / f.batch_size)
         kwargs = {"num_evals": num_batches, "eval_op": list(names_to_updates.values()),
-                  "final_op": names_to_values, "variables_to_restore": slim.get_variables_to_restore(),
+                  "final_op": names_to_values, "variables_to_restore": variables_to_restore,
                   "session_config": {"device": f.device} if f.device else None,
                   "hooks": [_ProgressHook(num_batches)] if _want_progress(f.progress) else None}
         if f.loop:

@@ -172,11 +172,13 @@ def test_export_dataset_name_sets_classes_and_channels(tmp_path, capsys):
     (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
       "--optimizer=lbfgs"], "--optimizer"),
     (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
-      "--optimizer=ftrl"], "FtrlOptimizer"),
+      "--optimizer=ftrl", "--ftrl_learning_rate_power=0.5"], "--ftrl_learning_rate_power"),
+    (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
+      "--optimizer=adadelta", "--adadelta_rho=1.5"], "--adadelta_rho"),
     (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
       "--learning_rate_decay_type=cosine"], "--learning_rate_decay_type"),
     (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
-      "--moving_average_decay=0.999"], "--moving_average_decay"),
+      "--moving_average_decay=1.5"], "--moving_average_decay"),
     (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
       "--checkpoint_path={tmp}/nothing"], "--checkpoint_path"),
     (["train", "--model_name=lenet", "--dataset_name=digits", "--train_dir={tmp}/t", "--max_number_of_steps=1",
@@ -203,8 +205,9 @@ def test_bad_input_is_one_line_exit_2(argv, fragment, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command, flags", [
-    ("train", ["--model_name", "--train_dir", "--checkpoint_exclude_scopes", "--learning_rate_decay_type"]),
-    ("eval", ["--checkpoint_path", "--eval_dir", "--max_num_batches", "--eval_image_size"]),
+    ("train", ["--model_name", "--train_dir", "--checkpoint_exclude_scopes", "--learning_rate_decay_type",
+               "--adadelta_rho", "--ftrl_learning_rate_power", "--ftrl_l1", "--moving_average_decay"]),
+    ("eval", ["--checkpoint_path", "--eval_dir", "--max_num_batches", "--eval_image_size", "--moving_average_decay"]),
     ("export", ["--model_name", "--output_file", "--dataset_name", "--checkpoint_path", "--no-optimize"]),
     ("demo", ["--train_dir", "--max_number_of_steps"]),
 ])
@@ -312,3 +315,98 @@ def test_eval_max_num_batches_and_labels_offset(trained, tmp_path, capsys):
     rc, _, err = _run(["eval", *ckpt_dir, "--labels_offset=1"], capsys)
     assert rc == 2 and err.startswith("slimir: error:") and err.count("\n") == 1, err
     assert "LeNet/fc4" in err
+
+
+# ------------------------------------------------------------------------------------------------ optimizers, averages
+
+
+def _model_variable_names(ckpt):
+    return sorted(n for n, _ in slim.train.list_variables(ckpt) if n.startswith("LeNet/") and n.count("/") == 2)
+
+
+def test_train_with_adadelta_slots_follow_tf_kernel(tmp_path, capsys):
+    """--optimizer=adadelta: one step from zero slots leaves accum = (1 - rho) g^2 and
+    accum_update = (1 - rho) update^2 with update = sqrt(eps) / sqrt(accum + eps) g, so
+    accum_update = eps * accum / (accum + eps) in every entry."""
+    rho, eps = 0.875, 2.0 ** -4
+    rc, _out, err = _run(_train_argv(tmp_path, 1, "--optimizer=adadelta", f"--adadelta_rho={rho}",
+                                     f"--opt_epsilon={eps}"), capsys)
+    assert rc == 0, err
+    ckpt = slim.train.latest_checkpoint(str(tmp_path))
+    names = _model_variable_names(ckpt)
+    assert len(names) == 8
+    for name in names:
+        accum = slim.train.load_variable(ckpt, name + "/Adadelta").astype(np.float64)
+        accum_update = slim.train.load_variable(ckpt, name + "/Adadelta_1").astype(np.float64)
+        assert accum.max() > 0, name
+        np.testing.assert_allclose(accum_update, eps * accum / (accum + eps), rtol=2e-5, atol=1e-12, err_msg=name)
+
+
+def test_train_with_ftrl_weights_follow_tf_kernel(tmp_path, capsys):
+    """--optimizer=ftrl: after one step the weights are FTRL's closed form of the slots:
+    w = (l1 sign(linear) - linear) / (sqrt(accum) / lr + 2 l2) where |linear| > l1, else exactly 0."""
+    lr, l1, l2 = 0.1, 0.01, 0.02
+    rc, _out, err = _run(_train_argv(tmp_path, 1, "--optimizer=ftrl", f"--learning_rate={lr}", f"--ftrl_l1={l1}",
+                                     f"--ftrl_l2={l2}", "--ftrl_initial_accumulator_value=0.2"), capsys)
+    assert rc == 0, err
+    ckpt = slim.train.latest_checkpoint(str(tmp_path))
+    zeros = 0
+    for name in _model_variable_names(ckpt):
+        w = slim.train.load_variable(ckpt, name).astype(np.float64)
+        accum = slim.train.load_variable(ckpt, name + "/Ftrl").astype(np.float64)
+        linear = slim.train.load_variable(ckpt, name + "/Ftrl_1").astype(np.float64)
+        assert accum.min() >= 0.2 - 1e-7 and accum.max() > 0.2, name
+        want = np.where(np.abs(linear) > l1, (l1 * np.sign(linear) - linear) / (np.sqrt(accum) / lr + 2 * l2), 0.0)
+        np.testing.assert_allclose(w, want, rtol=2e-5, atol=1e-7, err_msg=name)
+        zeros += int(np.sum(w == 0))
+    assert zeros > 0  # l1 sets some weights exactly to zero
+
+
+def _logits_with_weights(weights: dict, x):
+    """LeNet's logits on x with its model variables set to `weights` (variable op name -> array)."""
+    from slimir.nets import nets_factory
+
+    with slim.Graph().as_default():
+        images = slim.placeholder(slim.float32, [None, 8, 8, 1], name="images")
+        logits, _ = nets_factory.get_network_fn("lenet", 10, is_training=False)(images)
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            for v in slim.get_model_variables():
+                sess.set_variable_value(v, weights[v.op.name])
+            return sess.run(logits, {images: x})
+
+
+def test_train_and_eval_with_moving_averages(tmp_path, capsys):
+    """train --moving_average_decay saves `<var>/ExponentialMovingAverage` for every model variable; eval with
+    the flag restores them into the network, so its accuracy is that of the network whose weights are the
+    averages (and without the flag, that of the weights themselves)."""
+    train_dir = tmp_path / "train"
+    rc, _out, err = _run(_train_argv(train_dir, 30, "--moving_average_decay=0.999"), capsys)
+    assert rc == 0, err
+    ckpt = slim.train.latest_checkpoint(str(train_dir))
+    names = _model_variable_names(ckpt)
+    all_names = {n for n, _ in slim.train.list_variables(ckpt)}
+    assert len(names) == 8 and {n + "/ExponentialMovingAverage" for n in names} <= all_names
+    weights = {n: slim.train.load_variable(ckpt, n) for n in names}
+    averages = {n: slim.train.load_variable(ckpt, n + "/ExponentialMovingAverage") for n in names}
+    assert any(not np.allclose(weights[n], averages[n]) for n in names)
+
+    x, labels = _test_images_and_labels()
+    argv = ["eval", "--model_name=lenet", "--dataset_name=digits", f"--checkpoint_path={ckpt}",
+            f"--eval_dir={tmp_path / 'eval'}", f"--eval_image_size={SIZE}", "--batch_size=148"]
+    for flag, values in ((["--moving_average_decay=0.999"], averages), ([], weights)):
+        rc, out, err = _run(argv + flag, capsys)
+        assert rc == 0, err
+        acc = float(re.search(r"Accuracy\s+([0-9.]+)", out).group(1))
+        assert "global step 30" in out
+        expected = float(np.mean(_logits_with_weights(values, x).argmax(1) == labels))
+        assert acc == pytest.approx(expected, abs=6e-5), flag
+        assert acc > 0.3
+
+
+def test_eval_moving_averages_of_a_checkpoint_without_them(trained, tmp_path, capsys):
+    rc, _out, err = _run(["eval", "--model_name=lenet", "--dataset_name=digits", f"--checkpoint_path={trained}",
+                          f"--eval_dir={tmp_path}", f"--eval_image_size={SIZE}", "--moving_average_decay=0.999"],
+                         capsys)
+    assert rc == 2 and err.startswith("slimir: error:") and err.count("\n") == 1, err
+    assert "holds no moving average LeNet/" in err and "/ExponentialMovingAverage" in err
