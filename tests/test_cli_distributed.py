@@ -88,6 +88,36 @@ def test_launch_task_must_be_the_rank(tmp_path):
                      "task index is the MPI rank; leave --task out"], proc.stderr
 
 
+FAIL_ON_RANK_1 = """
+import sys
+from slimir.errors import NotFoundError
+from slimir.runtime import image_classifier as ic
+from slimir.runtime.cli import main
+from slimir.runtime.distributed import get_communicator
+real = ic._dataset
+def _dataset(*a, **k):  # a folder that only rank 0's node has
+    if get_communicator().rank == 1:
+        raise NotFoundError("--dataset_dir /data/digits: no such directory")
+    return real(*a, **k)
+ic._dataset = _dataset
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@needs_mpi
+def test_a_rank_failing_while_building_ends_the_job_with_its_error(tmp_path):
+    # rank 0 builds its graph and waits for the others before training; rank 1's error reaches it there
+    script = tmp_path / "fail_on_rank_1.py"
+    script.write_text(FAIL_ON_RANK_1)
+    cmd = [_mpiexec(), "-n", "2", "--bind-to", "none", sys.executable, str(script), *TRAIN, "--train_dir",
+           str(tmp_path / "train"), "--sync_replicas"]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("slimir: error:")]
+    assert proc.returncode == 2, proc.stderr
+    assert lines == ["slimir: error: rank 1: NotFoundError: --dataset_dir /data/digits: no such directory"], proc.stderr
+    assert not (tmp_path / "train").exists()
+
+
 # ------------------------------------------------------------------------------------------ in one process
 
 
