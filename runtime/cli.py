@@ -162,8 +162,8 @@ _TRAIN_FLAGS = [
     ("num_epochs_per_decay", "float+", 2.0, "epochs per decay step (default: 2.0)"),
     ("end_learning_rate", "float0", 0.0001, "polynomial decay's final rate (default: 0.0001)"),
     ("label_smoothing", "float0", 0.0, "label smoothing of the cross entropy (default: 0)"),
-    ("moving_average_decay", "float+", None, "keep exponential moving averages of the model variables with this "
-     "decay (saved as <var>/ExponentialMovingAverage; default: none)"),
+    ("moving_average_decay", "float+", None, ("keep exponential moving averages of the model variables with this "
+                                              "decay (saved as <var>/ExponentialMovingAverage; default: none)")),
     ("checkpoint_path", "str", None, "checkpoint (file or folder) to fine-tune from"),
     ("checkpoint_exclude_scopes", "str", None, "comma-separated scopes not restored from --checkpoint_path"),
     ("trainable_scopes", "str", None, "comma-separated scopes to train (default: all trainable variables)"),
@@ -191,8 +191,9 @@ _EVAL_FLAGS = [
     ("max_num_batches", "int+", None, "evaluate this many batches only (default: the whole split)"),
     ("eval_image_size", "int+", None, "input height and width (default: the network's default_image_size)"),
     ("num_preprocessing_threads", "int+", 4, "threads that preprocess and batch (default: 4)"),
-    ("moving_average_decay", "float+", None, "evaluate the moving averages of the model variables (a checkpoint "
-     "trained with --moving_average_decay; default: the variables themselves)"),
+    ("moving_average_decay", "float+", None, ("evaluate the moving averages of the model variables (a checkpoint "
+                                              "trained with --moving_average_decay; default: the variables "
+                                              "themselves)")),
     ("loop", "bool", False, "keep evaluating each new checkpoint of the --checkpoint_path folder"),
     ("eval_interval_secs", "float0", 60, "with --loop: seconds between evaluations (default: 60)"),
     ("max_number_of_evaluations", "int+", None, "with --loop: stop after this many evaluations"),

@@ -162,13 +162,13 @@ def _ftrl_numpy(lr, power=-0.5, init_acc=0.1, l1=0.0, l2=0.0, shrink=0.0, beta=0
 
 
 FTRL_CASES = {
-    "defaults": dict(lr=0.2),
-    "l1_l2": dict(lr=0.3, l1=0.05, l2=0.1),
-    "strong_l1": dict(lr=0.3, l1=1.5, l2=0.0),  # most weights are exactly 0
-    "power": dict(lr=0.1, power=-0.7, init_acc=0.5, l1=0.01, l2=0.02),
-    "power_zero": dict(lr=0.05, power=0.0, l2=0.3),  # a fixed learning rate
-    "shrinkage": dict(lr=0.2, l1=0.02, l2=0.05, shrink=0.3),  # ApplyFtrlV2
-    "beta": dict(lr=0.2, l2=0.05, beta=0.5),
+    "defaults": {"lr": 0.2},
+    "l1_l2": {"lr": 0.3, "l1": 0.05, "l2": 0.1},
+    "strong_l1": {"lr": 0.3, "l1": 1.5, "l2": 0.0},  # most weights are exactly 0
+    "power": {"lr": 0.1, "power": -0.7, "init_acc": 0.5, "l1": 0.01, "l2": 0.02},
+    "power_zero": {"lr": 0.05, "power": 0.0, "l2": 0.3},  # a fixed learning rate
+    "shrinkage": {"lr": 0.2, "l1": 0.02, "l2": 0.05, "shrink": 0.3},  # ApplyFtrlV2
+    "beta": {"lr": 0.2, "l2": 0.05, "beta": 0.5},
 }
 
 
