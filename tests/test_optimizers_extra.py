@@ -479,3 +479,53 @@ def test_ema_in_the_train_op_averages_the_weights_before_each_update():
         p = p - lr * 2 * (p - target)
     np.testing.assert_allclose(got_w, p, rtol=1e-5)
     np.testing.assert_allclose(got_avg, avg, rtol=1e-5)
+
+
+@pytest.mark.parametrize("make_opt, reference", [
+    (lambda lr: train.AdadeltaOptimizer(lr, rho=0.9, epsilon=1e-3), lambda lr: _adadelta_numpy(lr, 0.9, 1e-3)),
+    (lambda lr: train.FtrlOptimizer(lr, l1_regularization_strength=0.02, beta=0.1),
+     lambda lr: _ftrl_numpy(lr, l1=0.02, beta=0.1)),
+])
+def test_learning_rate_from_a_schedule(make_opt, reference):
+    """A learning-rate tensor driven by the global step (as `slimir train`'s decays): each step uses the rate of
+    the step count before it (FTRL's beta term then follows the rate too)."""
+    grads = _grads(31)
+    with slim.Graph().as_default():
+        w, b, gw, gb = _model()
+        step = train.get_or_create_global_step()
+        lr = train.exponential_decay(0.5, step, decay_steps=2, decay_rate=0.5, staircase=True)
+        op = make_opt(lr).apply_gradients([(gw, w), (gb, b)], global_step=step)
+        hist = []
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            for g_w, g_b in grads:
+                sess.run(op, {gw: g_w, gb: g_b})
+                hist.append(sess.run([w, b]))
+    params = [W0.astype(np.float64), B0.astype(np.float64)]
+    states = None
+    for t, gs in enumerate(grads):
+        upd, init = reference(0.5 * 0.5 ** (t // 2))
+        states = states or [init(p) for p in params]
+        params = [upd(p, g.astype(np.float64), s) for p, g, s in zip(params, gs, states)]
+        np.testing.assert_allclose(hist[t][0], params[0], rtol=3e-5, atol=1e-6, err_msg=f"step {t + 1}")
+        np.testing.assert_allclose(hist[t][1], params[1], rtol=3e-5, atol=1e-6, err_msg=f"step {t + 1}")
+
+
+def test_ema_of_float64_and_float16_variables():
+    """The decay is a float32 tensor, cast to each shadow's dtype (as TF)."""
+    with slim.Graph().as_default():
+        v64 = slim.get_variable("v64", [3], dtype=slim.float64, initializer=slim.constant_initializer([1.0, 2.0, 3.0]))
+        v16 = slim.get_variable("v16", [3], dtype=slim.float16, initializer=slim.constant_initializer([1.0, 2.0, 3.0]))
+        ema = train.ExponentialMovingAverage(0.75)
+        op = ema.apply([v64, v16])
+        assert ema.average(v64).dtype is slim.float64 and ema.average(v16).dtype is slim.float16
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            for x in ([0.0, 0.0, 0.0], [4.0, 4.0, 4.0]):
+                sess.set_variable_value(v64, np.array(x, np.float64))
+                sess.set_variable_value(v16, np.array(x, np.float16))
+                sess.run(op)
+            got64, got16 = sess.run([ema.average(v64), ema.average(v16)])
+    want = np.array([1.0, 2.0, 3.0]) * 0.75 * 0.75 + 4.0 * 0.25
+    np.testing.assert_allclose(got64, want, rtol=1e-12)
+    np.testing.assert_allclose(got16.astype(np.float64), want, rtol=2e-3)
