@@ -107,11 +107,27 @@ def _float(kind: str):
     return parse
 
 
+def _switch_value(text: str) -> bool:
+    low = text.lower()
+    if low in ("true", "t", "1", "yes"):
+        return True
+    if low in ("false", "f", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+
+
+def _add_switch(p: argparse.ArgumentParser, name: str, default: bool, text: str) -> None:
+    """A boolean flag spelt as absl (research/slim's scripts) accepts it: --NAME, --NAME=true|false, --noNAME."""
+    p.add_argument(f"--{name}", nargs="?", const=True, default=default, type=_switch_value, metavar="BOOL",
+                   help=text)
+    p.add_argument(f"--no{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
+
+
 def _add_flags(p: argparse.ArgumentParser, table) -> None:
     """Add research/slim-style flags from (name, type, default, help) rows; type 'bool' is a switch."""
     for name, kind, default, text in table:
         if kind == "bool":
-            p.add_argument(f"--{name}", action="store_true", default=default, help=text)
+            _add_switch(p, name, default, text)
             continue
         types = {"int+": _positive(name), "int0": _non_negative(name), "float": _float("any"),
                  "float+": _float("positive"), "float0": _float("non_negative"), "str": str}
@@ -276,9 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with a --dataset_name converted from an image folder: its folder (gives the class count)")
     ex.add_argument("--labels_offset", type=_non_negative("--labels_offset"), default=0, metavar="N",
                     help="classes of --dataset_name not in the logits (1 for VGG/ResNet on imagenet)")
-    ex.add_argument("--is_training", action="store_true", help="build the training-mode graph (dropout, "
-                    "batch statistics)")
-    ex.add_argument("--use_grayscale", action="store_true", help="one input channel")
+    _add_switch(ex, "is_training", False, "build the training-mode graph (dropout, batch statistics)")
+    _add_switch(ex, "use_grayscale", False, "one input channel")
     ex.add_argument("--checkpoint_path", default=None, metavar="CKPT",
                     help="checkpoint (file or folder: its latest) whose weights are exported")
     ex.add_argument(

@@ -108,6 +108,9 @@ def launch(n: int, command: List[str], max_restarts: int = 0, mpiexec: Optional[
             return 130
         if rc == 0:
             return 0
+        if rc == 2:  # slimir's exit status for a usage error: a relaunch would fail the same way
+            log("the job ended with status 2 (a usage error, reported above); not restarting")
+            return rc
         if rc < 0 and -rc in (signal.SIGINT, signal.SIGTERM):
             log(f"the job was stopped by signal {-rc}; not restarting")
             return rc

@@ -154,3 +154,25 @@ def test_research_slim_defaults_given_explicitly_train_one_process(tmp_path, cap
     assert rc == 0, out.err
     assert "global step 3" in out.out
     assert (d / "model.ckpt-3.safetensors").exists()
+
+
+def test_switches_take_absl_spellings(tmp_path, capsys):
+    """research/slim command lines write switches as --flag=True / --noflag (absl); both parse."""
+    d = tmp_path / "train"
+    rc = main([*TRAIN, "--train_dir", str(d), "--max_number_of_steps", "2", "--sync_replicas=True",
+               "--clone_on_cpu=false"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert (d / "model.ckpt-2.safetensors").exists()
+    rc, err = _err(capsys, "--sync_replicas=maybe")
+    assert rc == 2 and len(err) == 1 and "--sync_replicas" in err[0] and "true or false" in err[0], err
+
+
+@needs_mpi
+def test_launch_does_not_restart_after_a_usage_error(tmp_path):
+    slimir = [sys.executable, "-m", "slimir.runtime.cli"]
+    cmd = [*slimir, "launch", "-n", "2", "--max-restarts", "2", "--", *slimir, *TRAIN,
+           "--train_dir", str(tmp_path / "train"), "--num_ps_tasks", "1", "--sync_replicas"]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=90, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    assert "not restarting" in proc.stderr and "relaunching" not in proc.stderr, proc.stderr
