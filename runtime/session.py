@@ -449,12 +449,7 @@ class Session:
                 outs.append(None)
             else:
                 outs.append(ort_outs[i].numpy())
-        for node, i in low.checks:  # before any variable changes: a failed check leaves the state as it was
-            v = outs[i]
-            if not np.all(np.isfinite(v)):
-                kind = "NaN" if np.any(np.isnan(v)) else "Inf"
-                raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had {kind} values "
-                                    "(the variables were not updated by this run)")
+        _check_numerics(low, outs)  # before any variable changes: a failed check leaves the state as it was
         for i, spare in spares.items():
             var = written[i]
             old = self._state.get(var)
@@ -500,12 +495,7 @@ class Session:
         binding.synchronize_outputs()
         ort_outs = binding.get_outputs()
         outs = [None if i in spares else ort_outs[i].numpy() for i in range(len(comp.output_names))]
-        for node, i in low.checks:  # before any variable changes: a failed check leaves the state as it was
-            v = outs[i]
-            if not np.all(np.isfinite(v)):
-                kind = "NaN" if np.any(np.isnan(v)) else "Inf"
-                raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had {kind} values "
-                                    "(the variables were not updated by this run)")
+        _check_numerics(low, outs)  # before any variable changes: a failed check leaves the state as it was
         for i, spare in spares.items():
             var = written[i]
             old = self._state.get(var)
@@ -581,6 +571,16 @@ class InteractiveSession(Session):
         if stack and stack[-1] is self:
             stack.pop()
         super().close()
+
+
+def _check_numerics(low: Lowered, outs: list) -> None:
+    """Raise NumericsError for the first check_numerics output of this run holding NaN or Inf."""
+    for node, i in low.checks:
+        v = outs[i]
+        if not np.all(np.isfinite(v)):
+            kind = "NaN" if np.any(np.isnan(v)) else "Inf"
+            raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had {kind} values "
+                                "(the variables were not updated by this run)")
 
 
 def _is_var(t) -> bool:
