@@ -38,6 +38,7 @@ class Builder:
         self._node_names: dict = {}
         self._const_values: dict = {}
         self._derived: dict = {}
+        self._small_consts: dict = {}
 
     def fresh(self, hint: str) -> str:
         self._n += 1
@@ -62,10 +63,20 @@ class Builder:
         self._node_names[want] = n + 1
         return want if n == 0 else f"{want}_{n}"
 
-    def const(self, value, name: Optional[str] = None) -> str:
-        """A constant tensor, stored as an initializer."""
+    def const(self, value, name: Optional[str] = None, share: bool = False) -> str:
+        """A constant tensor, stored as an initializer. Small constants that are unnamed (or `share`: IR
+        constants that are not weights) share one initializer per value, so that nodes reading equal
+        axes/shapes/scalars are seen as equal by `_onnx_cse`."""
         arr = np.asarray(value)
+        key = None
+        if (name is None or share) and arr.size <= 64:
+            key = (arr.dtype.str, arr.shape, arr.tobytes())
+            shared = self._small_consts.get(key)
+            if shared is not None:
+                return shared
         nm = self.fresh(name or "const") if name is None or name in self._used else name
+        if key is not None:
+            self._small_consts[key] = nm
         self._used.add(nm)
         self.initializers.append(numpy_helper.from_array(arr, nm))
         self._const_values[nm] = arr
@@ -180,7 +191,8 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
             graph_inputs.append(value_info(node.name, v))
             continue
         if node.type == "const":  # an initializer named like the node (conv1/weights), no Identity
-            names[id(node.outputs[0])] = b.const(node.attrs["value"], name=node.name)
+            weights = "variable" in node.meta or "from_variable" in node.meta
+            names[id(node.outputs[0])] = b.const(node.attrs["value"], name=node.name, share=not weights)
             continue
         if node.type == "assign":  # the new value itself becomes a graph output: no Identity copy per step
             assign_nodes.append(node)
@@ -262,7 +274,8 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
             b._used.add(want)
         used_out.add(want)
         graph_outputs.append(value_info(want, t))
-    b.nodes = _live_onnx_nodes(b.nodes, {o.name for o in graph_outputs})
+    wanted = {o.name for o in graph_outputs}
+    b.nodes = _live_onnx_nodes(_onnx_cse(b.nodes, wanted), wanted)
     inits = b.finish_initializers({o.name for o in graph_outputs})
     g = helper.make_graph(b.nodes, name, graph_inputs, graph_outputs, initializer=inits,
                           doc_string=doc or None)
@@ -270,6 +283,41 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
     model = helper.make_model(g, opset_imports=opsets, producer_name="slimir", producer_version=_version())
     model.ir_version = min_ir_version(opset)
     return Lowered(model, list(feeds), var_inputs, out_tensors, assigns, prints, python_nodes, checks)
+
+
+_NOT_MERGED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+               "Bernoulli", "Dropout"}
+
+
+def _onnx_cse(nodes: list, graph_outputs: set) -> list:
+    """Merge ONNX nodes that compute the same thing (same domain, op type, inputs and attributes), in
+    emission (topological) order. Different IR ops can lower to identical ONNX nodes (the training-mode
+    batch-norm moments of the forward pass and of its VJP, say), which the IR-level `cse` pass cannot see;
+    merging them here saves their work in every run and ONNX Runtime's own CSE time at load. Random ops
+    and nodes producing a graph output are kept."""
+    seen: dict = {}
+    rename: dict = {}
+    out = []
+    for n in nodes:
+        for i, x in enumerate(n.input):
+            if x in rename:
+                n.input[i] = rename[x]
+        if n.op_type in _NOT_MERGED or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                                           for a in n.attribute):
+            out.append(n)
+            continue
+        key = (n.domain, n.op_type, tuple(n.input), tuple(bool(o) for o in n.output),
+               tuple(a.SerializeToString() for a in sorted(n.attribute, key=lambda a: a.name)))
+        prev = seen.get(key)
+        if prev is not None and not any(o in graph_outputs for o in n.output):
+            for o, p in zip(n.output, prev.output):
+                if o:
+                    rename[o] = p
+            continue
+        if prev is None:
+            seen[key] = n
+        out.append(n)
+    return out
 
 
 def _live_onnx_nodes(nodes: list, wanted: set) -> list:

@@ -293,6 +293,13 @@ def main(argv):
     else:
         raise SystemExit(f"unknown case {case!r}")
     np.savez(os.path.join(outdir, f"{case}-rank{rank}.npz"), **out)
+    if os.environ.get("SLIMIR_TEST_BACKEND") == "torch":
+        # tear the gloo group down before exit: left to the interpreter's shutdown, its threads were seen
+        # to abort the process ("terminate called without an active exception") after the results were saved
+        import torch.distributed as tdist
+
+        tdist.barrier()
+        tdist.destroy_process_group()
 
 
 if __name__ == "__main__":
