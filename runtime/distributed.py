@@ -15,6 +15,7 @@ Only slimir's own small objects (hashes, counts, shapes, metric arrays it comput
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import os
 from typing import Any, List, Optional
@@ -41,7 +42,7 @@ def _contiguous_f32(buf: np.ndarray, what: str) -> np.ndarray:
     return buf
 
 
-class Communicator:
+class Communicator(abc.ABC):
     """A group of `size` processes; this one is `rank`. Subclasses implement the collectives."""
 
     rank: int = 0
@@ -53,21 +54,21 @@ class Communicator:
         """Rank 0 writes checkpoints and summaries (TF-Slim's is_chief)."""
         return self.rank == 0
 
+    @abc.abstractmethod
     def allreduce_(self, buf: np.ndarray) -> None:
         """Sum `buf` over all ranks, in place (every rank ends with the sum)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def broadcast_(self, buf: np.ndarray, root: int = 0) -> None:
         """Overwrite `buf` on every rank with root's `buf` (in place; same shape and dtype everywhere)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def allgather_obj(self, obj: Any) -> List[Any]:
         """Every rank's `obj`, in rank order (small objects slimir creates: hashes, shapes, counts)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def barrier(self) -> None:
         """Wait until every rank got here."""
-        raise NotImplementedError
 
     def abort(self, code: int = 1) -> None:
         """End the whole job (all ranks) with `code`."""

@@ -22,6 +22,7 @@ reader, decoder or map surfaces in the `sess.run` that would have received that 
 
 from __future__ import annotations
 
+import abc
 import atexit
 import logging
 import queue
@@ -50,7 +51,7 @@ class _Stopped(StopIteration):
 # Per-session runs: what every pipeline (batch, prefetch queue) shares
 
 
-class Pipeline:
+class Pipeline(abc.ABC):
     """Something that feeds a binding's placeholders, with one run (threads, queue) per session.
 
     The protocol `slimir.inputs` uses: `next_batch(session)`, `start(session)`, `stop(session)`,
@@ -68,8 +69,9 @@ class Pipeline:
         self._watched: set = set()  # sessions with a finalizer that stops their run
         self._lock = threading.RLock()  # re-entrant: a finalizer may run (GC) while this thread holds it
 
-    def _new_run(self, session):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _new_run(self, session):
+        """Start this pipeline's threads for `session` (one run per session)."""
 
     def _run_for(self, session, create: bool = True):
         key = None if session is None else id(session)
