@@ -319,7 +319,7 @@ def test_onnx_predictor_pickles_and_runs_in_worker_processes(tmp_path):
     np.testing.assert_allclose(got, expect, atol=1e-6)
     np.testing.assert_allclose(pred.make_predict_fn()(data), expect, atol=1e-6)  # Spark predict_batch_udf
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:  # a fresh process each
-        parts = list(ex.map(_double, [pickle.loads(blob)] * 4, np.split(data, 4)))
+        parts = list(ex.map(_double, [pred] * 4, np.split(data, 4)))  # shipped to spawned workers as the engines do
     np.testing.assert_allclose(np.concatenate(parts), expect, atol=1e-6)
     with pytest.raises(InvalidArgumentError, match="no column for model input"):
         pred({"other": data})

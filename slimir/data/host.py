@@ -16,6 +16,7 @@ results do not depend on the number of threads.
 
 from __future__ import annotations
 
+import abc
 import itertools
 from typing import Any, Callable, Optional, Sequence
 
@@ -74,7 +75,7 @@ def _norm_shape(shape) -> Optional[list]:
         raise ShapeError(f"a host tensor's shape must be a list of ints or None, got {shape!r}") from None
 
 
-class HostSource:
+class HostSource(abc.ABC):
     """The root of a family of host tensors: what produces one example from (epoch, index).
 
     Subclasses implement `tasks(seed, stop)` (yield `(epoch, index, root value or MISSING)` in
@@ -92,14 +93,17 @@ class HostSource:
     def next_serial(self) -> int:
         return next(self._serials)
 
-    def tasks(self, seed: int, stop):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def tasks(self, seed: int, stop):
+        """Yield `(epoch, index, root value or MISSING)` in reading order until the input ends or `stop` is set."""
 
-    def first_task(self) -> tuple:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def first_task(self) -> tuple:
+        """One `(epoch, index, value)` triple, to learn shapes and dtypes."""
 
-    def produce(self, epoch: int, index: int):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def produce(self, epoch: int, index: int):
+        """The root value of a MISSING task."""
 
     def describe(self, index: int) -> str:
         return f"example {index}"

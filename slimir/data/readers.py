@@ -14,6 +14,7 @@ shared between threads.
 
 from __future__ import annotations
 
+import abc
 import glob
 import os
 import threading
@@ -63,16 +64,16 @@ def expand_file_patterns(data_sources: Union[str, os.PathLike, Sequence]) -> lis
     return files
 
 
-class Reader:
+class Reader(abc.ABC):
     """Base class: `list_sources(data_sources)` and `read(source)`; see the module docstring."""
 
     def list_sources(self, data_sources) -> list:
         """The sources (file paths by default) that `data_sources` names."""
         return expand_file_patterns(data_sources)
 
+    @abc.abstractmethod
     def read(self, source) -> Iterator[tuple]:
         """`(key, record)` for each record of `source`, in order."""
-        raise NotImplementedError(f"{type(self).__name__} must implement read")
 
     def num_records(self, source) -> int:
         """How many records `source` holds (reads it through by default)."""
