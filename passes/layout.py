@@ -51,7 +51,7 @@ def _to_nchw_node(graph, node, outputs, changes) -> bool:
         if len(node.inputs[0].shape) != 4 or attrs["axis"] % 4 != 3:
             return False
         attrs["axis"] = 1
-        act_in, act_out = (0,), (0,)
+        act_in, act_out = (0,), (0, 3)  # y and, in training mode, the saved x_hat
     else:
         return False
     sc, name = node.scope, node.name

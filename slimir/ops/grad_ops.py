@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..shape import Shape, broadcast, fmt
-from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, reduce, to_nchw
+from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, reduce, sum_reduce, to_nchw
 from .nn_ops import (_from_nhwc_np, _np_pad_nhwc, _to_nhwc_np, _windows, nhwc, onnx_pads, pad_hw,
                      same_pads_at_run_time)
 from .registry import OpDef, numel1, Spec, apply_op, register
@@ -195,6 +195,7 @@ def _dbpf_lower(b, node, x, dy):
     oh, ow = _out_hw(node.inputs[1], df)
     t, l, bo, r = _static_pads(in_hw, (kh, kw), a["strides"], a["dilations"], a["padding"], node.name)
     xc = to_nchw(b, x, df)
+    nb = node.inputs[0].shape[0]
     if t or l or bo or r:
         xc = b.op("Pad", [xc, b.const(i64([0, 0, t, l, 0, 0, bo, r]))])
     x5 = b.const(i64([0, ci, 1, oh, ow]))
@@ -207,7 +208,7 @@ def _dbpf_lower(b, node, x, dy):
                                b.const(i64([i * dh + (oh - 1) * sh + 1, j * dw + (ow - 1) * sw + 1])),
                                b.const(i64([2, 3])), b.const(i64([sh, sw]))])
             prod = b.op("Mul", [b.op("Reshape", [s, x5]), d5])
-            taps.append(reduce(b, "ReduceSum", prod, [0, 3, 4], False))
+            taps.append(sum_reduce(b, prod, (nb, ci, dm, oh, ow), node.inputs[1].dtype, [0, 3, 4], False))
     g = b.op("Concat", taps, axis=0) if len(taps) > 1 else taps[0]
     return b.op("Reshape", [g, b.const(i64([kh, kw, ci, dm]))])
 
@@ -420,7 +421,7 @@ def _sum_to_shape(specs, shape):
 def _sum_to_lower(b, node, g):
     shape = node.attrs["shape"]
     axes = _sum_to_axes(node.inputs[0].shape, shape)
-    y = reduce(b, "ReduceSum", g, axes, True) if axes else g
+    y = sum_reduce(b, g, node.inputs[0].shape, node.inputs[0].dtype, axes, True) if axes else g
     lead = len(node.inputs[0].shape) - len(shape)
     if lead:
         y = b.op("Squeeze", [y, b.const(i64(list(range(lead))))])
@@ -479,7 +480,11 @@ def _tile_grad_lower(b, node, g, x):
         parts.append(b.const(i64([m])))
         parts.append(b.op("Slice", [xs, b.const(i64([i])), b.const(i64([i + 1]))]))
     g2 = b.op("Reshape", [g, b.op("Concat", parts, axis=0)])
-    return reduce(b, "ReduceSum", g2, list(range(0, 2 * len(node.attrs["multiples"]), 2)), False)
+    g2_shape = []
+    for m, d in zip(node.attrs["multiples"], node.inputs[1].shape):
+        g2_shape += [m, d]
+    return sum_reduce(b, g2, g2_shape, node.inputs[0].dtype, list(range(0, 2 * len(node.attrs["multiples"]), 2)),
+                      False)
 
 
 def _tile_grad_ref(g, x, multiples):

@@ -11,6 +11,7 @@ from ..errors import DTypeError, ShapeError
 from ..graph import Tensor
 from ..shape import Shape, broadcast, fmt
 from .lowering_utils import reduce as _reduce
+from .lowering_utils import sum_reduce
 from .registry import OpDef, numel1, Spec, apply_op, convert_to_tensor, normalize_axis, register, same_dtype
 
 # ------------------------------------------------------------------------------------------
@@ -363,6 +364,9 @@ def _make_reduce(name, default, onnx_op, ref):
         axes = _axes(len(node.inputs[0].shape), node.attrs["axis"])
         if axes == ():
             return b.op("Identity", [x])
+        if _o in ("ReduceSum", "ReduceMean"):
+            t = node.inputs[0]
+            return sum_reduce(b, x, t.shape, t.dtype, axes, node.attrs["keepdims"], mean=_o == "ReduceMean")
         return _reduce(b, _o, x, axes, node.attrs["keepdims"])
 
     def reference(x, axis, keepdims, _r=ref):

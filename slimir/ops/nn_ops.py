@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, ShapeError
 from ..graph import Tensor, get_default_graph, get_seed
 from ..shape import fmt
-from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, onnx_seed, reduce, to_nchw, weight_layout
+from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, onnx_seed, reduce, sum_reduce, to_nchw, weight_layout
 from .registry import OpDef, numel1, Spec, apply_op, expect_float, expect_rank, normalize_axis, register, same_dtype
 
 # ------------------------------------------------------------------------------------------
@@ -616,7 +616,9 @@ local_response_normalization = lrn
 
 
 # ------------------------------------------------------------------------------------------
-# Batch normalisation: y, batch_mean, batch_var = fused_batch_norm(x, scale, offset, mean, var)
+# Batch normalisation: y, batch_mean, batch_var[, x_hat, inv_std] = fused_batch_norm(x, scale, offset, mean, var)
+# In training mode the op also returns what its VJP reuses (as TF's reserve_space outputs): the normalised input
+# x_hat = (x - batch_mean) * inv_std and the per-channel inv_std = 1 / sqrt(biased batch variance + epsilon).
 
 
 def _bn_shape(specs, epsilon, axis, is_training, bessel):
@@ -632,35 +634,37 @@ def _bn_shape(specs, epsilon, axis, is_training, bessel):
         if c is not None and s.shape[0] is not None and s.shape[0] != c:
             raise ShapeError(f"{name} of shape {fmt(s.shape)} does not match the {c} channels of {fmt(x.shape)}")
     stat = Spec((c,), x.dtype)
-    return [x, stat, stat]
+    return [x, stat, stat, x, stat] if is_training else [x, stat, stat]
 
 
 def _bn_lower(b, node, x, scale, offset, mean, var):
     a = node.attrs
-    r = len(node.inputs[0].shape)
+    t = node.inputs[0]
+    r = len(t.shape)
     ax = normalize_axis(a["axis"], r)
     if not a["is_training"] and ax == 1:
         y = b.op("BatchNormalization", [x, scale, offset, mean, var], epsilon=float(a["epsilon"]))
         return [y, b.op("Identity", [mean]), b.op("Identity", [var])]
-    eps = b.const(np.array(a["epsilon"], node.inputs[0].dtype.np))
+    eps = b.const(np.array(a["epsilon"], t.dtype.np))
     bshape = b.const(i64([-1 if i == ax else 1 for i in range(r)]))
     if a["is_training"]:
         axes = [i for i in range(r) if i != ax]
-        m = reduce(b, "ReduceMean", x, axes, True)
+        m = sum_reduce(b, x, t.shape, t.dtype, axes, True, mean=True)
         d = b.op("Sub", [x, m])
-        v = reduce(b, "ReduceMean", b.op("Mul", [d, d]), axes, True)
+        v = sum_reduce(b, b.op("Mul", [d, d]), t.shape, t.dtype, axes, True, mean=True)
         inv = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [v, eps])])])
         k = b.op("Mul", [inv, b.op("Reshape", [scale, bshape])])
         y = b.op("Add", [b.op("Mul", [d, k]), b.op("Reshape", [offset, bshape])])
+        xhat = b.op("Mul", [d, inv])
         flat = b.const(i64([-1]))
         bm = b.op("Reshape", [m, flat])
         bv = b.op("Reshape", [v, flat])
         if a["bessel"]:
             n = b.op("Div", [b.op("Size", [x]), b.op("Size", [m])])
-            nf = b.op("Cast", [n], to=node.inputs[0].dtype.onnx)
-            one = b.const(np.array(1, node.inputs[0].dtype.np))
+            nf = b.op("Cast", [n], to=t.dtype.onnx)
+            one = b.const(np.array(1, t.dtype.np))
             bv = b.op("Mul", [bv, b.op("Div", [nf, b.op("Max", [b.op("Sub", [nf, one]), one])])])
-        return [y, bm, bv]
+        return [y, bm, bv, xhat, b.op("Reshape", [inv, flat])]
     if ax == 1:
         y = b.op("BatchNormalization", [x, scale, offset, mean, var], epsilon=float(a["epsilon"]))
     else:
@@ -684,8 +688,11 @@ def batch_norm_reference(x, scale, offset, mean, var, epsilon, axis, is_training
     else:
         m, v = mean.astype(np.float64), var.astype(np.float64)
         bv = v
-    y = (x64 - m.reshape(bs)) / np.sqrt(v.reshape(bs) + epsilon) * scale.reshape(bs) + offset.reshape(bs)
-    return y.astype(x.dtype), m.astype(x.dtype), bv.astype(x.dtype)
+    inv = 1.0 / np.sqrt(v + epsilon)
+    xhat = (x64 - m.reshape(bs)) * inv.reshape(bs)
+    y = xhat * scale.reshape(bs) + offset.reshape(bs)
+    outs = (y.astype(x.dtype), m.astype(x.dtype), bv.astype(x.dtype))
+    return outs + (xhat.astype(x.dtype), inv.astype(x.dtype)) if is_training else outs
 
 
 register(OpDef("fused_batch_norm", _bn_shape, _bn_lower, batch_norm_reference, default_name="FusedBatchNorm",
@@ -698,8 +705,9 @@ def fused_batch_norm(x, scale, offset, mean, variance, epsilon: float = 0.001, a
 
     In training mode the returned variance carries Bessel's correction when `bessel` (TF's fused kernel).
     """
-    return apply_op("fused_batch_norm", [x, scale, offset, mean, variance], name=name, epsilon=float(epsilon),
-                    axis=int(axis), is_training=bool(is_training), bessel=bool(bessel))
+    out = apply_op("fused_batch_norm", [x, scale, offset, mean, variance], name=name, epsilon=float(epsilon),
+                   axis=int(axis), is_training=bool(is_training), bessel=bool(bessel))
+    return out[:3]
 
 
 # ------------------------------------------------------------------------------------------
@@ -849,9 +857,10 @@ def _lrn_vjp(node, grads):
 
 
 def _bn_vjp(node, grads):
-    """Gradients of y for x, scale and offset (the moving statistics get none)."""
+    """Gradients of y for x, scale and offset (the moving statistics get none). In training mode the forward's
+    saved x_hat and inv_std are reused: dx = scale * inv_std * (g - mean(g) - x_hat * mean(g * x_hat))."""
     from .array_ops import constant, reshape
-    from .math_ops import add, mul, reduce_sum, rsqrt, sub
+    from .math_ops import add, div, mul, reduce_sum, rsqrt, sub
 
     x, scale, offset, mean, var = node.inputs
     g = grads[0]
@@ -862,23 +871,17 @@ def _bn_vjp(node, grads):
     ax = normalize_axis(a["axis"], r)
     axes = [i for i in range(r) if i != ax]
     bshape = [-1 if i == ax else 1 for i in range(r)]
-    eps = constant(a["epsilon"], dtype=x.dtype)
     if a["is_training"]:
-        from .math_ops import reduce_mean
-
-        m = reduce_mean(x, axes, keepdims=True)
-        xc = sub(x, m)
-        v = reduce_mean(mul(xc, xc), axes, keepdims=True)
-        inv = rsqrt(add(v, eps))
-        xhat = mul(xc, inv)
+        xhat, inv = node.outputs[3], node.outputs[4]
         dbeta = reduce_sum(g, axes)
         dgamma = reduce_sum(mul(g, xhat), axes)
-        gs = mul(reshape(scale, bshape), inv)
-        # dx = gamma*inv * (g - mean(g) - xhat * mean(g * xhat))
-        mg = reduce_mean(g, axes, keepdims=True)
-        mgx = reduce_mean(mul(g, xhat), axes, keepdims=True)
-        dx = mul(gs, sub(sub(g, mg), mul(xhat, mgx)))
+        known = [x.shape[i] for i in axes]
+        n = (constant(float(np.prod(known)), dtype=x.dtype) if None not in known
+             else apply_op("num_elements", [x], axes=tuple(axes), dtype=x.dtype))
+        dx = mul(reshape(mul(scale, inv), bshape),
+                 sub(sub(g, reshape(div(dbeta, n), bshape)), mul(xhat, reshape(div(dgamma, n), bshape))))
         return [dx, dgamma, dbeta, None, None]
+    eps = constant(a["epsilon"], dtype=x.dtype)
     inv = rsqrt(add(var, eps))
     xhat = mul(sub(x, reshape(mean, bshape)), reshape(inv, bshape))
     dx = mul(g, reshape(mul(scale, inv), bshape))
