@@ -27,6 +27,7 @@ _LAYOUT = {
     "lrn": ((0,), (0,)), "conv2d_backprop_input": ((0,), (0,)), "conv2d_backprop_filter": ((0, 1), ()),
     "depthwise_backprop_input": ((0,), (0,)), "depthwise_backprop_filter": ((0, 1), ()),
     "max_pool_grad": ((0, 1), (0,)), "avg_pool_grad": ((0,), (0,)), "lrn_grad": ((0, 1, 2), (0,)),
+    "max_pool_argmax": ((0,), (0,)), "max_pool_grad_argmax": ((0, 1, 2), (0,)),
 }
 _UNARY = {"relu", "relu6", "elu", "sigmoid", "tanh", "softplus", "softsign", "leaky_relu", "neg", "abs", "square",
           "sqrt", "rsqrt", "exp", "log", "reciprocal", "floor", "ceil", "sign", "clip", "identity", "cast",

@@ -306,13 +306,21 @@ def _onnx_cse(nodes: list, graph_outputs: set) -> list:
                                            for a in n.attribute):
             out.append(n)
             continue
-        key = (n.domain, n.op_type, tuple(n.input), tuple(bool(o) for o in n.output),
+        key = (n.domain, n.op_type, tuple(n.input),
                tuple(a.SerializeToString() for a in sorted(n.attribute, key=lambda a: a.name)))
         prev = seen.get(key)
         if prev is not None and not any(o in graph_outputs for o in n.output):
-            for o, p in zip(n.output, prev.output):
-                if o:
-                    rename[o] = p
+            # the same computation; one that asks for more optional outputs (MaxPool's Indices) widens the
+            # earlier node, which precedes every reader of the new outputs
+            for i, o in enumerate(n.output):
+                if not o:
+                    continue
+                if i >= len(prev.output):
+                    prev.output.extend([""] * (i + 1 - len(prev.output)))
+                if prev.output[i]:
+                    rename[o] = prev.output[i]
+                else:
+                    prev.output[i] = o
             continue
         if prev is None:
             seen[key] = n

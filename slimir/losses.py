@@ -27,7 +27,7 @@ from .shape import compatible, fmt
 
 __all__ = [
     "absolute_difference", "add_loss", "compute_weighted_loss", "cosine_distance", "get_losses",
-    "get_regularization_losses", "get_total_loss", "hinge_loss", "huber_loss", "log_loss",
+    "get_regularization_loss", "get_regularization_losses", "get_total_loss", "hinge_loss", "huber_loss", "log_loss",
     "mean_pairwise_squared_error", "mean_squared_error", "sigmoid_cross_entropy", "softmax_cross_entropy",
     "sparse_softmax_cross_entropy", "sum_of_squares",
 ]
@@ -166,6 +166,17 @@ def get_losses(scope: str | None = None, loss_collection=LOSSES) -> list:
 def get_regularization_losses(scope: str | None = None) -> list:
     """The REGULARIZATION_LOSSES (added by variables created with a regularizer)."""
     return get_collection(GraphKeys.REGULARIZATION_LOSSES, scope)
+
+
+def get_regularization_loss(scope: str | None = None, name: str = "total_regularization_loss") -> Tensor:
+    """The sum of the REGULARIZATION_LOSSES (matching `scope`), one AddN named `name`; 0.0 when there are
+    none (TF's tf.losses.get_regularization_loss)."""
+    losses = get_regularization_losses(scope)
+    if not losses:
+        from .ops.array_ops import constant
+
+        return constant(0.0, name=name)
+    return math_ops.add_n(losses, name=name)
 
 
 def get_total_loss(add_regularization_losses: bool = True, name: str = "total_loss") -> Tensor:

@@ -200,28 +200,34 @@ def _const(value, dtype) -> Tensor:
 # Means
 
 
+def _sum64(x: Tensor, axis=None) -> Tensor:
+    """reduce_sum of `x` in float64: a batch's sum joins float64 accumulators without a float32 rounding."""
+    return math_ops.reduce_sum(_cast(x, _F64), axis=axis)
+
+
 def streaming_mean(values, weights=None, metrics_collections=None, updates_collections=None, name=None):
     """The (weighted) mean of `values`: accumulators `total` and `count`, value `total / count`.
 
     `update` adds `reduce_sum(values * weights)` to `total` and `reduce_sum(weights)` (the number of
     values when `weights` is None) to `count`. `weights` is a scalar or has the rank of `values`
-    and broadcasts to it; weights of 0 mask values. The mean of nothing is 0.
+    and broadcasts to it; weights of 0 mask values. The mean of nothing is 0. The accumulators are float64
+    (TF's are float32, which stop counting exactly past 2**24 values); the value and update are float32.
     """
     with variable_scope(name, "mean", (values, weights)):
         values = _cast(values, _F32)
-        total = _metric_variable([], _F32, "total")
-        count_ = _metric_variable([], _F32, "count")
+        total = _metric_variable([], _F64, "total")
+        count_ = _metric_variable([], _F64, "count")
         if weights is None:
-            num_values = _numel(values)
+            num_values = _cast(_numel(values), _F64)
         else:
             values, _, weights = _remove_squeezable_dimensions(values, None, weights)
             weights = _broadcast_weights(_cast(weights, _F32), values)
             values = values * weights
-            num_values = math_ops.reduce_sum(weights)
-        new_total = state_ops.assign(total, total + math_ops.reduce_sum(values), name="AssignAdd")
+            num_values = _sum64(weights)
+        new_total = state_ops.assign(total, total + _sum64(values), name="AssignAdd")
         new_count = state_ops.assign(count_, count_ + num_values, name="AssignAdd_1")
-        mean_t = _safe_div(total, count_, name="value")
-        update_op = _safe_div(new_total, new_count, name="update_op")
+        mean_t = array_ops.cast(_safe_div(total, count_), _F32, name="value")
+        update_op = array_ops.cast(_safe_div(new_total, new_count), _F32, name="update_op")
     _add_to_collections(metrics_collections, mean_t)
     _add_to_collections(updates_collections, update_op)
     return mean_t, update_op
@@ -229,41 +235,43 @@ def streaming_mean(values, weights=None, metrics_collections=None, updates_colle
 
 def streaming_mean_tensor(values, weights=None, metrics_collections=None, updates_collections=None, name=None):
     """The element-wise (weighted) mean of `values` over batches: accumulators `total_tensor` and
-    `count_tensor` of the values' (static) shape."""
+    `count_tensor` (float64) of the values' (static) shape."""
     with variable_scope(name, "mean", (values, weights)):
         values = _cast(values, _F32)
         if not values.shape.is_fully_defined():
             raise ShapeError(f"streaming_mean_tensor: values of shape {fmt(values.shape)}: the accumulators need "
                              "a static shape")
-        total = _metric_variable(values.shape, _F32, "total_tensor")
-        count_ = _metric_variable(values.shape, _F32, "count_tensor")
+        total = _metric_variable(values.shape, _F64, "total_tensor")
+        count_ = _metric_variable(values.shape, _F64, "count_tensor")
         num_values = array_ops.ones_like(values)
         if weights is not None:
             values, _, weights = _remove_squeezable_dimensions(values, None, weights)
             weights = _broadcast_weights(_cast(weights, _F32), values)
             values = values * weights
             num_values = num_values * weights
-        new_total = state_ops.assign(total, total + values, name="AssignAdd")
-        new_count = state_ops.assign(count_, count_ + num_values, name="AssignAdd_1")
-        mean_t = _safe_div(total, count_, name="value")
-        update_op = _safe_div(new_total, new_count, name="update_op")
+        new_total = state_ops.assign(total, total + _cast(values, _F64), name="AssignAdd")
+        new_count = state_ops.assign(count_, count_ + _cast(num_values, _F64), name="AssignAdd_1")
+        mean_t = array_ops.cast(_safe_div(total, count_), _F32, name="value")
+        update_op = array_ops.cast(_safe_div(new_total, new_count), _F32, name="update_op")
     _add_to_collections(metrics_collections, mean_t)
     _add_to_collections(updates_collections, update_op)
     return mean_t, update_op
 
 
 def count(values, weights=None, metrics_collections=None, updates_collections=None, name=None):
-    """The number of values seen (or the sum of their weights); accumulator `count/count`."""
+    """The number of values seen (or the sum of their weights); accumulator `count/count` (float64), value
+    and update float32."""
     with variable_scope(name, "count", (values, weights)):
-        count_ = _metric_variable([], _F32, "count")
+        count_ = _metric_variable([], _F64, "count")
         values = _cast(values, _F32)
         if weights is None:
-            num_values = _numel(values)
+            num_values = _cast(_numel(values), _F64)
         else:
             values, _, weights = _remove_squeezable_dimensions(values, None, weights)
-            num_values = math_ops.reduce_sum(_broadcast_weights(_cast(weights, _F32), values))
-        update_op = state_ops.assign(count_, count_ + num_values, name="AssignAdd")
-        value = array_ops.identity(count_, name="value")
+            num_values = _sum64(_broadcast_weights(_cast(weights, _F32), values))
+        update_op = array_ops.cast(state_ops.assign(count_, count_ + num_values, name="AssignAdd"), _F32,
+                                   name="update_op")
+        value = array_ops.cast(count_, _F32, name="value")
     _add_to_collections(metrics_collections, value)
     _add_to_collections(updates_collections, update_op)
     return value, update_op
@@ -363,7 +371,7 @@ def _same_float(a: Tensor, b: Tensor):
 
 def _count_condition(values: Tensor, weights, metrics_collections, updates_collections):
     """Sum of the weights where the bool `values` is true; accumulator `count`."""
-    count_ = _metric_variable([], _F32, "count")
+    count_ = _metric_variable([], _F64, "count")
     values = array_ops.cast(values, _F32)
     if weights is not None:
         weights = _cast(weights, _F32)
@@ -371,8 +379,9 @@ def _count_condition(values: Tensor, weights, metrics_collections, updates_colle
             raise ShapeError(f"weights of rank {len(weights.shape)} {fmt(weights.shape)} do not fit values of rank "
                              f"{len(values.shape)} {fmt(values.shape)}")
         values = values * weights
-    value = array_ops.identity(count_, name="value")
-    update_op = state_ops.assign(count_, count_ + math_ops.reduce_sum(values), name="AssignAdd")
+    value = array_ops.cast(count_, _F32, name="value")
+    update_op = array_ops.cast(state_ops.assign(count_, count_ + _sum64(values), name="AssignAdd"), _F32,
+                               name="update_op")
     _add_to_collections(metrics_collections, value)
     _add_to_collections(updates_collections, update_op)
     return value, update_op
@@ -526,13 +535,13 @@ def _confusion_matrix_at_thresholds(predictions, labels, thresholds, weights=Non
         if key not in includes:
             continue
         lab, pred, vname = conds[key]
-        var = _metric_variable([n], _F32, vname)
+        var = _metric_variable([n], _F64, vname)
         hit = array_ops.cast(math_ops.logical_and(lab, pred), _F32)
         if weights_row is not None:
             hit = hit * weights_row
         with control_dependencies(deps):
-            updates[key] = state_ops.assign(var, var + math_ops.reduce_sum(hit, axis=1), name="AssignAdd")
-        values[key] = var
+            updates[key] = array_ops.cast(state_ops.assign(var, var + _sum64(hit, axis=1), name="AssignAdd"), _F32)
+        values[key] = array_ops.cast(var, _F32)
     return values, updates
 
 

@@ -90,3 +90,23 @@ def test_a_training_step_has_no_equal_nodes_left_for_ort_cse(tmp_path):
         counts.append(collections.Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node))
     assert counts[0] == counts[1]
     assert losses[2] < losses[0]
+
+
+def test_forward_max_pool_and_the_gradients_argmax_are_one_maxpool():
+    """max_pool's VJP asks for the argmax of the same windows: the forward MaxPool is widened to return its
+    Indices too, so a training step pools each window once; values equal the reference's."""
+    from slimir.reference import evaluate
+
+    with slim.Graph().as_default() as g:
+        x = slim.placeholder(slim.float32, [2, 6, 6, 3], name="x")
+        y = slim.max_pool2d(x, [3, 3], 2, padding="SAME") + slim.max_pool2d(x, [2, 2], 2)[:, :, :, :1] * 0.0
+        loss = slim.reduce_sum(slim.square(y))
+        (dx,) = slim.gradients(loss, [x])
+        low = lower(g, [loss, dx], [x])
+    pools = [n for n in low.model.graph.node if n.op_type == "MaxPool"]
+    assert len(pools) == 2 and all(len(n.output) == 2 and n.output[1] for n in pools), pools
+    v = np.random.default_rng(0).standard_normal((2, 6, 6, 3)).astype(np.float32)
+    got = _run(low.model, [v])
+    want = evaluate([loss, dx], {x: v})
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)

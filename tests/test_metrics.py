@@ -902,3 +902,32 @@ def test_short_names():
     assert metrics.precision is metrics.streaming_precision
     assert metrics.recall is metrics.streaming_recall
     assert slim.metrics is metrics
+
+
+def test_streaming_mean_and_accuracy_over_1e7_examples_are_exact():
+    """10^7 examples in 1,000 batches: float32 accumulators would drift (and stop counting past 2**24);
+    slimir's are float64, so the mean and the accuracy equal the exact values to 1e-7."""
+    rng = np.random.default_rng(0)
+    n_batches, size = 1000, 10_000
+    with slim.Graph().as_default():
+        values = slim.placeholder(slim.float32, [None], name="values")
+        pred = slim.placeholder(slim.int64, [None], name="pred")
+        lab = slim.placeholder(slim.int64, [None], name="lab")
+        mean, mean_update = metrics.streaming_mean(values)
+        acc, acc_update = metrics.streaming_accuracy(pred, lab)
+        cnt, cnt_update = metrics.count(values)
+        total, hits = 0.0, 0
+        with slim.Session() as sess:
+            sess.run(slim.local_variables_initializer())
+            for _ in range(n_batches):
+                v = rng.random(size, np.float32) + np.float32(1e3)
+                p = rng.integers(0, 3, size)
+                q = rng.integers(0, 3, size)
+                sess.run([mean_update, acc_update, cnt_update], {values: v, pred: p, lab: q})
+                total += float(np.sum(v, dtype=np.float64))
+                hits += int(np.sum(p == q))
+            got_mean, got_acc, got_cnt = sess.run([mean, acc, cnt])
+    n = n_batches * size
+    assert got_cnt == n and np.asarray(got_mean).dtype == np.float32
+    assert abs(float(got_mean) - total / n) / (total / n) <= 1e-7
+    assert abs(float(got_acc) - hits / n) <= 1e-7 * (hits / n)

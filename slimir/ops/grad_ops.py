@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes as _dt
 from ..errors import ShapeError
 from ..shape import Shape, broadcast, fmt
 from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, reduce, sum_reduce, to_nchw
@@ -291,6 +292,88 @@ def max_pool_grad_reference(x, dy, ksize, strides, padding, data_format):
 
 register(OpDef("max_pool_grad", _pool_grad_shape, _max_pool_grad_lower, max_pool_grad_reference,
                default_name="MaxPoolGrad", differentiable=False))
+
+
+# The max-pool gradient from the forward's argmax: max_pool_argmax(x) gives, for each pooled cell, the flat
+# index (into x's NCHW layout, unpadded) of its window's first maximum, as ONNX MaxPool's Indices output;
+# max_pool_grad_argmax(x, dy, argmax) scatters dy there. The lowering's ONNX-level CSE merges the argmax
+# MaxPool with the forward's own MaxPool (one pooling pass, not two), and the argmax is the one branch
+# decision of the pool, shared between the forward and the backward pass.
+
+
+def _argmax_shape(specs, ksize, strides, padding, data_format):
+    from .nn_ops import _pool_shape
+
+    y = _pool_shape(specs, ksize, strides, padding, data_format, what="max_pool")[0]
+    return [Spec(y.shape, _dt.int64)]
+
+
+def _argmax_pads(node):
+    a = node.attrs
+    in_hw = nhwc(node.inputs[0].shape, a["data_format"])[1:3]
+    return onnx_pads(in_hw, a["ksize"], a["strides"], (1, 1), a["padding"])
+
+
+def _max_pool_argmax_lower(b, node, x):
+    a = node.attrs
+    pads = _argmax_pads(node)
+    if pads == "runtime":
+        raise ShapeError(f"{node.name}: max_pool_argmax needs static SAME pads (known spatial dims)")
+    pad_attrs = {"auto_pad": "SAME_UPPER"} if pads is None else {"pads": pads}
+    _, idx = b.op("MaxPool", [to_nchw(b, x, a["data_format"])], outputs=2, kernel_shape=list(a["ksize"]),
+                  strides=list(a["strides"]), **pad_attrs)
+    return from_nchw(b, idx, a["data_format"])
+
+
+def max_pool_argmax_reference(x, ksize, strides, padding, data_format):
+    xc = x if data_format == "NCHW" else np.transpose(x, (0, 3, 1, 2))
+    n, c, h, w = xc.shape
+    t, l, bo, r = onnx_pads((h, w), ksize, strides, (1, 1), padding)
+    xp = np.pad(xc, ((0, 0), (0, 0), (t, bo), (l, r)), constant_values=-np.inf)
+    oh = (xp.shape[2] - ksize[0]) // strides[0] + 1
+    ow = (xp.shape[3] - ksize[1]) // strides[1] + 1
+    out = np.zeros((n, c, oh, ow), np.int64)
+    base = (np.arange(n)[:, None] * c + np.arange(c)[None, :]) * (h * w)
+    for i in range(oh):
+        for j in range(ow):
+            win = xp[:, :, i * strides[0]: i * strides[0] + ksize[0], j * strides[1]: j * strides[1] + ksize[1]]
+            k = np.argmax(win.reshape(n, c, -1), axis=2)  # first maximum, row-major within the window
+            ki, kj = np.unravel_index(k, (ksize[0], ksize[1]))
+            out[:, :, i, j] = base + (i * strides[0] + ki - t) * w + (j * strides[1] + kj - l)
+    return out if data_format == "NCHW" else np.transpose(out, (0, 2, 3, 1))
+
+
+register(OpDef("max_pool_argmax", _argmax_shape, _max_pool_argmax_lower, max_pool_argmax_reference,
+               default_name="MaxPoolWithArgmax", differentiable=False))
+
+
+def _max_pool_grad_argmax_lower(b, node, x, dy, idx):
+    """Scatter-add dY at the argmax (MaxUnpool when windows do not overlap: each cell gets at most one)."""
+    a = node.attrs
+    df = a["data_format"]
+    nchw_shape = b.op("Shape", [x]) if df == "NCHW" else b.op("Gather", [b.op("Shape", [x]), b.const(i64([0, 3, 1, 2]))])
+    if UNPOOL_WHEN_NO_OVERLAP and tuple(a["ksize"]) == tuple(a["strides"]) and _argmax_pads(node) == [0, 0, 0, 0]:
+        g = b.op("MaxUnpool", [to_nchw(b, dy, df), to_nchw(b, idx, df), nchw_shape], kernel_shape=list(a["ksize"]),
+                 strides=list(a["strides"]))
+        return from_nchw(b, g, df)
+    flat = b.const(i64([-1]))
+    zeros = b.op("ConstantOfShape", [b.op("Shape", [b.op("Reshape", [x, flat])])],
+                 value=_tensor(np.zeros(1, node.inputs[0].dtype.np)))
+    g = b.op("ScatterElements", [zeros, b.op("Reshape", [idx, flat]), b.op("Reshape", [dy, flat])], axis=0,
+             reduction="add")
+    return from_nchw(b, b.op("Reshape", [g, nchw_shape]), df)
+
+
+def max_pool_grad_argmax_reference(x, dy, argmax, ksize, strides, padding, data_format):
+    xc_shape = x.shape if data_format == "NCHW" else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
+    g = np.zeros(int(np.prod(xc_shape)), np.float64)
+    np.add.at(g, argmax.reshape(-1), dy.reshape(-1).astype(np.float64))
+    g = g.reshape(xc_shape)
+    return (g if data_format == "NCHW" else np.transpose(g, (0, 2, 3, 1))).astype(dy.dtype)
+
+
+register(OpDef("max_pool_grad_argmax", lambda specs, **a: [specs[0]], _max_pool_grad_argmax_lower,
+               max_pool_grad_argmax_reference, default_name="MaxPoolGradWithArgmax", differentiable=False))
 
 
 def _avg_pool_grad_shape(specs, ksize, strides, padding, data_format, input_shape):

@@ -829,7 +829,13 @@ def _bias_add_vjp(node, grads):
 
 
 def _max_pool_vjp(node, grads):
-    return [apply_op("max_pool_grad", [node.inputs[0], grads[0]], **node.attrs)]
+    """dX from the forward pool's argmax (max_pool_argmax, one pooling pass shared with the forward) where the
+    SAME pads are static; max_pool_grad recomputes the windows when they depend on the run-time size."""
+    x, a = node.inputs[0], node.attrs
+    if onnx_pads(nhwc(x.shape, a["data_format"])[1:3], a["ksize"], a["strides"], (1, 1), a["padding"]) == "runtime":
+        return [apply_op("max_pool_grad", [x, grads[0]], **a)]
+    argmax = apply_op("max_pool_argmax", [x], **a)
+    return [apply_op("max_pool_grad_argmax", [x, grads[0], argmax], **a)]
 
 
 def _avg_pool_vjp(node, grads):

@@ -66,6 +66,37 @@ def test_max_pool_grad(geo, df, n, c, seed, dyn):
 
 @examples(30)
 @given(geo=conv_geometry(dilation=False), df=st.sampled_from(["NHWC", "NCHW"]), n=st.integers(1, 2),
+       c=st.integers(1, 3), seed=seeds, ties=st.booleans())
+def test_max_pool_argmax_and_its_gradient(geo, df, n, c, seed, ties):
+    """max_pool_argmax (ONNX MaxPool's Indices: flat NCHW index of each window's first maximum) and the
+    scatter of dY at it; `ties` draws inputs from {0, 1, 2} so that most windows hold several maxima."""
+    from slimir.ops.grad_ops import max_pool_argmax_reference
+
+    h, w, k, s, _, padding = geo
+    oh, ow = _out_hw(h, w, k, s, (1, 1), padding)
+    rng = np.random.default_rng(seed)
+    shape = layout(n, h, w, c, df)
+    x = rng.integers(0, 3, shape).astype(np.float32) if ties else rand(rng, shape)
+    dy = rand(rng, layout(n, oh, ow, c, df))
+    attrs = dict(ksize=k, strides=s, padding=padding, data_format=df)
+    (idx,) = check(lambda a: apply_op("max_pool_argmax", [a], **attrs), [x], op="max_pool_argmax")
+    assert idx.dtype == np.int64
+    # the pooled maximum sits at the index
+    xc = x if df == "NCHW" else np.transpose(x, (0, 3, 1, 2))
+    np.testing.assert_array_equal(xc.reshape(-1)[idx], apply_op_ref_max(x, attrs))
+    argmax = max_pool_argmax_reference(x, **attrs)
+    check(lambda a, b, i: apply_op("max_pool_grad_argmax", [a, b, i], **attrs), [x, dy, argmax],
+          op="max_pool_grad_argmax")
+
+
+def apply_op_ref_max(x, attrs):
+    from slimir.ops.registry import get_op
+
+    return get_op("max_pool").reference(x, **attrs)
+
+
+@examples(30)
+@given(geo=conv_geometry(dilation=False), df=st.sampled_from(["NHWC", "NCHW"]), n=st.integers(1, 2),
        c=st.integers(1, 3), seed=seeds)
 def test_avg_pool_grad(geo, df, n, c, seed):
     h, w, k, s, _, padding = geo
