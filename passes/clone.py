@@ -11,9 +11,9 @@ from typing import Optional
 
 import numpy as np
 
-from slimir.analysis import needed_nodes
+from slimir.ir.analysis import needed_nodes
 from slimir.errors import SlimirError
-from slimir.graph import Graph, Tensor, Variable
+from slimir.ir.graph import Graph, Tensor, Variable
 from slimir.shape import Shape
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from slimir.ops.registry import get_op
+from slimir.ir.registry import get_op
 from slimir.shape import Shape
 
 from .pipeline import PassReport, register_pass

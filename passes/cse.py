@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from slimir.ops.registry import get_op
+from slimir.ir.registry import get_op
 
 from .pipeline import PassReport, register_pass
 from .rewrite import live_nodes, remove_dead

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from slimir.ops.fused_ops import ACTIVATIONS, CONV_TYPES, activation_attrs
+from slimir.ops.activation import NO_ACTIVATION, activation_attrs, fusable_activations
+from slimir.ops.conv import CONV_TYPES
 
 from .pipeline import PassReport, register_pass
 from .rewrite import build, build_replacing, live_nodes, only_consumer, remove_dead
-
-_NO_ACT = {"activation": "", "alpha": 0.0, "lo": 0.0, "hi": 0.0}
-
 
 def _bias_of(g, add, y, channels: Optional[int], data_format: str):
     """The per-channel bias vector that `add` adds to `y`, if it is one."""
@@ -38,7 +36,7 @@ def _bias_of(g, add, y, channels: Optional[int], data_format: str):
 
 def _activation(g, t, outputs) -> Optional[tuple]:
     nxt = only_consumer(g, t, outputs)
-    if nxt is not None and nxt.type in ACTIVATIONS:
+    if nxt is not None and nxt.type in fusable_activations():
         return nxt, activation_attrs(nxt)
     return None
 
@@ -54,7 +52,7 @@ def fuse_conv_bias_act(graph, outputs) -> PassReport:
         y = conv.outputs[0]
         df = conv.attrs["data_format"]
         chans = y.shape[1] if df == "NCHW" else y.shape[-1]
-        last, bias, act = y, None, dict(_NO_ACT)
+        last, bias, act = y, None, dict(NO_ACTIVATION)
         nxt = only_consumer(graph, y, outputs)
         if nxt is not None:
             bias = _bias_of(graph, nxt, y, chans, df)
@@ -95,7 +93,7 @@ def fuse_gemm(graph, outputs) -> PassReport:
         bias = _bias_of(graph, nxt, y, y.shape[-1], "NHWC") if nxt is not None else None
         if bias is None:
             continue
-        last, act, name = nxt.outputs[0], dict(_NO_ACT), mm.name
+        last, act, name = nxt.outputs[0], dict(NO_ACTIVATION), mm.name
         found = _activation(graph, last, outputs)
         if found is not None:
             act_node, act = found

@@ -14,47 +14,29 @@ from __future__ import annotations
 
 import collections
 
+from slimir.ir.registry import get_op, ops_where
+
 from .pipeline import PassReport, register_pass
 from .rewrite import build, build_replacing, inverse_perm, live_nodes, remove_dead
 
 TO_NCHW = (0, 3, 1, 2)
 TO_NHWC = (0, 2, 3, 1)
 
-# op -> (indices of its 4-D activation inputs, indices of its 4-D activation outputs); all take data_format
-_LAYOUT = {
-    "conv2d": ((0,), (0,)), "depthwise_conv2d": ((0,), (0,)), "conv2d_transpose": ((0,), (0,)),
-    "fused_conv2d": ((0,), (0,)), "max_pool": ((0,), (0,)), "avg_pool": ((0,), (0,)), "bias_add": ((0,), (0,)),
-    "lrn": ((0,), (0,)), "conv2d_backprop_input": ((0,), (0,)), "conv2d_backprop_filter": ((0, 1), ()),
-    "depthwise_backprop_input": ((0,), (0,)), "depthwise_backprop_filter": ((0, 1), ()),
-    "max_pool_grad": ((0, 1), (0,)), "avg_pool_grad": ((0,), (0,)), "lrn_grad": ((0, 1, 2), (0,)),
-    "max_pool_argmax": ((0,), (0,)), "max_pool_grad_argmax": ((0, 1, 2), (0,)),
-}
-_UNARY = {"relu", "relu6", "elu", "sigmoid", "tanh", "softplus", "softsign", "leaky_relu", "neg", "abs", "square",
-          "sqrt", "rsqrt", "exp", "log", "reciprocal", "floor", "ceil", "sign", "clip", "identity", "cast",
-          "stop_gradient", "logical_not"}
-_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum", "pow", "squared_difference", "equal", "not_equal",
-           "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or"}
-_REDUCE = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod"}
+# The op sets come from the registry: an op's OpDef says whether it is unary/binary elementwise or a reduction
+# (kind) and whether it has an NCHW form (layout), so a new op is handled here without touching this pass.
+def _kind(kind: str) -> frozenset:
+    return ops_where(lambda op: op.kind == kind)
 
 
 def _to_nchw_node(graph, node, outputs, changes) -> bool:
     """Rewrite one NHWC node as transposes -> NCHW node -> transposes (on its 4-D activations only)."""
-    attrs = dict(node.attrs)
-    if node.type in _LAYOUT:
-        act_in, act_out = _LAYOUT[node.type]
-        if attrs.get("data_format", "NHWC") != "NHWC" or len(node.inputs[act_in[0]].shape) != 4:
-            return False
-        attrs["data_format"] = "NCHW"
-        if "input_shape" in attrs:
-            n, h, w, c = attrs["input_shape"]
-            attrs["input_shape"] = (n, c, h, w)
-    elif node.type == "fused_batch_norm":
-        if len(node.inputs[0].shape) != 4 or attrs["axis"] % 4 != 3:
-            return False
-        attrs["axis"] = 1
-        act_in, act_out = (0,), (0, 3)  # y and, in training mode, the saved x_hat
-    else:
+    layout = get_op(node.type).layout
+    if layout is None:
         return False
+    attrs = layout.to_nchw(node)
+    if attrs is None:
+        return False
+    act_in, act_out = layout.inputs, layout.outputs
     sc, name = node.scope, node.name
     ins = [build(graph, sc, "transpose", [t], perm=TO_NCHW) if i in act_in else t for i, t in enumerate(node.inputs)]
     new = build_replacing(graph, node, node.type, ins, **attrs)
@@ -101,11 +83,12 @@ def _sink(graph, t_node, outputs, work, changes, skipped, pinned) -> None:
         if repl.op.type == "transpose":
             work.append(repl.op)
         return
+    unary, binary, reductions = _kind("unary"), _kind("binary"), _kind("reduce")
     for c in list(graph.consumers_of(y)):
         name = c.name
-        if c.type in _UNARY and len(c.inputs) == 1:
+        if c.type in unary and len(c.inputs) == 1:
             z = build_replacing(graph, c, c.type, [x], **c.attrs)
-        elif c.type in _BINARY:
+        elif c.type in binary:
             other_i = 1 if c.inputs[0] is y else 0
             other = c.inputs[other_i]
             if other is y:
@@ -125,7 +108,7 @@ def _sink(graph, t_node, outputs, work, changes, skipped, pinned) -> None:
         elif c.type == "concat" and all(t.op.type == "transpose" and tuple(t.op.attrs["perm"]) == p for t in c.inputs):
             ax = c.attrs["axis"] % len(p)
             z = build_replacing(graph, c, "concat", [t.op.inputs[0] for t in c.inputs], axis=p[ax])
-        elif c.type == "squeeze" or (c.type in _REDUCE and c.attrs["axis"] is not None):
+        elif c.type == "squeeze" or (c.type in reductions and c.attrs["axis"] is not None):
             axes = c.attrs["axis"]
             if axes is None:  # squeeze of all size-1 dims
                 axes = tuple(i for i, d in enumerate(y.shape) if d == 1)
@@ -133,7 +116,7 @@ def _sink(graph, t_node, outputs, work, changes, skipped, pinned) -> None:
             new_axes = tuple(sorted(p[a] for a in axes))
             attrs = dict(c.attrs, axis=new_axes)
             z = build_replacing(graph, c, c.type, [x], **attrs)
-            keep = c.type in _REDUCE and c.attrs["keepdims"]
+            keep = c.type in reductions and c.attrs["keepdims"]
             rest = p if keep else _kept_perm(p, set(axes))
             out = z if _is_identity(rest) else build(graph, c.scope, "transpose", [z], perm=rest)
             graph.replace_uses(c.outputs[0], out, outputs)

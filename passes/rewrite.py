@@ -6,9 +6,9 @@ from typing import Optional
 
 import numpy as np
 
-from slimir.analysis import needed_nodes
-from slimir.graph import Graph, Node, Tensor
-from slimir.ops.registry import apply_op
+from slimir.ir.analysis import needed_nodes
+from slimir.ir.graph import Graph, Node, Tensor
+from slimir.ir.registry import apply_op
 
 
 def build(g: Graph, scope: str, op_type: str, inputs: list, name: Optional[str] = None, **attrs):
@@ -28,14 +28,6 @@ def const(g: Graph, scope: str, value, name: str = "Const") -> Tensor:
     arr = np.array(value, order="C")
     arr.setflags(write=False)
     return build(g, scope, "const", [], name=name, value=arr)
-
-
-def is_const(t: Tensor) -> bool:
-    return t.op.type == "const"
-
-
-def const_value(t: Tensor) -> np.ndarray:
-    return t.op.attrs["value"]
 
 
 def only_consumer(g: Graph, t: Tensor, outputs: list) -> Optional[Node]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from slimir.analysis import needed_nodes
+from slimir.ir.analysis import needed_nodes
 from slimir.errors import ShapeError
-from slimir.ops.registry import Spec, get_op
+from slimir.ir.registry import Spec, get_op
 from slimir.shape import compatible, fmt
 
 from .pipeline import PassReport, register_pass

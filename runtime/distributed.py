@@ -285,7 +285,7 @@ def merge_metric_variables(sess, graph, comm: Communicator) -> None:
     formula; streaming_concat concatenates the ranks' filled parts in rank order. The state is small, so
     it travels in one allgather of arrays slimir computed itself.
     """
-    from slimir.graph import GraphKeys
+    from slimir.ir.graph import GraphKeys
 
     if comm.size == 1:
         return

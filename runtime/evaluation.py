@@ -28,11 +28,7 @@ ends the eval loop early.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
-import socket
-import struct
 import re
 import time
 from collections import namedtuple
@@ -41,7 +37,8 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from slimir.errors import CheckpointError, InvalidArgumentError, OutOfRangeError, ScopeError
-from slimir.graph import GraphKeys, Node, Tensor, Variable, get_default_graph
+from slimir.ir.graph import GraphKeys, Node, Tensor, Variable, get_default_graph
+from slimir.summary import FileWriter
 
 from .checkpoint.assign import _split_missing, open_reader, resolve_model_path, restore_all_or_nothing
 from .checkpoint.saver import _var_dict, checkpoint_exists, latest_checkpoint
@@ -55,7 +52,6 @@ __all__ = ["SessionRunArgs", "SessionRunContext", "SessionRunHook", "SessionRunV
 
 _USE_DEFAULT = object()
 EVAL_STEP = "eval_step"
-_WRITERS = itertools.count(1)
 
 
 # ------------------------------------------------------------------------------------------ hooks
@@ -137,7 +133,7 @@ def get_or_create_eval_step(graph=None) -> Variable:
     if len(existing) > 1:
         raise ScopeError("Multiple tensors added to the eval_step collection")
     with g.as_default(), g.name_scope(None):
-        from slimir.graph import VariableScope
+        from slimir.ir.graph import VariableScope
 
         saved = g._var_scope
         g._var_scope = VariableScope("", reuse=None)
@@ -151,55 +147,6 @@ def get_or_create_eval_step(graph=None) -> Variable:
 def _call(hook, name, *args):
     fn = getattr(hook, name, None)
     return fn(*args) if fn is not None else None
-
-
-# ------------------------------------------------------------------------------------------ event files
-
-
-class EventFileWriter:
-    """TensorBoard event records written synchronously: each `add_summary` is on disk (flushed) when it
-    returns, so a loop that watches the log directory sees every evaluation as soon as it is done.
-    (tensorboardX's writer queues records to a thread; its flush() does not wait for that queue.)"""
-
-    def __init__(self, logdir: str, filename_suffix: str = ""):
-        os.makedirs(logdir, exist_ok=True)
-        # the name carries the pid and a counter: names with the time in whole seconds only collide when
-        # two writers start in the same second, and the second one would truncate the first one's file
-        name = (f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}."
-                f"{next(_WRITERS)}{filename_suffix}")
-        self.path = os.path.join(logdir, name)
-        self._f = open(self.path, "ab")
-        from tensorboardX.proto import event_pb2
-
-        self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
-
-    def _write(self, event) -> None:
-        from slimir.crc32c import masked_crc32c
-
-        data = event.SerializeToString()
-        header = struct.pack("<Q", len(data))
-        self._f.write(header + struct.pack("<I", masked_crc32c(header)) + data +
-                      struct.pack("<I", masked_crc32c(data)))
-        self._f.flush()
-
-    def add_summary(self, summary, global_step: Optional[int] = None) -> None:
-        from tensorboardX.proto import event_pb2
-        from tensorboardX.proto.summary_pb2 import Summary
-
-        if isinstance(summary, (bytes, bytearray)):
-            parsed = Summary()
-            parsed.ParseFromString(bytes(summary))
-            summary = parsed
-        ev = event_pb2.Event(wall_time=time.time(), step=int(global_step or 0))
-        ev.summary.CopyFrom(summary)
-        self._write(ev)
-
-    def flush(self) -> None:
-        self._f.flush()
-
-    def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
@@ -440,7 +387,7 @@ class _Evaluator:
             return
         value = sess.run(self.summary_op, self.summary_op_feed_dict)
         if self.writer is None:
-            self.writer = EventFileWriter(self.logdir)
+            self.writer = FileWriter(self.logdir)
         self.writer.add_summary(value, step)
         self.writer.flush()
 

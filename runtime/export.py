@@ -10,9 +10,9 @@ from typing import Optional
 import onnx
 
 from slimir.errors import GraphError, SlimirError
-from slimir.graph import Tensor
+from slimir.ir.graph import Tensor
 
-from slimir.analysis import needed_nodes, no_gc
+from slimir.ir.analysis import needed_nodes, no_gc
 
 from .lowering import DEFAULT_OPSET, lower
 

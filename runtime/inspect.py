@@ -16,10 +16,10 @@ from types import SimpleNamespace
 
 import onnx
 
-from slimir.analysis import needed_nodes
+from slimir.ir.analysis import needed_nodes
 from slimir.errors import SlimirError
-from slimir.graph import Node, Tensor
-from slimir.ops.registry import get_op
+from slimir.ir.graph import Node, Tensor
+from slimir.ir.registry import get_op
 from slimir.shape import Shape
 
 from .export import PARAMS_KEY

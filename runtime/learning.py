@@ -21,7 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError
-from slimir.graph import Tensor
+from slimir.ir.graph import Tensor
 from slimir.training import (add_gradients_summaries, clip_gradient_norms, create_train_op,  # noqa: F401
                              multiply_gradients)
 from slimir.variables import get_global_step, global_variables_initializer, local_variables_initializer

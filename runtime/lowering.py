@@ -13,22 +13,22 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from slimir.analysis import needed_nodes
+from slimir.ir.analysis import needed_nodes
 from slimir.errors import FeedError, GraphError, InvalidArgumentError, SlimirError
-from slimir.graph import Graph, Node, Tensor
-from slimir.ops.registry import get_op
+from slimir.ir.graph import Graph, Node, Tensor
+from slimir.ir.registry import get_op
 from slimir.shape import fmt
 
 DEFAULT_OPSET = 18
-PYTHON_SIDE = frozenset({"init_variables", "no_op"})
-SIDE_EFFECTS = frozenset({"assign", "print", "check_numerics"})
 
 
 class Builder:
-    """Collects ONNX nodes and initializers; `op` and `const` are what op lowerings call."""
+    """Collects ONNX nodes and initializers; `op` and `const` are what op lowerings call. `device` ('cpu' or
+    'cuda') is the ONNX Runtime provider the model is for: a lowering may pick the kernels that provider has."""
 
-    def __init__(self, opset: int = DEFAULT_OPSET):
+    def __init__(self, opset: int = DEFAULT_OPSET, device: str = "cpu"):
         self.opset = opset
+        self.device = device
         self.nodes: list = []
         self.initializers: list = []
         self._n = 0
@@ -149,19 +149,22 @@ def input_dims(t: Tensor) -> dict:
 
 def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT_OPSET,
           output_names: Optional[list] = None, name: str = "slimir", side_effects: bool = True,
-          doc: str = "") -> Lowered:
+          doc: str = "", device: str = "cpu") -> Lowered:
     """Lower what `outputs` need to an ONNX model.
 
     feeds: tensors that become graph inputs (placeholders, or any tensor to override).
     Variables become graph inputs that the Session binds (exports freeze them into constants first).
     side_effects: include assign/print/check nodes reached through control dependencies as extra outputs.
+    device: 'cpu' (any provider) or 'cuda' (the model runs on ONNX Runtime's CUDA provider).
     """
+    if device not in ("cpu", "cuda"):
+        raise InvalidArgumentError(f"lower: device must be 'cpu' or 'cuda', got {device!r}")
     for t in list(outputs) + list(feeds):
         if t.graph is not graph:
             raise GraphError(f"{t.name} belongs to another graph than the one being lowered")
     fed = {id(t): t for t in feeds}
     nodes = needed_nodes(outputs, fed)
-    b = Builder(opset)
+    b = Builder(opset, device)
     names: dict = {}  # id(Tensor) -> onnx value name
     graph_inputs, var_inputs = [], []
     for t in feeds:
@@ -171,7 +174,7 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
         graph_inputs.append(value_info(nm, t, input_dims(t)))
     python_nodes, assign_nodes, print_nodes, check_nodes = [], [], [], []
     for node in nodes:
-        if node.type in PYTHON_SIDE:
+        if get_op(node.type).python_side:  # init / no_op: the Session runs them in Python
             python_nodes.append(node)
             continue
         if node.type == "placeholder":

@@ -15,13 +15,13 @@ import numpy as np
 
 from slimir.errors import (FailedPreconditionError, FeedError, GraphError, NumericsError, RuntimeExecutionError,
                            SlimirError)
-from slimir.graph import Graph, Node, Tensor, Variable, _session_stack, get_default_graph, rng_for
-from slimir.ops.array_ops import check_feed
-from slimir.ops.state_ops import format_print
+from slimir.ir.analysis import needed_nodes, no_gc
+from slimir.ir.graph import Graph, Node, Tensor, Variable, _session_stack, get_default_graph, rng_for
+from slimir.ir.registry import get_op
+from slimir.ops.state import format_print
+from slimir.shape import fmt
 
-from slimir.analysis import needed_nodes, no_gc
-
-from .lowering import DEFAULT_OPSET, PYTHON_SIDE, SIDE_EFFECTS, Lowered, lower
+from .lowering import DEFAULT_OPSET, Lowered, lower
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -109,59 +109,6 @@ def node_placement(sess: "Session", fetches, feed_dict: Optional[dict] = None) -
         types = [k for o in args.get("output_type_shape", []) for k in o]
         out.append((name, args.get("op_name", ""), args["provider"], types))
     return out
-
-
-def cuda_compatible(model) -> int:
-    """Rewrite in place the ops ONNX Runtime's CUDA provider has no kernel for, so no node falls back to the
-    CPU: MaxUnpool (slimir's max-pool gradient for non-overlapping windows) becomes a ScatterElements into
-    zeros of the output's size (MaxPool's indices address the flattened tensor; they are unique when the
-    windows do not overlap). Same values. Returns the number of nodes rewritten."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    types: dict = {}
-
-    def elem_type(name):
-        if not types:
-            inferred = onnx.shape_inference.infer_shapes(model)
-            for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-                types[vi.name] = vi.type.tensor_type.elem_type
-            types.setdefault("", 0)
-        return types.get(name, 0)
-
-    new_nodes, n = [], 0
-    for node in model.graph.node:
-        if node.op_type != "MaxUnpool" or node.domain not in ("", "ai.onnx") or len(node.input) < 3 \
-                or not node.input[2]:
-            new_nodes.append(node)
-            continue
-        n += 1
-        x, idx, shape = node.input[:3]
-        base = (node.name or "MaxUnpool") + f"/as_scatter_{n}"
-        flat = base + "/flat"
-        model.graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), flat))
-        t = lambda k: f"{base}/{k}"  # noqa: E731
-        et = elem_type(x)
-        zero = np.zeros(1, helper.tensor_dtype_to_np_dtype(et) if et else np.float32)
-        new_nodes += [
-            helper.make_node("Reshape", [x, flat], [t("updates")], name=t("Reshape")),
-            helper.make_node("Reshape", [idx, flat], [t("indices")], name=t("Reshape_1")),
-            helper.make_node("ReduceProd", [shape], [t("size")], name=t("ReduceProd"), keepdims=1),
-            helper.make_node("ConstantOfShape", [t("size")], [t("zeros" if et else "zeros_f")],
-                             name=t("ConstantOfShape"), value=numpy_helper.from_array(zero)),
-        ]
-        if not et:  # element type unknown statically: cast to the updates' type at run time
-            new_nodes.append(helper.make_node("CastLike", [t("zeros_f"), t("updates")], [t("zeros")],
-                                              name=t("CastLike")))
-        new_nodes += [
-            helper.make_node("ScatterElements", [t("zeros"), t("indices"), t("updates")], [t("scattered")],
-                             name=t("ScatterElements"), axis=0),
-            helper.make_node("Reshape", [t("scattered"), shape], list(node.output[:1]), name=t("Reshape_2")),
-        ]
-    if n:
-        del model.graph.node[:]
-        model.graph.node.extend(new_nodes)
-    return n
 
 
 def cpu_fallbacks(placement: list, provider: str = CUDA) -> list:
@@ -520,22 +467,24 @@ class Session:
                 raise GraphError(f"cannot fetch {t.name}: it belongs to another graph than this Session's")
         with no_gc():
             if not self.optimize:
-                low = lower(self.graph, tensors + ops, feeds, opset=self.opset)
+                low = lower(self.graph, tensors + ops, feeds, opset=self.opset, device=self._lowering_device())
             else:
                 low = self._lower_optimized(tensors, ops, feeds)
         if not low.outputs:
             return _Compiled(low, None)
-        if CUDA in provider_names(self.providers):
-            cuda_compatible(low.model)
         return _Compiled(low, ort_session(low.model, self.providers, self._options))
+
+    def _lowering_device(self) -> str:
+        """'cuda' when ONNX Runtime's CUDA provider runs the models (lowerings pick kernels it has), else 'cpu'."""
+        return "cuda" if CUDA in provider_names(self.providers) else "cpu"
 
     def _lower_optimized(self, tensors: list, ops: list, feeds: list) -> Lowered:
         from slimir.passes import SESSION_PIPELINE, clone, run
 
         fed = {id(t) for t in feeds}
         needed = needed_nodes(tensors + ops, fed)
-        python_nodes = [n for n in needed if n.type in PYTHON_SIDE]
-        roots = list(tensors) + [n for n in needed if n.type in SIDE_EFFECTS]
+        python_nodes = [n for n in needed if get_op(n.type).python_side]
+        roots = list(tensors) + [n for n in needed if get_op(n.type).side_effect]
         cl = clone(self.graph, roots, feeds, variables="keep")
         outs = cl.outputs[:len(tensors)]
         keep = [cl.graph._by_name[n.name] for n in roots[len(tensors):]]
@@ -543,7 +492,8 @@ class Session:
         # fetches as they were before the passes would compute them a second time beside the optimised graph)
         targets = outs + [n.outputs[0] for n in keep]
         run(cl.graph, SESSION_PIPELINE, targets, inplace=True)
-        low = lower(cl.graph, targets[:len(tensors)] + keep, cl.feeds, opset=self.opset)
+        low = lower(cl.graph, targets[:len(tensors)] + keep, cl.feeds, opset=self.opset,
+                    device=self._lowering_device())
         orig = lambda v: v.op.meta.get("variable", v)  # noqa: E731
         low.feeds = list(feeds)
         low.variables = [orig(v) for v in low.variables]
@@ -632,3 +582,19 @@ def _resolve(f, graph: Graph):
     if f is None:
         raise SlimirError("Fetch argument None has invalid type <class 'NoneType'>")
     raise SlimirError(f"Fetch argument {f!r} has invalid type {type(f).__name__}: fetch tensors, ops or their names")
+
+
+def check_feed(t: Tensor, value: np.ndarray) -> np.ndarray:
+    """Validate and convert a fed value against a tensor's static shape and dtype."""
+    arr = np.asarray(value)
+    want = t.dtype
+    if arr.dtype != want.np:
+        ok = (want.is_floating and arr.dtype.kind in "fiub") or (want.is_integer and arr.dtype.kind in "iub") \
+            or (want.is_bool and arr.dtype.kind == "b")
+        if not ok or (want.is_integer and arr.dtype.kind == "f"):
+            raise FeedError(f"cannot feed a value of dtype {arr.dtype} to {t.name} of dtype {want.name}")
+        arr = arr.astype(want.np)
+    s = t.shape
+    if len(s) != arr.ndim or any(d is not None and d != a for d, a in zip(s, arr.shape)):
+        raise FeedError(f"cannot feed a value of shape {fmt(arr.shape)} to {t.name}, which has shape {fmt(s)}")
+    return arr if arr.flags.c_contiguous else np.array(arr, order="C")

@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
-from slimir.graph import GraphKeys
+from slimir.ir.graph import GraphKeys
 
 from .distributed import Communicator, DistributedError, LocalCommunicator, parameter_hash
 

@@ -15,7 +15,7 @@ from . import nn  # noqa: F401
 from .arg_scope import (add_arg_scope, arg_scope, arg_scope_func_key, arg_scoped_arguments,  # noqa: F401
                         current_arg_scope, has_arg_scope)
 from .dtypes import DType, as_dtype, bool_, float16, float32, float64, int8, int16, int32, int64, uint8  # noqa: F401
-from .graph import (AUTO_REUSE, Graph, GraphKeys, Node, Tensor, Variable, VariableScope,  # noqa: F401
+from .ir.graph import (AUTO_REUSE, Graph, GraphKeys, Node, Tensor, Variable, VariableScope,  # noqa: F401
                     add_to_collection, add_to_collections, control_dependencies, device, get_collection,
                     get_collection_ref, get_default_graph, get_default_session, get_variable_scope, name_scope,
                     reset_default_graph, set_random_seed, variable_scope)
@@ -27,18 +27,21 @@ from .layers import (avg_pool2d, batch_norm, bias_add, conv2d, conv2d_in_plane, 
                      convolution, convolution2d, convolution2d_in_plane, convolution2d_transpose, dropout, flatten,
                      fully_connected, layer_norm, max_pool2d, one_hot_encoding, repeat, separable_conv2d,
                      separable_convolution2d, softmax, stack, unit_norm)
-from .ops.array_ops import (cast, concat, constant, expand_dims, fill, identity, one_hot, ones, ones_like,  # noqa: F401
-                            pad, placeholder, placeholder_with_default, reshape, shape, split, squeeze,
-                            stop_gradient, tile, to_float, transpose, zeros, zeros_like)
-from .ops.array_ops import slice_ as slice  # noqa: F401,A001
-from .ops.math_ops import (abs, add, add_n, argmax, argmin, ceil, clip_by_value, divide, equal, exp,  # noqa: F401,A001
-                           floor, greater, greater_equal, less, less_equal, log, logical_and, logical_not,
-                           logical_or, matmul, maximum, minimum, multiply, negative, not_equal, pow, reciprocal,
-                           reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, rsqrt, sigmoid, sign,
-                           sqrt, square, squared_difference, subtract, tanh, truediv, where)
-from .ops.random_ops import random_normal, random_uniform, truncated_normal  # noqa: F401
-from .ops.registry import convert_to_tensor  # noqa: F401
-from .ops.state_ops import Print, assign, assign_add, assign_sub, check_numerics, group, no_op  # noqa: F401
+from .ir.autodiff import gradients  # noqa: F401
+from .ir.registry import convert_to_tensor  # noqa: F401
+from .ops.array import (cast, concat, constant, expand_dims, fill, identity, one_hot, ones, ones_like,  # noqa: F401
+                        placeholder, placeholder_with_default, reshape, shape, split, squeeze, stop_gradient, tile,
+                        to_float, transpose, zeros, zeros_like)
+from .ops.elementwise import (abs, add, add_n, ceil, clip_by_value, divide, equal, exp, floor,  # noqa: F401,A004
+                              greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
+                              maximum, minimum, multiply, negative, not_equal, pow, reciprocal, rsqrt, sigmoid, sign,
+                              sqrt, square, squared_difference, subtract, tanh, truediv, where)
+from .ops.matmul import matmul  # noqa: F401
+from .ops.random import random_normal, random_uniform, truncated_normal  # noqa: F401
+from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: F401
+from .ops.slicing import pad  # noqa: F401
+from .ops.slicing import slice_ as slice  # noqa: F401,A001
+from .ops.state import Print, assign, assign_add, assign_sub, check_numerics, group, no_op  # noqa: F401
 from .regularizers import (apply_regularization, l1_l2_regularizer, l1_regularizer, l2_regularizer,  # noqa: F401
                            sum_regularizer)
 from .shape import Shape as TensorShape  # noqa: F401
@@ -50,7 +53,6 @@ from .variables import (add_model_variable, create_global_step,  # noqa: F401
                         initialize_local_variables, local_variable, local_variables, local_variables_initializer,
                         model_variable, model_variables, trainable_variables, variable, variables_initializer)
 from . import nets  # noqa: E402,F401
-from .passes.gradients import gradients  # noqa: E402,F401
 from .runtime import InteractiveSession, Session, export_onnx  # noqa: E402,F401
 from .runtime import evaluation, learning  # noqa: E402,F401
 from .runtime import distributed  # noqa: E402,F401

@@ -76,7 +76,3 @@ def as_dtype(value) -> DType:
     if npd is not None and npd in _BY_NP:
         return _BY_NP[npd]
     raise DTypeError(f"slimir does not support the dtype {value!r}; use one of {sorted(_BY_NAME)}")
-
-
-def from_onnx(onnx_type: int) -> DType:
-    return _BY_ONNX[onnx_type]

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .errors import DTypeError, InvalidArgumentError
-from .ops.random_ops import truncated_normal_np
+from .ops.random import truncated_normal_np
 
 
 class Initializer(abc.ABC):

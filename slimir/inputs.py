@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from .errors import GraphError, InvalidArgumentError, OutOfRangeError
-from .graph import Graph, Tensor
+from .ir.graph import Graph, Tensor
 
 
 class InputBinding:

@@ -9,10 +9,11 @@ from . import dtypes as _dt
 from . import utils
 from .arg_scope import add_arg_scope
 from .errors import InvalidArgumentError, ShapeError
-from .graph import GraphKeys, Tensor, control_dependencies, get_default_graph, name_scope, variable_scope
+from .ir.graph import GraphKeys, Tensor, control_dependencies, get_default_graph, name_scope, variable_scope
 from .initializers import ones_initializer, xavier_initializer, zeros_initializer
-from .ops import array_ops, math_ops, nn_ops, state_ops
-from .ops.registry import convert_to_tensor
+from .ops import array_ops, math_ops, nn_ops
+from .ops import state as state_ops
+from .ir.registry import convert_to_tensor
 from .shape import fmt
 from .variables import model_variable
 
@@ -149,7 +150,7 @@ def convolution(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data
 
 
 def _conv(inputs, weights, strides, rates, padding, df):
-    from .ops.registry import apply_op
+    from .ir.registry import apply_op
 
     return apply_op("conv2d", [inputs, weights], strides=strides, dilations=rates, padding=padding,
                      data_format=df)
@@ -181,7 +182,7 @@ def convolution2d_transpose(inputs, num_outputs, kernel_size, stride=1, padding=
                      biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
                      variables_collections=None, outputs_collections=None, trainable=True, scope=None):
     """Transposed 2-D convolution (deconvolution); weights [kh, kw, out, in], TF-Slim output sizes."""
-    from .ops.registry import apply_op
+    from .ir.registry import apply_op
 
     inputs = convert_to_tensor(inputs)
     with variable_scope(scope, "Conv2d_transpose", [inputs], reuse=reuse) as sc:
@@ -217,7 +218,7 @@ def separable_convolution2d(inputs, num_outputs, kernel_size, depth_multiplier=1
                             variables_collections=None, outputs_collections=None, trainable=True, scope=None):
     """Depthwise convolution (depth_multiplier per channel) then, unless num_outputs is None, a 1x1
     pointwise convolution; TF-Slim's separable_conv2d."""
-    from .ops.registry import apply_op
+    from .ir.registry import apply_op
 
     inputs = convert_to_tensor(inputs)
     with variable_scope(scope, "SeparableConv2d", [inputs], reuse=reuse) as sc:
@@ -262,7 +263,7 @@ def convolution2d_in_plane(inputs, kernel_size, stride=1, padding="SAME", activa
                     weights_regularizer=None, biases_initializer=zeros_initializer(), biases_regularizer=None,
                     reuse=None, variables_collections=None, outputs_collections=None, trainable=True, scope=None):
     """The same [kh, kw] filter applied to every channel separately (TF-Slim's conv2d_in_plane)."""
-    from .ops.registry import apply_op
+    from .ir.registry import apply_op
 
     inputs = convert_to_tensor(inputs)
     with variable_scope(scope, "ConvInPlane", [inputs], reuse=reuse) as sc:
@@ -522,7 +523,7 @@ def dropout(inputs, keep_prob=0.5, noise_shape=None, is_training=True, outputs_c
 @add_arg_scope
 def flatten(inputs, outputs_collections=None, scope=None):
     """Flatten to [batch, k], keeping the batch dimension (NHWC order, as TF-Slim)."""
-    from .ops.registry import apply_op
+    from .ir.registry import apply_op
 
     inputs = convert_to_tensor(inputs)
     with name_scope(scope, "Flatten", [inputs]) as sc:

@@ -20,9 +20,9 @@ from . import dtypes as _dt
 from . import nn_losses
 from .arg_scope import add_arg_scope
 from .errors import InvalidArgumentError, ShapeError
-from .graph import GraphKeys, Tensor, add_to_collection, get_collection, get_default_graph, name_scope
+from .ir.graph import GraphKeys, Tensor, add_to_collection, get_collection, get_default_graph, name_scope
 from .ops import array_ops, math_ops
-from .ops.registry import convert_to_tensor, normalize_axis
+from .ir.registry import convert_to_tensor, normalize_axis
 from .shape import compatible, fmt
 
 __all__ = [

@@ -34,10 +34,11 @@ import numpy as np
 
 from . import dtypes as _dt
 from .errors import DTypeError, InvalidArgumentError, ShapeError
-from .graph import (GraphKeys, Tensor, add_to_collections, control_dependencies, get_default_graph, name_scope,
+from .ir.graph import (GraphKeys, Tensor, add_to_collections, control_dependencies, get_default_graph, name_scope,
                     variable_scope)
-from .ops import array_ops, math_ops, state_ops
-from .ops.registry import apply_op, convert_to_tensor
+from .ops import array_ops, math_ops
+from .ops import state as state_ops
+from .ir.registry import apply_op, convert_to_tensor
 from .shape import Shape, compatible, fmt
 from .variables import Variable_
 
@@ -1094,7 +1095,7 @@ class StreamingConcatValue:
         return np.moveaxis(np.asarray(buf)[:int(size)], 0, self.axis)
 
     def eval(self, feed_dict=None, session=None):
-        from .graph import get_default_session
+        from .ir.graph import get_default_session
 
         sess = session or get_default_session()
         if sess is None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DTypeError, InvalidArgumentError, ShapeError
-from .graph import Tensor, name_scope
+from .ir.graph import Tensor, name_scope
 from .ops import array_ops, math_ops, nn_ops
-from .ops.registry import convert_to_tensor, normalize_axis
+from .ir.registry import convert_to_tensor, normalize_axis
 from .shape import compatible, fmt
 
 __all__ = ["sigmoid_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",

@@ -90,7 +90,7 @@ class Coordinator:
 def start_queue_runners(sess=None, coord: Optional[Coordinator] = None, daemon: bool = True, start: bool = True,
                         collection=None) -> list:
     """Start the input pipelines of `sess` (default: the default session); returns their threads."""
-    from .graph import get_default_session
+    from .ir.graph import get_default_session
 
     sess = sess or get_default_session()
     if sess is None:

@@ -6,7 +6,7 @@ import numbers
 from typing import Callable, Optional
 
 from .errors import InvalidArgumentError, ShapeError
-from .graph import GraphKeys, add_to_collection, get_collection, name_scope
+from .ir.graph import GraphKeys, add_to_collection, get_collection, name_scope
 from .ops import math_ops
 from .ops.array_ops import constant
 

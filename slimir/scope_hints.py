@@ -128,7 +128,7 @@ def unmatched_message(kind: str, pattern: str, variables) -> str:
 def unmatched_patterns(include=None, exclude=None, variables=None) -> list:
     """[(kind, pattern, message)] for each include/exclude pattern that selects no variable."""
     if variables is None:
-        from .graph import GraphKeys, get_default_graph
+        from .ir.graph import GraphKeys, get_default_graph
 
         variables = get_default_graph().get_collection(GraphKeys.GLOBAL_VARIABLES)
     variables = list(variables)

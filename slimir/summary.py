@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Optional
 
 import numpy as np
 
 from .errors import InvalidArgumentError
-from .graph import GraphKeys, Tensor, get_default_graph
-from .ops.registry import apply_op, convert_to_tensor
+from .ir.graph import GraphKeys, Tensor, get_default_graph
+from .ir.registry import apply_op, convert_to_tensor
 
 _PASS_THROUGH = ("print", "identity", "check_numerics")
 
@@ -91,19 +92,36 @@ def merge_all(key: str = GraphKeys.SUMMARIES, scope: Optional[str] = None, name:
 
 
 class FileWriter:
-    """TensorBoard event files in `logdir` (tensorboardX underneath); accepts what `sess.run(merged)` gives."""
+    """TensorBoard event files in `logdir`; accepts what `sess.run(merged)` gives. The one event writer of slimir
+    (training summaries and evaluation results alike).
+
+    Records are written synchronously (tensorboardX's EventsWriter, no writer thread): when `add_summary`
+    returns, the event is in the file, so a loop watching the directory sees each evaluation as soon as it is
+    done. `max_queue` and `flush_secs` are accepted for TF's signature.
+    """
 
     _count = 0
 
     def __init__(self, logdir: str, graph=None, max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = ""):
-        from tensorboardX.writer import FileWriter as _FW
+        from tensorboardX.event_file_writer import EventsWriter
 
         self.logdir = logdir
-        # tensorboardX names event files by the second: make each writer's file unique so that two
+        os.makedirs(logdir, exist_ok=True)
+        # event files are named by the second: the pid and a counter make each writer's file unique, so two
         # writers started in the same second (a quick resume) never truncate each other's events
         FileWriter._count += 1
         suffix = f".{os.getpid()}.{FileWriter._count}{filename_suffix}"
-        self._w = _FW(logdir, max_queue=max_queue, flush_secs=flush_secs, filename_suffix=suffix)
+        self._w = EventsWriter(os.path.join(logdir, "events"), suffix)
+        self.path = self._w._file_name
+        self._closed = False
+
+    def _add(self, summary, global_step: Optional[int]) -> None:
+        from tensorboardX.proto import event_pb2
+
+        ev = event_pb2.Event(wall_time=time.time(), step=int(global_step or 0))
+        ev.summary.CopyFrom(summary)
+        self._w.write_event(ev)
+        self._w.flush()
 
     def add_summary(self, summary, global_step: Optional[int] = None) -> None:
         from tensorboardX.proto.summary_pb2 import Summary
@@ -112,18 +130,21 @@ class FileWriter:
             s = Summary()
             s.ParseFromString(bytes(summary))
             summary = s
-        self._w.add_summary(summary, None if global_step is None else int(global_step))
+        self._add(summary, global_step)
 
     def add_scalar(self, tag: str, value: float, global_step: Optional[int] = None) -> None:
         from tensorboardX import summary as tbs
 
-        self._w.add_summary(tbs.scalar(tag, float(value)), None if global_step is None else int(global_step))
+        self._add(tbs.scalar(tag, float(value)), global_step)
 
     def flush(self) -> None:
-        self._w.flush()
+        if not self._closed:
+            self._w.flush()
 
     def close(self) -> None:
-        self._w.close()
+        if not self._closed:
+            self._closed = True
+            self._w.close()
 
     def get_logdir(self) -> str:
         return self.logdir

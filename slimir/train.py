@@ -26,12 +26,12 @@ import numpy as np
 
 from . import dtypes as _dt
 from .errors import DTypeError, GraphError, InvalidArgumentError, ShapeError
-from .graph import Graph, GraphKeys, Node, Tensor, Variable, VariableScope, get_default_graph, rng_for
+from .ir.graph import Graph, GraphKeys, Node, Tensor, Variable, VariableScope, get_default_graph, rng_for
 from .initializers import Constant, Ones, Zeros
 from .ops import math_ops
 from .ops.array_ops import cast, constant
-from .ops.registry import convert_to_tensor
-from .ops.state_ops import assign, group
+from .ir.registry import convert_to_tensor
+from .ops.state import assign, group
 from .shape import compatible, fmt
 from .variables import Variable_, create_global_step, get_global_step, get_or_create_global_step, get_variable
 
@@ -200,7 +200,7 @@ class Optimizer:
             if v.graph is not loss.graph:
                 raise GraphError(f"{self._name}: variable {v.op.name} belongs to another graph than the loss "
                                  f"{loss.name}")
-        from slimir.passes.gradients import gradients  # autodiff lives in the passes layer
+        from .ir.autodiff import gradients
 
         grads = gradients(loss, var_list, grad_ys=grad_loss, gate_gradients=gate_gradients == self.GATE_OP,
                           aggregation_method=aggregation_method,

@@ -10,10 +10,10 @@ import logging
 from typing import Optional
 
 from .errors import DTypeError, InvalidArgumentError, ShapeError
-from .graph import GraphKeys, Tensor, control_dependencies, get_default_graph, name_scope
+from .ir.graph import GraphKeys, Tensor, control_dependencies, get_default_graph, name_scope
 from .ops import array_ops, math_ops
-from .ops.state_ops import check_numerics as _check_numerics
-from .ops.state_ops import no_op
+from .ops.state import check_numerics as _check_numerics
+from .ops.state import no_op
 from .variables import get_or_create_global_step, trainable_variables
 
 log = logging.getLogger("slimir")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Optional
 
-from .graph import get_collection, get_default_graph
+from .ir.graph import get_collection, get_default_graph
 
 
 def collect_named_outputs(collections, alias: str, outputs):

@@ -14,11 +14,11 @@ import numpy as np
 from . import dtypes as _dt
 from .arg_scope import add_arg_scope
 from .errors import DTypeError, InvalidArgumentError, ScopeError, ShapeError
-from .graph import (Graph, GraphKeys, Node, Tensor, Variable, VariableScope, get_collection,
+from .ir.graph import (Graph, GraphKeys, Node, Tensor, Variable, VariableScope, get_collection,
                     get_default_graph, get_variable_scope)
 from .initializers import GlorotUniform, Initializer, Zeros
-from .ops.array_ops import make_variable_node
-from .ops.state_ops import init_variables_op
+from .ops.array import make_variable_node
+from .ops.state import init_variables_op
 from .scope_hints import warn_unmatched_patterns
 from .shape import Shape, fmt
 
@@ -164,7 +164,7 @@ def Variable_(initial_value=None, trainable: bool = True, collections=None, vali
     if isinstance(initial_value, Tensor):
         dt = initial_value.dtype if dtype is None else _dt.as_dtype(dtype)
         if dt is not initial_value.dtype:
-            from .ops.array_ops import cast
+            from .ops.array import cast
 
             initial_value = cast(initial_value, dt)
     else:
@@ -336,6 +336,10 @@ def local_variables_initializer() -> Node:
 
 initialize_all_variables = global_variables_initializer
 initialize_local_variables = local_variables_initializer
+
+# `slim.Variable(initial_value, ...)` and `var.initializer` (the IR's Variable class knows neither)
+Variable._create = staticmethod(Variable_)
+Variable._initializer_of = staticmethod(variables_initializer)
 
 
 # ------------------------------------------------------------------------------------------

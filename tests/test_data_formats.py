@@ -33,22 +33,17 @@ def _mask(crc: int) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def test_crc32c_known_value_and_implementations_agree():
+def test_crc32c_known_value_and_the_bitwise_definition_agree():
     assert _crc32c_bitwise(b"123456789") == 0xE3069283
     assert crc_mod.crc32c(b"123456789") == 0xE3069283
-    assert crc_mod.crc32c_pure(b"123456789") == 0xE3069283
     rng = np.random.default_rng(0)
-    for n in (0, 1, 7, 4096, 16_384, 20_000, 65_536, 300_001):
+    for n in (0, 1, 7, 100, 1000, 4099):
         data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
-        assert crc_mod.crc32c(data) == crc_mod.crc32c_pure(data)
+        assert crc_mod.crc32c(data) == _crc32c_bitwise(data)
         assert crc_mod.crc32c(data[n // 2 :], crc_mod.crc32c(data[: n // 2])) == crc_mod.crc32c(data)
     assert crc_mod.crc32c(bytearray(b"123456789")) == 0xE3069283  # non-bytes buffers too
+    assert crc_mod.crc32c(np.frombuffer(b"123456789", np.uint8)) == 0xE3069283
     assert crc_mod.masked_crc32c(b"123456789") == _mask(0xE3069283)
-
-
-def test_crc32c_uses_the_c_implementation_when_installed():
-    pytest.importorskip("google_crc32c")
-    assert crc_mod.IMPLEMENTATION == "c"
 
 
 # ------------------------------------------------------------------------------------------- TFRecord

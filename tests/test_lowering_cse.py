@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 
 import slimir as slim
-from slimir.ops import random_ops
+from slimir.ops import random as random_ops
 from slimir.runtime.lowering import lower
 
 
@@ -95,7 +95,7 @@ def test_a_training_step_has_no_equal_nodes_left_for_ort_cse(tmp_path):
 def test_forward_max_pool_and_the_gradients_argmax_are_one_maxpool():
     """max_pool's VJP asks for the argmax of the same windows: the forward MaxPool is widened to return its
     Indices too, so a training step pools each window once; values equal the reference's."""
-    from slimir.reference import evaluate
+    from slimir.ir.reference import evaluate
 
     with slim.Graph().as_default() as g:
         x = slim.placeholder(slim.float32, [2, 6, 6, 3], name="x")

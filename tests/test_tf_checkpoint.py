@@ -45,14 +45,11 @@ def test_crc32c_known_values():
     assert unmask(mask(0x12345678)) == 0x12345678
 
 
-@pytest.mark.parametrize("n", [16383, 16384, 16385, 100_003, 1 << 20])
-def test_crc32c_vectorized_matches_bytewise(n):
-    from slimir.crc32c import _M32, _update_bytes
-
+@pytest.mark.parametrize("n", [16383, 100_003, 1 << 20])
+def test_crc32c_extends_over_split_data(n):
     data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8).tobytes()
-    expected = _update_bytes(_M32, data) ^ _M32
-    assert crc32c(data) == expected
-    assert crc32c(data[n // 3:], crc32c(data[: n // 3])) == expected  # extending
+    assert crc32c(data[n // 3:], crc32c(data[: n // 3])) == crc32c(data)
+    assert crc32c(memoryview(data)[5:]) == crc32c(data[5:])
 
 
 # ---------------------------------------------------------------------------------------------- reading

@@ -40,7 +40,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from slimir.errors import CheckpointError, InvalidArgumentError
-from slimir.graph import GraphKeys, Variable, get_default_graph
+from slimir.ir.graph import GraphKeys, Variable, get_default_graph
 from slimir.scope_hints import warn_unmatched_patterns  # noqa: F401  (re-exported)
 
 from .saver import SUFFIX, CheckpointReader, assign_from_reader, latest_checkpoint
@@ -250,7 +250,7 @@ def assign_from_checkpoint(model_path, var_list, ignore_missing_vars: bool = Fal
     `sess.run(assign_op, feed_dict)`. The values are read now; a var_list that ends up empty (all
     missing and ignored) gives a no-op and an empty feed_dict."""
     from slimir.ops.array_ops import placeholder
-    from slimir.ops.state_ops import assign, group, no_op
+    from slimir.ops.state import assign, group, no_op
 
     grouped = _group_var_list(var_list, "assign_from_checkpoint")
     path = resolve_model_path(model_path)
@@ -314,7 +314,7 @@ def assign_from_values(var_names_to_values: dict):
     shape) when run: `sess.run(assign_op, feed_dict)`."""
     feed_dict, assigns = {}, []
     from slimir.ops.array_ops import placeholder
-    from slimir.ops.state_ops import assign, group, no_op
+    from slimir.ops.state import assign, group, no_op
 
     for name, value in var_names_to_values.items():
         var = _find_global_variable(re.sub(r":\d+$", "", name))

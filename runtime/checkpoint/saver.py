@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 
 from slimir.errors import CheckpointError, ShapeError
-from slimir.graph import GraphKeys, Tensor, Variable, get_default_graph
+from slimir.ir.graph import GraphKeys, Tensor, Variable, get_default_graph
 
 SUFFIX = ".safetensors"
 STATE = "checkpoint"

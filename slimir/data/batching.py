@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..errors import DTypeError, InputPipelineError, InvalidArgumentError, ShapeError, SlimirError
-from ..graph import get_default_graph
+from ..ir.graph import get_default_graph
 from .host import HostDType, HostTensor, _NodeFailure, dtype_of, evaluate, pipeline_error
 
 log = logging.getLogger("slimir")

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..errors import DTypeError, GraphError, InputPipelineError, InvalidArgumentError, ShapeError
+from ..ir.registry import Spec, get_op, register_dispatch
 
 
 class HostDType:
@@ -304,12 +305,10 @@ def _keep(value, dtype):
 def apply_host_op(op_type: str, inputs: Sequence, attrs: dict) -> HostTensor:
     """A graph op applied to host tensors: its numpy reference mapped over the examples.
 
-    Called by `slimir.ops.registry.apply_op` (and the binary math ops) when an input is a
+    The op registry's dispatch hook for host tensors: `apply_op` calls it when an input is a
     HostTensor, so `slim.to_float(image)`, `slim.expand_dims(label, 0)`, `slim.subtract(image, 128.)`
     and similar calls work on a data provider's items as in TF-Slim code.
     """
-    from ..ops.registry import Spec, get_op
-
     op = get_op(op_type)
     hosts = [x for x in inputs if isinstance(x, HostTensor)]
     src = _check_same_source(hosts, op_type)
@@ -411,3 +410,6 @@ def pipeline_error(name: str, what: str, exc: BaseException) -> InputPipelineErr
     err = InputPipelineError(f"input pipeline {name}: {what} failed: {type(exc).__name__}: {exc}")
     err.__cause__ = exc
     return err
+
+
+register_dispatch(lambda value: isinstance(value, HostTensor), apply_host_op)

@@ -17,7 +17,7 @@ import weakref
 from typing import Optional
 
 from ..errors import InputPipelineError, InvalidArgumentError
-from ..graph import Tensor
+from ..ir.graph import Tensor
 from .batching import Pipeline, _Run, _Stopped, pipeline_error
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import layers
 from ..arg_scope import arg_scope
-from ..graph import variable_scope
+from ..ir.graph import variable_scope
 from ..initializers import constant_initializer, truncated_normal_initializer, zeros_initializer
 from ..ops import math_ops, nn_ops
 from ..regularizers import l2_regularizer

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import layers
 from ..arg_scope import arg_scope
 from ..errors import InvalidArgumentError
-from ..graph import GraphKeys
+from ..ir.graph import GraphKeys
 from ..initializers import truncated_normal_initializer, variance_scaling_initializer
 from ..ops import math_ops
 from ..regularizers import l2_regularizer

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .. import layers
 from ..arg_scope import arg_scope
-from ..graph import variable_scope
+from ..ir.graph import variable_scope
 from ..ops import array_ops, math_ops
 from . import inception_utils
 from .inception_utils import EndPoints, depth_fn, reduced_kernel_size_for_small_input, trunc_normal

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from .. import layers
 from ..arg_scope import arg_scope
 from ..errors import InvalidArgumentError, ShapeError
-from ..graph import GraphKeys, Tensor, variable_scope
+from ..ir.graph import GraphKeys, Tensor, variable_scope
 from ..initializers import truncated_normal_initializer
 from ..ops import array_ops, math_ops
 from ..regularizers import l2_regularizer

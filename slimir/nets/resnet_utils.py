@@ -18,7 +18,7 @@ from collections.abc import Callable
 from .. import layers, utils
 from ..arg_scope import add_arg_scope, arg_scope
 from ..errors import InvalidArgumentError, ShapeError
-from ..graph import GraphKeys, Tensor, variable_scope
+from ..ir.graph import GraphKeys, Tensor, variable_scope
 from ..initializers import variance_scaling_initializer
 from ..ops import array_ops, math_ops
 from ..regularizers import l2_regularizer

@@ -15,7 +15,7 @@ import contextlib
 from .. import layers, utils
 from ..arg_scope import add_arg_scope, arg_scope
 from ..errors import InvalidArgumentError
-from ..graph import Tensor, variable_scope
+from ..ir.graph import Tensor, variable_scope
 from ..ops import array_ops, math_ops
 from . import resnet_utils
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import layers, utils
 from ..arg_scope import add_arg_scope, arg_scope
-from ..graph import Tensor, variable_scope
+from ..ir.graph import Tensor, variable_scope
 from ..ops import math_ops
 from . import resnet_utils
 from .resnet_v1 import batch_norm_training_scope, head, make_blocks, root_output_stride

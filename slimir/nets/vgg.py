@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .. import layers, utils
 from ..arg_scope import arg_scope
-from ..graph import variable_scope
+from ..ir.graph import variable_scope
 from ..initializers import zeros_initializer
 from ..ops import array_ops, math_ops
 from ..regularizers import l2_regularizer

@@ -1,6 +1,11 @@
-"""The op registry and the ops it holds, one module per family (each op defined in one place)."""
+"""The ops, one module per family, each op's shape rule, lowering, reference, VJP and FLOPs in one place.
 
-from . import array_ops, fused_ops, grad_ops, math_ops, nn_ops, random_ops, state_ops  # noqa: F401  (registration)
-from .registry import OpDef, Spec, apply_op, convert_to_tensor, get_op, register, registered_ops
+Families: array (+ slicing), elementwise, reduce, matmul (with gemm), conv (with its backward and fused
+forms), pool (with its gradients and their CUDA form), norm, softmax, random (with dropout), state.
+`math_ops`, `nn_ops` and `array_ops` are TF's module names over the same functions, for model code.
+"""
 
-__all__ = ["OpDef", "Spec", "apply_op", "convert_to_tensor", "get_op", "register", "registered_ops"]
+from . import array, conv, elementwise, matmul, norm, pool, random, reduce, slicing, softmax, state  # noqa: F401
+
+__all__ = ["array", "conv", "elementwise", "matmul", "norm", "pool", "random", "reduce", "slicing", "softmax",
+           "state"]

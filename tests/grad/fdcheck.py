@@ -1,7 +1,7 @@
 """Finite-difference checks of `slim.gradients` for graphs that read variables (layers, whole nets).
 
 `fd_check(loss, wrt, feed, variables)` evaluates d(loss)/d(wrt) with the numpy references
-(slimir.reference.evaluate) and compares a few random coordinates of each gradient with central
+(slimir.ir.reference.evaluate) and compares a few random coordinates of each gradient with central
 differences of the loss, perturbing the value in `feed` (placeholders) or `variables` (variables).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from slimir.passes.gradients import gradients
-from slimir.reference import evaluate
+from slimir.ir.autodiff import gradients
+from slimir.ir.reference import evaluate
 
 
 def fd_check(loss, wrt, feed, variables=None, rng=None, n_coords=3, eps=1e-6, rtol=1e-5, atol=1e-8,

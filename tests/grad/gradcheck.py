@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 import slimir as slim
-from slimir.passes.gradients import gradients
-from slimir.reference import evaluate
+from slimir.ir.autodiff import gradients
+from slimir.ir.reference import evaluate
 
 
 def check_grads(build, shapes, rng=None, eps=1e-6, rtol=1e-5, atol=1e-7, n_coords=12, dtype=np.float64,

@@ -34,10 +34,10 @@ import numpy as np
 import pytest
 
 import slimir as slim
-from slimir.analysis import needed_nodes
-from slimir.graph import GraphKeys
+from slimir.ir.analysis import needed_nodes
+from slimir.ir.graph import GraphKeys
 from slimir.nets import nets_factory
-from slimir.reference import evaluate
+from slimir.ir.reference import evaluate
 
 N_CLASSES = 10
 BATCH = 2

@@ -3,7 +3,7 @@
 float64, numpy references: lenet, cifarnet, cifarnet with batch-normalised convolutions and a small conv net
 with slim.batch_norm (training mode), against central differences on a few coordinates of each variable.
 float32, ONNX Runtime: slim.Session's evaluation of all the gradients of lenet and cifarnet equals
-slimir.reference.evaluate of the same gradient tensors.
+slimir.ir.reference.evaluate of the same gradient tensors.
 
 The loss is a softmax cross-entropy written with slim.nn.log_softmax and one_hot of integer labels, plus the
 nets' L2 weight-decay terms. Variables hold random values (not the nets' initialisers: non-zero biases and
@@ -17,11 +17,11 @@ import pytest
 from fdcheck import fd_check
 
 import slimir as slim
-from slimir.graph import GraphKeys
+from slimir.ir.graph import GraphKeys
 from slimir.nets import cifarnet, lenet
 from slimir.ops import array_ops, math_ops, nn_ops
-from slimir.passes.gradients import gradients
-from slimir.reference import evaluate
+from slimir.ir.autodiff import gradients
+from slimir.ir.reference import evaluate
 
 
 def _xent(logits, labels, num_classes):

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 import slimir as slim
 from slimir.ops import array_ops, math_ops, nn_ops
 from slimir.ops.nn_ops import transposed_out_len
-from slimir.ops.registry import apply_op, registered_ops
-from slimir.passes.gradients import gradients
-from slimir.reference import evaluate
+from slimir.ir.registry import apply_op, registered_ops
+from slimir.ir.autodiff import gradients
+from slimir.ir.reference import evaluate
 
 SCALE = int(os.environ.get("SLIMIR_GRAD_EXAMPLES_SCALE", "1"))
 N_COORDS = 6
@@ -309,7 +309,7 @@ def test_fully_connected_on_rank3():
     with slim.Graph().as_default():
         x = slim.placeholder(slim.float64, [2, 3, 4])
         y = slim.fully_connected(x, 5, activation_fn=math_ops.tanh)
-        from slimir.graph import GraphKeys
+        from slimir.ir.graph import GraphKeys
 
         vs = y.graph.get_collection(GraphKeys.TRAINABLE_VARIABLES)
         rng = np.random.default_rng(0)
@@ -640,7 +640,7 @@ def test_identity_and_print():
 
 @pytest.mark.skipif("check_numerics" not in registered_ops(), reason="no check_numerics op")
 def test_check_numerics():
-    from slimir.ops.state_ops import check_numerics
+    from slimir.ops.state import check_numerics
 
     grad_check("check_numerics", lambda a: check_numerics(a * 2.0, "bad value"), [(2, 3)], 1)
 
@@ -699,7 +699,7 @@ def test_layer_norm(shape, data, center, scale, seed):
     bna = data.draw(st.integers(1, r - 1))
     bpa = data.draw(st.integers(-1, r - 1))
     with slim.Graph().as_default() as g:
-        from slimir.graph import GraphKeys
+        from slimir.ir.graph import GraphKeys
 
         x = slim.placeholder(slim.float64, list(shape))
         y = slim.layer_norm(x, center=center, scale=scale, begin_norm_axis=bna, begin_params_axis=bpa)
@@ -927,12 +927,18 @@ def test_every_differentiable_op_has_a_vjp_test():
         assert callable(globals().get(test)), f"{name}: no test function {test}"
 
 
-_ACTS = ["", "relu", "relu6", "clip", "leaky_relu", "sigmoid", "tanh", "elu"]
+def _fusable():
+    from slimir.ops.activation import fusable_activations
+
+    return sorted(fusable_activations())
+
+
+_ACTS = [""] + _fusable()  # every activation a fusion may absorb, so a new one is checked here too
 
 
 def _act_attrs(act):
-    return dict(activation=act, alpha=0.2 if act == "leaky_relu" else 0.0, lo=-0.5 if act == "clip" else 0.0,
-                hi=0.7 if act == "clip" else 0.0)
+    own = {"leaky_relu": {"alpha": 0.2}, "clip": {"lo": -0.5, "hi": 0.7}}.get(act, {})
+    return dict(activation=act, act_attrs=tuple(sorted(own.items())))
 
 
 @pytest.mark.parametrize("act", _ACTS)
@@ -941,7 +947,7 @@ def _act_attrs(act):
                                              ("conv2d_transpose", "NCHW", True)])
 def test_fused_conv2d(conv, df, bias, act):
     """The fused op's VJP (activation from its output, then bias, then the base conv's VJP) vs FD."""
-    from slimir.ops.registry import apply_op
+    from slimir.ir.registry import apply_op
 
     x_shape = (2, 5, 4, 3) if df == "NHWC" else (2, 3, 5, 4)
     w_shape = {"conv2d": (3, 3, 3, 4), "depthwise_conv2d": (3, 3, 3, 2), "conv2d_transpose": (3, 3, 4, 3)}[conv]
@@ -958,7 +964,7 @@ def test_fused_conv2d(conv, df, bias, act):
 @pytest.mark.parametrize("act", _ACTS)
 @pytest.mark.parametrize("transpose_b", [False, True])
 def test_gemm(transpose_b, act):
-    from slimir.ops.registry import apply_op
+    from slimir.ir.registry import apply_op
 
     w_shape = (3, 4) if transpose_b else (4, 3)
     check_grads(lambda a, w, b: apply_op("gemm", [a, w, b], transpose_b=transpose_b, **_act_attrs(act)),

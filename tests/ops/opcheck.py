@@ -1,7 +1,7 @@
 """Shared helpers for the op tests: run a small graph on ONNX Runtime and on the numpy reference, compare.
 
 `check(build, inputs, op=...)` builds `build(*placeholders)` in a fresh graph, runs it through
-`slimir.Session` (ONNX Runtime) and through `slimir.reference.evaluate`, and asserts they agree.
+`slimir.Session` (ONNX Runtime) and through `slimir.ir.reference.evaluate`, and asserts they agree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import assume, settings
 from hypothesis import strategies as st
 
 import slimir as slim
-from slimir.reference import evaluate
+from slimir.ir.reference import evaluate
 
 RTOL = 1e-5
 ATOL = 1e-5

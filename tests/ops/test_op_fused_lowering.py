@@ -8,13 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opcheck import check, conv_geometry, examples, hw_axes, layout, rand, seeds
 
-from slimir.ops.nn_ops import transposed_out_len
-from slimir.ops.registry import apply_op, registered_ops
+from slimir.ops.conv import transposed_out_len
+from slimir.ir.registry import apply_op, registered_ops
 
 pytestmark = pytest.mark.skipif("fused_conv2d" not in registered_ops(), reason="no fused ops registered")
 
 if "fused_conv2d" in registered_ops():
-    from slimir.ops.fused_ops import ACTIVATIONS
+    from slimir.ops.activation import fusable_activations
+
+    ACTIVATIONS = fusable_activations()
 else:  # pragma: no cover
     ACTIVATIONS = {}
 
@@ -22,8 +24,10 @@ activations = st.sampled_from([None] + sorted(ACTIVATIONS))
 
 
 def _act_attrs(act, draw):
+    """The fused-node attributes of activation `act` (its own attributes drawn)."""
     lo = draw(st.floats(-2, 0))
-    return dict(activation=act, alpha=draw(st.floats(0, 1)), lo=lo, hi=lo + draw(st.floats(0, 3)))
+    own = {"leaky_relu": {"alpha": draw(st.floats(0, 1))}, "clip": {"lo": lo, "hi": lo + draw(st.floats(0, 3))}}
+    return dict(activation=act, act_attrs=tuple(sorted(own.get(act, {}).items())))
 
 
 @examples(40)

@@ -1,4 +1,4 @@
-"""The backward ops the VJPs emit (slimir/ops/grad_ops.py): ONNX lowering vs numpy reference.
+"""The backward ops the VJPs emit (slimir/ops/conv.py, pool.py, norm.py): ONNX lowering vs numpy reference.
 
 Each is fed the shapes its forward op gives: dy of the forward output's shape for the geometry drawn.
 """
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from opcheck import broadcastable_pair, check, conv_geometry, examples, hw_axes, layout, rand, seeds, shapes
 
 import slimir as slim
-from slimir.ops.nn_ops import out_len
-from slimir.ops.registry import apply_op, registered_ops
+from slimir.ops.geometry import out_len
+from slimir.ir.registry import apply_op, registered_ops
 
 pytestmark = pytest.mark.skipif("conv2d_backprop_input" not in registered_ops(), reason="no backward ops")
 
@@ -70,7 +70,7 @@ def test_max_pool_grad(geo, df, n, c, seed, dyn):
 def test_max_pool_argmax_and_its_gradient(geo, df, n, c, seed, ties):
     """max_pool_argmax (ONNX MaxPool's Indices: flat NCHW index of each window's first maximum) and the
     scatter of dY at it; `ties` draws inputs from {0, 1, 2} so that most windows hold several maxima."""
-    from slimir.ops.grad_ops import max_pool_argmax_reference
+    from slimir.ops.pool import max_pool_argmax_reference
 
     h, w, k, s, _, padding = geo
     oh, ow = _out_hw(h, w, k, s, (1, 1), padding)
@@ -90,7 +90,7 @@ def test_max_pool_argmax_and_its_gradient(geo, df, n, c, seed, ties):
 
 
 def apply_op_ref_max(x, attrs):
-    from slimir.ops.registry import get_op
+    from slimir.ir.registry import get_op
 
     return get_op("max_pool").reference(x, **attrs)
 

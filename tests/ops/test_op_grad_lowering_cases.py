@@ -15,7 +15,7 @@ from opcheck import check, layout, rand
 
 import slimir as slim
 from slimir.ops.nn_ops import out_len
-from slimir.ops.registry import apply_op
+from slimir.ir.registry import apply_op
 from slimir.runtime.lowering import lower
 
 FORMATS = ["NHWC", "NCHW"]

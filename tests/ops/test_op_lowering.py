@@ -16,7 +16,7 @@ from opcheck import OPSET, broadcastable_pair, check, examples, rand, seeds, sha
 
 import slimir as slim
 from slimir.ops import array_ops, math_ops, nn_ops
-from slimir.ops.registry import apply_op, registered_ops
+from slimir.ir.registry import apply_op, registered_ops
 
 FEW = examples(30)
 
@@ -97,14 +97,14 @@ EXAMPLES = {
                          [_X, _X[0, 0, 0], _X[1, 0, 0], _X[0, 1, 0], _P[0, 0, 0]]),
 }
 
-if "fused_conv2d" in registered_ops():  # made by the fusion passes (slimir/ops/fused_ops.py)
+if "fused_conv2d" in registered_ops():  # made by the fusion passes (slimir/ops/conv.py, matmul.py)
     EXAMPLES["fused_conv2d"] = (
         lambda a, w, b: apply_op("fused_conv2d", [a, w, b], conv="conv2d", strides=(1, 1), dilations=(1, 1),
-                                 padding="SAME", data_format="NHWC", activation="relu", alpha=0.0, lo=0.0, hi=0.0),
+                                 padding="SAME", data_format="NHWC", activation="relu", act_attrs=()),
         [_X, rand(_R, (3, 3, 5, 2)), rand(_R, (2,))])
 if "gemm" in registered_ops():
-    EXAMPLES["gemm"] = (lambda a, w, b: apply_op("gemm", [a, w, b], transpose_b=False, activation=None, alpha=0.0,
-                                                 lo=0.0, hi=0.0), [_M, _M.T, _M[:, 0]])
+    EXAMPLES["gemm"] = (lambda a, w, b: apply_op("gemm", [a, w, b], transpose_b=False, activation=None,
+                                                 act_attrs=()), [_M, _M.T, _M[:, 0]])
 
 
 #: ops of the passes and of autodiff, tested in their own files (which must name them).
@@ -477,7 +477,7 @@ def test_variables_feed_the_reference():
         v = slim.Variable(np.ones((2, 3), np.float32), name="v")
         p = slim.placeholder(slim.float32, (2, 3))
         y = v * p
-    from slimir.reference import evaluate
+    from slimir.ir.reference import evaluate
 
     (got,) = evaluate([y], {p: x}, {v: np.full((2, 3), 2.0, np.float32)})
     np.testing.assert_allclose(got, 2 * x)

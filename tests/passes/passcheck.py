@@ -13,7 +13,7 @@ from slimir.passes import clone
 from slimir.runtime.export import build_model
 
 import slimir as slim
-from slimir.analysis import needed_nodes
+from slimir.ir.analysis import needed_nodes
 
 RTOL, ATOL = 1e-4, 1e-5
 

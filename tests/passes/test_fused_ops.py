@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import slimir as slim
-from slimir.ops.fused_ops import ACTIVATIONS, CONV_TYPES
-from slimir.ops.nn_ops import transposed_out_len
-from slimir.ops.registry import apply_op, get_op
+from slimir.ops.activation import fusable_activations
+from slimir.ops.conv import CONV_TYPES, transposed_out_len
+from slimir.ir.registry import apply_op, get_op
 
 RTOL = ATOL = 1e-5
 
@@ -27,6 +27,7 @@ NUMPY_ACTS = {
     "tanh": lambda y, a: np.tanh(y),
     "elu": lambda y, a: np.where(y > 0, y, np.exp(y) - 1),
 }
+ACTIVATIONS = fusable_activations()
 ACT_NAMES = [""] + sorted(ACTIVATIONS)
 
 
@@ -34,13 +35,13 @@ def test_every_fused_activation_has_a_numpy_check():
     assert set(ACTIVATIONS) <= set(NUMPY_ACTS), set(ACTIVATIONS) - set(NUMPY_ACTS)
 
 
+def _own_attrs(act) -> dict:
+    """The activation op's own attributes in these cases."""
+    return {"leaky_relu": {"alpha": 0.15}, "clip": {"lo": -0.4, "hi": 0.9}}.get(act, {})
+
+
 def _act_attrs(act):
-    return {
-        "activation": act,
-        "alpha": 0.15 if act == "leaky_relu" else 0.0,
-        "lo": -0.4 if act == "clip" else 0.0,
-        "hi": 0.9 if act == "clip" else 0.0,
-    }
+    return {"activation": act, "act_attrs": tuple(sorted(_own_attrs(act).items()))}
 
 
 def _conv_case(conv, df, rng, stride, padding):
@@ -84,7 +85,7 @@ def test_fused_conv2d_matches_numpy(conv, df, with_bias, act):
     base = get_op(conv).reference(x, f, **attrs).astype(np.float64)
     if with_bias:
         base = base + (bias.reshape(-1, 1, 1) if df == "NCHW" else bias)
-    want = NUMPY_ACTS[act](base, aa)
+    want = NUMPY_ACTS[act](base, _own_attrs(act))
     assert got.shape == want.shape
     assert tuple(y.shape[1:]) == want.shape[1:]
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
@@ -107,7 +108,8 @@ def test_gemm_matches_numpy(transpose_b, act):
         assert tuple(y.shape) == (None, 3)
         with slim.Session() as sess:
             got = sess.run(y, {ap: a})
-    want = NUMPY_ACTS[act](a.astype(np.float64) @ (w.T if transpose_b else w).astype(np.float64) + bias, aa)
+    want = NUMPY_ACTS[act](a.astype(np.float64) @ (w.T if transpose_b else w).astype(np.float64) + bias,
+                           _own_attrs(act))
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
     ref = get_op("gemm").reference(a, w, bias, transpose_b=transpose_b, **aa)
     np.testing.assert_allclose(ref, want, rtol=RTOL, atol=ATOL)

@@ -12,9 +12,9 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from . import dtypes as _dt
-from .errors import GraphError, ScopeError
-from .shape import Shape
+from .. import dtypes as _dt
+from ..errors import GraphError, ScopeError
+from ..shape import Shape, compatible
 
 
 class GraphKeys:
@@ -69,8 +69,6 @@ class Tensor:
         return self._shape
 
     def set_shape(self, shape) -> None:
-        from .shape import compatible
-
         shape = Shape(shape)
         if not compatible(self._shape, shape):
             raise GraphError(f"{self.name}: set_shape {shape} is incompatible with {self._shape}")
@@ -81,8 +79,6 @@ class Tensor:
         return self.graph._consumers.get(id(self), [])
 
     def eval(self, feed_dict=None, session=None):
-        from .graph import get_default_session
-
         sess = session or get_default_session()
         if sess is None:
             raise GraphError(f"{self.name}.eval(): no session given and no default session")
@@ -91,7 +87,7 @@ class Tensor:
     def __repr__(self) -> str:
         return f"<slim.Tensor '{self.name}' shape={self._shape} dtype={self.dtype.name}>"
 
-    # Arithmetic is defined in math_ops (installed below) so that this module stays IR-only.
+    # Arithmetic operators are installed by slimir.ops.elementwise, so that this module stays IR-only.
     def __bool__(self):
         raise TypeError(
             f"Using a slim.Tensor ({self.name}) as a Python bool is not allowed: its value is only known "
@@ -144,7 +140,12 @@ class Node:
 
 
 class Variable(Tensor):
-    """A variable: a tensor whose value lives in the Session between runs (TF's tf.Variable)."""
+    """A variable: a tensor whose value lives in the Session between runs (TF's tf.Variable).
+
+    Construction (`slim.Variable(initial_value, ...)`), `initializer` and the `assign*` methods are
+    installed by slimir.variables and slimir.ops.state, the modules that define them (the IR imports
+    nothing above it).
+    """
 
     __slots__ = ("initial_value_fn", "initial_value_tensor", "trainable", "_collections")
 
@@ -152,9 +153,7 @@ class Variable(Tensor):
         """`slim.Variable(initial_value, name=...)` creates a variable, as TF's tf.Variable."""
         if not args and not kwargs:
             return object.__new__(cls)
-        from .variables import Variable_
-
-        return Variable_(*args, **kwargs)
+        return cls._create(*args, **kwargs)
 
     def __init__(self, *args, **kwargs):
         pass
@@ -165,9 +164,7 @@ class Variable(Tensor):
 
     @property
     def initializer(self) -> Node:
-        from . import variables
-
-        return variables.variables_initializer([self])
+        return self._initializer_of([self])
 
     @property
     def initial_value(self):
@@ -178,21 +175,6 @@ class Variable(Tensor):
 
     def read_value(self) -> Tensor:
         return self
-
-    def assign(self, value, name: Optional[str] = None) -> Tensor:
-        from .ops import state_ops
-
-        return state_ops.assign(self, value, name=name)
-
-    def assign_add(self, delta, name: Optional[str] = None) -> Tensor:
-        from .ops import state_ops
-
-        return state_ops.assign_add(self, delta, name=name)
-
-    def assign_sub(self, delta, name: Optional[str] = None) -> Tensor:
-        from .ops import state_ops
-
-        return state_ops.assign_sub(self, delta, name=name)
 
     def __repr__(self) -> str:
         return f"<slim.Variable '{self.name}' shape={self._shape} dtype={self.dtype.name}>"
@@ -498,25 +480,6 @@ class Graph:
 
     def clear_collection(self, name: str) -> None:
         self._collections.pop(name, None)
-
-    # -- analyses
-    def to_networkx(self, nodes: Optional[Iterable[Node]] = None):
-        """The node graph as a networkx.DiGraph (edges data and control), for analyses."""
-        import networkx as nx
-
-        g = nx.DiGraph()
-        nodes = self.nodes if nodes is None else list(nodes)
-        for n in nodes:
-            g.add_node(n.name, node=n)
-        names = set(g.nodes)
-        for n in nodes:
-            for t in n.inputs:
-                if t.op.name in names:
-                    g.add_edge(t.op.name, n.name)
-            for c in n.control_inputs:
-                if c.name in names:
-                    g.add_edge(c.name, n.name)
-        return g
 
     def finalize(self) -> None:
         """Make the graph read-only: adding a node afterwards raises (TF's Graph.finalize)."""

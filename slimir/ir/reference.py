@@ -9,13 +9,10 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from ..errors import FeedError, SlimirError
 from .analysis import needed_nodes
-from .errors import FeedError, SlimirError
 from .graph import Node, Variable
-from .ops.registry import get_op
-
-#: Ops with no numerical effect that the interpreter steps over (the Session runs them in Python).
-PYTHON_SIDE = frozenset({"init_variables", "no_op"})
+from .registry import get_op
 
 
 def evaluate(fetches: Iterable, feed_dict: Optional[dict] = None,
@@ -35,7 +32,7 @@ def evaluate(fetches: Iterable, feed_dict: Optional[dict] = None,
     for t, v in (feed_dict or {}).items():
         values[id(t)] = widen(np.asarray(v, t.dtype.np))
     for node in needed_nodes(fetches, set(values)):
-        if node.type in PYTHON_SIDE:
+        if get_op(node.type).python_side:  # no numerical effect (the Session runs these in Python)
             continue
         if node.type == "placeholder":
             raise FeedError(f"evaluate: no value fed for placeholder {node.name}")

@@ -1,4 +1,5 @@
-"""Reverse-mode autodiff over the IR: `gradients(ys, xs)` adds the backward graph, built from each op's VJP.
+"""Reverse-mode autodiff over the IR: `gradients(ys, xs)` adds the backward graph, built from each op's VJP
+while the user builds the graph (TF's tf.gradients; `slim.gradients`, used by the optimisers).
 
 Like TF's tf.gradients: the backward nodes live in the same graph under the name scope `gradients/`
 (`gradients/conv1/Conv2D_grad/...`); integer inputs and non-differentiable ops get no gradient;
@@ -9,14 +10,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from slimir.analysis import needed_nodes
-from slimir.errors import DTypeError, GraphError, InvalidArgumentError, ShapeError
-from slimir.graph import Graph, Tensor
-from slimir.ops import array_ops, math_ops
-from slimir.ops.registry import get_op
-from slimir.shape import compatible, fmt
-
-from .pipeline import PassReport, register_pass
+from ..errors import DTypeError, GraphError, InvalidArgumentError, ShapeError
+from ..shape import compatible, fmt
+from .analysis import needed_nodes
+from .graph import Tensor
+from .registry import apply_op, get_op
 
 
 def _float(t: Tensor) -> bool:
@@ -62,7 +60,7 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
             if not _float(y):
                 raise DTypeError(f"gradients: {y.name} has dtype {y.dtype.name}; only floating tensors can be differentiated")
             if gy is None:
-                gy = array_ops.ones_like(y, name=f"{y.op.name.replace('/', '_')}_grad_ys")
+                gy = apply_op("fill_like", [y], name=f"{y.op.name.replace('/', '_')}_grad_ys", value=1.0, dtype=None)
             elif not compatible(gy.shape, y.shape):
                 raise ShapeError(f"gradients: grad_ys {fmt(gy.shape)} does not match {y.name} {fmt(y.shape)}")
             partial.setdefault(id(y), []).append(gy)
@@ -95,24 +93,4 @@ def _sum(grads: Optional[list], like: Tensor):
         return None
     if len(grads) == 1:
         return grads[0]
-    return math_ops.add_n(grads)
-
-
-@register_pass("gradients")
-def gradients_pass(graph: Graph, outputs) -> PassReport:
-    """Add d(outputs[0])/d(trainable variables) to the graph; the gradients are appended to `outputs`."""
-    from slimir.graph import GraphKeys
-
-    if not outputs:
-        raise InvalidArgumentError("the gradients pass needs the loss as its first output")
-    before = len(graph.nodes)
-    variables = graph.get_collection(GraphKeys.TRAINABLE_VARIABLES)
-    with graph.as_default():
-        grads = gradients(outputs[0], variables)
-    changes = []
-    for v, g in zip(variables, grads):
-        if g is not None:
-            outputs.append(g)
-            changes.append(f"d{outputs[0].op.name}/d{v.op.name}")
-    return PassReport("gradients", before, len(graph.nodes), changes)
-
+    return apply_op("add_n", grads)

@@ -11,9 +11,9 @@ from typing import Optional
 import numpy as np
 
 from ..errors import DTypeError, ShapeError
-from ..graph import Node, Tensor, Variable, get_default_graph
+from ..ir.graph import Node, Tensor, Variable, get_default_graph
+from ..ir.registry import OpDef, Spec, apply_op, convert_to_tensor, register
 from ..shape import compatible, fmt
-from .registry import OpDef, Spec, apply_op, convert_to_tensor, register
 
 
 def _assign_shape(specs, var):
@@ -26,7 +26,7 @@ def _assign_shape(specs, var):
 
 
 register(OpDef("assign", _assign_shape, lambda b, node, v: b.op("Identity", [v]), lambda v, var: v,
-               default_name="Assign", stateful=True, differentiable=False))
+               default_name="Assign", stateful=True, differentiable=False, side_effect=True))
 
 
 def assign(ref: Variable, value, name: Optional[str] = None) -> Tensor:
@@ -45,13 +45,18 @@ def assign_sub(ref: Variable, value, name: Optional[str] = None) -> Tensor:
     return assign(ref, ref - value, name=name or "AssignSub")
 
 
+Variable.assign = lambda self, value, name=None: assign(self, value, name=name)
+Variable.assign_add = lambda self, delta, name=None: assign_add(self, delta, name=name)
+Variable.assign_sub = lambda self, delta, name=None: assign_sub(self, delta, name=name)
+
+
 def _no_outputs(specs, **_):
     return []
 
 
 register(OpDef("init_variables", _no_outputs, None, None, default_name="init", stateful=True,
-               differentiable=False))
-register(OpDef("no_op", _no_outputs, None, None, default_name="NoOp", differentiable=False))
+               differentiable=False, python_side=True))
+register(OpDef("no_op", _no_outputs, None, None, default_name="NoOp", differentiable=False, python_side=True))
 
 
 def init_variables_op(var_list, name: str = "init") -> Node:
@@ -85,7 +90,7 @@ def _print_ref(x, *data, message, first_n, summarize):
 
 
 register(OpDef("print", _print_shape, lambda b, node, x, *data: b.op("Identity", [x]), _print_ref,
-               default_name="Print", stateful=True,
+               default_name="Print", stateful=True, side_effect=True,
                vjp=lambda node, grads: [grads[0]] + [None] * (len(node.inputs) - 1)))
 
 
@@ -113,7 +118,7 @@ def format_print(node: Node, values) -> str:
 
 register(OpDef("check_numerics", lambda specs, message: [specs[0]],
                lambda b, node, x: b.op("Identity", [x]), lambda x, message: x,
-               default_name="CheckNumerics", stateful=True, vjp=lambda node, grads: [grads[0]]))
+               default_name="CheckNumerics", stateful=True, side_effect=True, vjp=lambda node, grads: [grads[0]]))
 
 
 def check_numerics(tensor, message: str, name: Optional[str] = None) -> Tensor:
