@@ -6,13 +6,16 @@ from typing import Optional
 
 from .errors import InvalidArgumentError
 from .ir.graph import name_scope
-from .ops import array_ops, math_ops, nn_ops
-from .ops.math_ops import elu, leaky_relu, relu, relu6, sigmoid, softplus, softsign, tanh  # noqa: F401
-from .ops.nn_ops import (avg_pool, bias_add, dropout, fused_batch_norm, local_response_normalization,  # noqa: F401
-                         log_softmax, lrn, max_pool, softmax)
+from .ir.registry import apply_op, convert_to_tensor
 from .nn_losses import (sigmoid_cross_entropy_with_logits, softmax_cross_entropy_with_logits,  # noqa: F401
                         sparse_softmax_cross_entropy_with_logits)
-from .ir.registry import apply_op, convert_to_tensor
+from .ops import array_ops, elementwise, math_ops, nn_ops
+from .ops.nn_ops import (avg_pool, bias_add, dropout, fused_batch_norm, local_response_normalization,  # noqa: F401
+                         log_softmax, lrn, max_pool, softmax)
+
+# the activations (relu, relu6, elu, sigmoid, tanh, softplus, softsign, leaky_relu, ...): every elementwise op whose
+# table row says TF has it in tf.nn
+globals().update(elementwise.nn_functions())
 
 
 def _hw(value, data_format: str, what: str) -> tuple:
@@ -119,7 +122,7 @@ def l2_loss(t, name: Optional[str] = None):
 
 
 def relu_layer(x, weights, biases, name: Optional[str] = None):
-    return relu(bias_add(math_ops.matmul(x, weights), biases), name=name)
+    return elementwise.relu(bias_add(math_ops.matmul(x, weights), biases), name=name)
 
 
 def xw_plus_b(x, weights, biases, name: Optional[str] = None):
