@@ -66,6 +66,16 @@ def _relu6_mask(v, g, lo=0.0, hi=6.0):
     return mul(g, _mask(logical_and(greater(v, _c(lo, v)), less(v, _c(hi, v))), g))
 
 
+#: TF's tf.nn.selu constants (Klambauer et al., "Self-Normalizing Neural Networks")
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _selu_grad(y, g):
+    """d selu / dx from the output: scale where y > 0, else y + scale * alpha (TF's SeluGrad)."""
+    return where(greater(y, _c(0.0, y)), mul(g, _c(SELU_SCALE, y)), mul(g, add(y, _c(SELU_SCALE * SELU_ALPHA, y))))
+
+
 _UNARY = {
     "neg": Unary("Neg", _onnx("Neg"), np.negative, lambda x, y, g, a: neg(g)),
     "abs": Unary("Abs", _onnx("Abs"), np.abs, lambda x, y, g, a: mul(g, sign(x))),
@@ -100,6 +110,9 @@ _UNARY = {
     "tanh": Unary("Tanh", _onnx("Tanh"), np.tanh,
                   lambda x, y, g, a: mul(g, sub(_c(1.0, y), mul(y, y))),
                   lambda y, g, a: mul(g, sub(_c(1.0, y), mul(y, y))), nn=True),
+    "selu": Unary("Selu", _onnx("Selu", alpha=SELU_ALPHA, gamma=SELU_SCALE),
+                  lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+                  lambda x, y, g, a: _selu_grad(y, g), lambda y, g, a: _selu_grad(y, g), nn=True),
     # with attributes
     "leaky_relu": Unary("LeakyRelu", lambda b, node, x: b.op("LeakyRelu", [x], alpha=float(node.attrs["alpha"])),
                         lambda x, alpha: np.where(x > 0, x, x * alpha),
@@ -152,6 +165,7 @@ sign = _unary("sign")
 relu = _unary("relu")
 relu6 = _unary("relu6")
 elu = _unary("elu")
+selu = _unary("selu")
 sigmoid = _unary("sigmoid")
 tanh = _unary("tanh")
 softplus = _unary("softplus")

@@ -322,7 +322,8 @@ def test_fully_connected_on_rank3():
 # Elementwise
 
 
-_UNARY_ANY = ["neg", "abs", "square", "exp", "relu", "elu", "sigmoid", "tanh", "softplus", "softsign", "identity"]
+_UNARY_ANY = ["neg", "abs", "square", "exp", "relu", "elu", "selu", "sigmoid", "tanh", "softplus", "softsign",
+              "identity"]
 _UNARY_POS = ["sqrt", "rsqrt", "log", "reciprocal"]
 
 

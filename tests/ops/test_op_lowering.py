@@ -46,7 +46,7 @@ def _binary_example(name, x=_M, y=_M[:1]):
 
 EXAMPLES = {
     **{n: _unary_example(n) for n in ["neg", "abs", "square", "exp", "floor", "ceil", "sign", "relu", "relu6",
-                                      "elu", "sigmoid", "tanh", "softplus", "softsign", "identity",
+                                      "elu", "selu", "sigmoid", "tanh", "softplus", "softsign", "identity",
                                       "stop_gradient", "flatten"]},
     **{n: _unary_example(n, _P) for n in ["sqrt", "rsqrt", "log", "reciprocal"]},
     "logical_not": _unary_example("logical_not", _B),
@@ -140,8 +140,8 @@ def test_example(name):
 # ------------------------------------------------------------------------------------------
 # Unary elementwise
 
-_UNARY_ANY = ["neg", "abs", "square", "exp", "floor", "ceil", "sign", "relu", "relu6", "elu", "sigmoid", "tanh",
-              "softplus", "softsign", "identity", "stop_gradient"]
+_UNARY_ANY = ["neg", "abs", "square", "exp", "floor", "ceil", "sign", "relu", "relu6", "elu", "selu", "sigmoid",
+              "tanh", "softplus", "softsign", "identity", "stop_gradient"]
 _UNARY_POS = ["sqrt", "rsqrt", "log", "reciprocal"]
 _UNARY_INT = ["neg", "abs", "square", "sign", "identity"]
 
@@ -152,6 +152,22 @@ def test_unary_float(name, shape, seed, dyn):
     rng = np.random.default_rng(seed)
     x = rand(rng, shape, lo=0.05, hi=4.0) if name in _UNARY_POS else rand(rng, shape, lo=-8.0, hi=8.0)
     check(lambda a: apply_op(name, [a]), [x], op=name, dynamic=[0] if dyn and shape else [])
+
+
+def test_selu_uses_tf_constants():
+    """TF's tf.nn.selu: scale * x for x > 0, scale * alpha * (exp(x) - 1) otherwise, with TF's alpha and scale."""
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    x = np.array([-3.0, -1.0, -0.25, 0.0, 0.5, 2.0], np.float32)
+    want = np.where(x > 0, scale * x, scale * alpha * np.expm1(x.astype(np.float64)))
+    with slim.Graph().as_default():
+        xp = slim.placeholder(slim.float32, [6], name="x")
+        y = slim.nn.selu(xp)
+        assert y.op.type == "selu" and y.op.name == "Selu"
+        with slim.Session() as sess:
+            got = sess.run(y, {xp: x})
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got[1], -1.1113307378125628, rtol=1e-6)  # selu(-1)
+    np.testing.assert_allclose(got[5], 2.101401974710961, rtol=1e-6)  # selu(2)
 
 
 @FEW

@@ -26,6 +26,7 @@ NUMPY_ACTS = {
     "sigmoid": lambda y, a: 1 / (1 + np.exp(-y)),
     "tanh": lambda y, a: np.tanh(y),
     "elu": lambda y, a: np.where(y > 0, y, np.exp(y) - 1),
+    "selu": lambda y, a: 1.0507009873554805 * np.where(y > 0, y, 1.6732632423543772 * (np.exp(y) - 1)),
 }
 ACTIVATIONS = fusable_activations()
 ACT_NAMES = [""] + sorted(ACTIVATIONS)
