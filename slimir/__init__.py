@@ -54,26 +54,14 @@ from .variables import (add_model_variable, create_global_step,  # noqa: F401
                         model_variable, model_variables, trainable_variables, variable, variables_initializer)
 from . import nets  # noqa: E402,F401
 from .runtime import InteractiveSession, Session, export_onnx  # noqa: E402,F401
-from .runtime import evaluation, learning  # noqa: E402,F401
+from . import learning  # noqa: E402,F401
+from .runtime import evaluation  # noqa: E402,F401
 from .runtime import distributed  # noqa: E402,F401
 from .runtime.checkpoint.assign import (assign_from_checkpoint, assign_from_checkpoint_fn,  # noqa: E402,F401
                                         assign_from_values, assign_from_values_fn)
-from .runtime.checkpoint import saver as _saver  # noqa: E402
-
-for _n in ("Saver", "latest_checkpoint", "get_checkpoint_state", "list_variables", "load_variable",
-           "CheckpointReader", "checkpoint_exists"):
-    setattr(train, _n, getattr(_saver, _n))
-train.NewCheckpointReader = _saver.CheckpointReader
-del _n
 from . import data, queues  # noqa: E402,F401  (slim.data providers/pipelines, slim.queues.QueueRunners)
 from .data import (data_decoder, data_provider, dataset, dataset_data_provider, parallel_reader,  # noqa: E402,F401
                    prefetch_queue, tfexample_decoder)
-
-for _n in ("batch", "shuffle_batch"):  # tf.train.batch / shuffle_batch: host tensors -> fed placeholders
-    setattr(train, _n, getattr(data, _n))
-train.start_queue_runners = queues.start_queue_runners
-train.Coordinator = queues.Coordinator
-del _n
 
 __version__ = "0.1.0"
 

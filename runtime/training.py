@@ -1,4 +1,5 @@
-"""`slim.learning`: create_train_op (graph side) and the `train` loop TF-Slim users know.
+"""The training loop of `slim.learning.train` (TF-Slim's learning.train); the graph side (create_train_op) is
+slimir.learning.
 
     train_op = slim.learning.create_train_op(total_loss, optimizer)
     slim.learning.train(train_op, logdir, number_of_steps=1000, save_summaries_secs=300, save_interval_secs=600)
@@ -22,8 +23,6 @@ import numpy as np
 
 from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError
 from slimir.ir.graph import Tensor
-from slimir.training import (add_gradients_summaries, clip_gradient_norms, create_train_op,  # noqa: F401
-                             multiply_gradients)
 from slimir.variables import get_global_step, global_variables_initializer, local_variables_initializer
 
 from .checkpoint.saver import Saver, latest_checkpoint

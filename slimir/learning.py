@@ -1,4 +1,6 @@
-"""The graph side of TF-Slim's learning.py: `create_train_op` and the gradient helpers it uses.
+"""`slim.learning` (TF-Slim's learning.py): `create_train_op` and the gradient helpers it uses, and the training
+loop `train` / `train_step` (defined in slimir.runtime.training, named here as TF-Slim names them: with the
+slim.train namespace, the one front-end re-export of runtime names, recorded in the import contract).
 
 `create_train_op(total_loss, optimizer)` returns a tensor that, when run, computes the loss, runs the
 update ops (batch-norm statistics), applies the optimiser's update and increments the global step.
@@ -14,6 +16,7 @@ from .ir.graph import GraphKeys, Tensor, control_dependencies, get_default_graph
 from .ops import array_ops, math_ops
 from .ops.state import check_numerics as _check_numerics
 from .ops.state import no_op
+from .runtime.training import train, train_step  # noqa: F401  (the loop: runtime)
 from .variables import get_or_create_global_step, trainable_variables
 
 log = logging.getLogger("slimir")
