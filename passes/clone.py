@@ -11,8 +11,8 @@ from typing import Optional
 
 import numpy as np
 
-from slimir.ir.analysis import needed_nodes
 from slimir.errors import SlimirError
+from slimir.ir.analysis import needed_nodes
 from slimir.ir.graph import Graph, Tensor, Variable
 from slimir.shape import Shape
 

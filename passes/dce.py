@@ -11,4 +11,5 @@ def dead_code_elimination(graph, outputs) -> PassReport:
     """Remove nodes unreachable (backwards) from the outputs."""
     before = len(graph.nodes)
     n = remove_dead(graph, outputs)
-    return PassReport("dead_code_elimination", before, len(graph.nodes), [f"removed {n} unreachable nodes"] if n else [])
+    changes = [f"removed {n} unreachable nodes"] if n else []
+    return PassReport("dead_code_elimination", before, len(graph.nodes), changes)

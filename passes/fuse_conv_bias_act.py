@@ -17,6 +17,7 @@ from slimir.ops.conv import CONV_TYPES
 from .pipeline import PassReport, register_pass
 from .rewrite import build, build_replacing, live_nodes, only_consumer, remove_dead
 
+
 def _bias_of(g, add, y, channels: Optional[int], data_format: str):
     """The per-channel bias vector that `add` adds to `y`, if it is one."""
     if add.type == "bias_add":

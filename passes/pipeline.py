@@ -79,8 +79,7 @@ def run(graph, names, outputs: Optional[list] = None, feeds=(), inplace: bool = 
     return PassResult(g, outs, fds, reports)
 
 
-from . import (constant_folding, cse, dce, fold_batch_norm, fuse_conv_bias_act, identity, layout,  # noqa: E402,F401
-               lrn, validate)
+from . import constant_folding, cse, dce, fold_batch_norm, fuse_conv_bias_act, identity, layout, lrn, validate  # noqa: E402,F401
 
 INFERENCE_PIPELINE = ["validate_shapes", "remove_identity", "fold_batch_norm", "lrn_to_conv", "layout_nchw",
                       "fuse_conv_bias_act",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from slimir.ir.analysis import needed_nodes
 from slimir.errors import ShapeError
+from slimir.ir.analysis import needed_nodes
 from slimir.ir.registry import Spec, get_op
 from slimir.shape import compatible, fmt
 

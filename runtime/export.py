@@ -10,9 +10,8 @@ from typing import Optional
 import onnx
 
 from slimir.errors import GraphError, SlimirError
-from slimir.ir.graph import Tensor
-
 from slimir.ir.analysis import needed_nodes, no_gc
+from slimir.ir.graph import Tensor
 
 from .lowering import DEFAULT_OPSET, lower
 

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import onnx
 
-from slimir.ir.analysis import needed_nodes
 from slimir.errors import SlimirError
+from slimir.ir.analysis import needed_nodes
 from slimir.ir.graph import Node, Tensor
 from slimir.ir.registry import get_op
 from slimir.shape import Shape

@@ -136,7 +136,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("-n", "--np", "--worker_replicas", dest="n", type=int, required=True,
                    help="number of processes (research/slim's --worker_replicas)")
     p.add_argument("--max-restarts", type=int, default=0, help="relaunch after a failure at most this many times")
-    p.add_argument("--hostfile", default=None, help="MPI hostfile: one line per node, slots = processes (GPUs) per node")
+    p.add_argument("--hostfile", default=None,
+                   help="MPI hostfile: one line per node, slots = processes (GPUs) per node")
     p.add_argument("--mpiexec", default=None, help="the mpiexec to use (default: next to this Python, then PATH)")
     p.add_argument("--mpi-arg", action="append", default=[], help="extra argument passed to mpiexec (repeatable)")
     args = p.parse_args(opts)

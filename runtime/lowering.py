@@ -13,8 +13,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from slimir.ir.analysis import needed_nodes
 from slimir.errors import FeedError, GraphError, InvalidArgumentError, SlimirError
+from slimir.ir.analysis import needed_nodes
 from slimir.ir.graph import Graph, Node, Tensor
 from slimir.ir.registry import get_op
 from slimir.shape import fmt

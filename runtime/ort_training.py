@@ -41,8 +41,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from slimir.ir.analysis import needed_nodes, no_gc
 from slimir.errors import FeedError, InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
+from slimir.ir.analysis import needed_nodes, no_gc
 from slimir.ir.graph import GraphKeys, Tensor, Variable
 
 from .lowering import DEFAULT_OPSET, lower, min_ir_version

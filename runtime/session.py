@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections import abc
 import warnings
+from collections import abc
 from typing import Any, Optional
 
 import numpy as np
 
-from slimir.errors import (FailedPreconditionError, FeedError, GraphError, NumericsError, RuntimeExecutionError,
-                           SlimirError)
+from slimir.errors import (
+    FailedPreconditionError,
+    FeedError,
+    GraphError,
+    NumericsError,
+    RuntimeExecutionError,
+    SlimirError,
+)
 from slimir.ir.analysis import needed_nodes, no_gc
 from slimir.ir.graph import Graph, Node, Tensor, Variable, _session_stack, get_default_graph, rng_for
 from slimir.ir.registry import get_op
@@ -244,7 +250,8 @@ class Session:
     def set_variable_value(self, var: Variable, value) -> None:
         arr = np.asarray(value)
         if tuple(arr.shape) != tuple(var.shape):
-            raise FeedError(f"cannot set {var.op.name} of shape {list(var.shape)} to a value of shape {list(arr.shape)}")
+            raise FeedError(f"cannot set {var.op.name} of shape {list(var.shape)} to a value of shape "
+                            f"{list(arr.shape)}")
         host = np.array(arr, dtype=var.dtype.np, order="C")
         if self.state_device is None:
             self._state[var] = host

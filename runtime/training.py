@@ -90,7 +90,8 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
     (train_step_kwargs, default 100) the ranks compare a hash of their variables and stop with an error
     if they differ."""
     if not isinstance(train_op, Tensor):
-        raise InvalidArgumentError(f"learning.train: train_op must be the tensor create_train_op returned, got {train_op!r}")
+        raise InvalidArgumentError(f"learning.train: train_op must be the tensor create_train_op returned, "
+                                   f"got {train_op!r}")
     if backend != "slimir":
         return _train_other_backend(backend, train_op, logdir, optimizer, number_of_steps, feed_fn, session, init_fn,
                                     log_every_n_steps, device, saver, master, sync_optimizer)

@@ -1,8 +1,8 @@
-"""`python -m slimir ...`: the `slimir` command (see slimir.runtime.cli)."""
+"""`python -m slimir ...`: the `slimir` command (see slimir.apps.cli)."""
 
 import sys
 
-from slimir.runtime.cli import main
+from slimir.apps.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -31,11 +31,13 @@ class InputBinding:
         try:
             batch = self._pipeline.next_batch(session) if self._pipeline is not None else next(self._it)
         except StopIteration:
-            raise OutOfRangeError(f"the input bound to {', '.join(t.name for t in self.tensors)} is exhausted") from None
+            names = ", ".join(t.name for t in self.tensors)
+            raise OutOfRangeError(f"the input bound to {names} is exhausted") from None
         if len(self.tensors) == 1 and not isinstance(batch, (tuple, list)):
             batch = (batch,)
         if len(batch) != len(self.tensors):
-            raise InvalidArgumentError(f"the input bound to {len(self.tensors)} tensors gave a batch of {len(batch)} items")
+            raise InvalidArgumentError(f"the input bound to {len(self.tensors)} tensors gave a batch of "
+                                       f"{len(batch)} items")
         return dict(zip(self.tensors, batch))
 
 

@@ -9,11 +9,11 @@ from . import dtypes as _dt
 from . import utils
 from .arg_scope import add_arg_scope
 from .errors import InvalidArgumentError, ShapeError
-from .ir.graph import GraphKeys, Tensor, control_dependencies, get_default_graph, name_scope, variable_scope
 from .initializers import ones_initializer, xavier_initializer, zeros_initializer
+from .ir.graph import GraphKeys, Tensor, control_dependencies, get_default_graph, name_scope, variable_scope
+from .ir.registry import convert_to_tensor
 from .ops import array_ops, math_ops, nn_ops
 from .ops import state as state_ops
-from .ir.registry import convert_to_tensor
 from .shape import fmt
 from .variables import model_variable
 
@@ -337,7 +337,8 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
     with variable_scope(scope, "BatchNorm", [inputs], reuse=reuse) as sc:
         where = _where(sc)
         for flag, name in ((batch_weights is not None, "batch_weights"), (renorm, "renorm"),
-                           (adjustment is not None, "adjustment"), (zero_debias_moving_mean, "zero_debias_moving_mean")):
+                           (adjustment is not None, "adjustment"),
+                           (zero_debias_moving_mean, "zero_debias_moving_mean")):
             if flag:
                 raise InvalidArgumentError(f"{where}: batch_norm's {name} is not supported by slimir")
         if isinstance(is_training, Tensor):
@@ -462,7 +463,8 @@ def bias_add(inputs, activation_fn=None, initializer=zeros_initializer(), regula
         if rank < 2:
             raise ShapeError(f"{where}: bias_add expects an input of rank >= 2, got {fmt(inputs.shape)}")
         if df == DATA_FORMAT_NCHW and rank != 4:
-            raise ShapeError(f"{where}: bias_add with data format NCHW only supports 4-D inputs, got {fmt(inputs.shape)}")
+            raise ShapeError(f"{where}: bias_add with data format NCHW only supports 4-D inputs, "
+                             f"got {fmt(inputs.shape)}")
         c = _channels(inputs, df, where, "bias_add")
         biases = _var("biases", [c], inputs.dtype, initializer, regularizer,
                       utils.get_variable_collections(variables_collections, "biases"), trainable)

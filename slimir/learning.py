@@ -92,7 +92,8 @@ def create_train_op(total_loss, optimizer, global_step=_USE_GLOBAL_STEP, update_
     if total_loss.shape.num_elements() != 1 or len(total_loss.shape) > 1:
         raise ShapeError(f"create_train_op: the loss {total_loss.name} must be a scalar, got shape {total_loss.shape}")
     if not total_loss.dtype.is_floating:
-        raise DTypeError(f"create_train_op: the loss {total_loss.name} must be floating point, got {total_loss.dtype.name}")
+        raise DTypeError(f"create_train_op: the loss {total_loss.name} must be floating point, "
+                         f"got {total_loss.dtype.name}")
     g = get_default_graph()
     if global_step is _USE_GLOBAL_STEP:
         global_step = get_or_create_global_step()

@@ -21,8 +21,8 @@ from . import nn_losses
 from .arg_scope import add_arg_scope
 from .errors import InvalidArgumentError, ShapeError
 from .ir.graph import GraphKeys, Tensor, add_to_collection, get_collection, get_default_graph, name_scope
-from .ops import array_ops, math_ops
 from .ir.registry import convert_to_tensor, normalize_axis
+from .ops import array_ops, math_ops
 from .shape import compatible, fmt
 
 __all__ = [

@@ -34,11 +34,18 @@ import numpy as np
 
 from . import dtypes as _dt
 from .errors import DTypeError, InvalidArgumentError, ShapeError
-from .ir.graph import (GraphKeys, Tensor, add_to_collections, control_dependencies, get_default_graph, name_scope,
-                    variable_scope)
+from .ir.graph import (
+    GraphKeys,
+    Tensor,
+    add_to_collections,
+    control_dependencies,
+    get_default_graph,
+    name_scope,
+    variable_scope,
+)
+from .ir.registry import apply_op, convert_to_tensor
 from .ops import array_ops, math_ops
 from .ops import state as state_ops
-from .ir.registry import apply_op, convert_to_tensor
 from .shape import Shape, compatible, fmt
 from .variables import Variable_
 

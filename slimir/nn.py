@@ -7,11 +7,23 @@ from typing import Optional
 from .errors import InvalidArgumentError
 from .ir.graph import name_scope
 from .ir.registry import apply_op, convert_to_tensor
-from .nn_losses import (sigmoid_cross_entropy_with_logits, softmax_cross_entropy_with_logits,  # noqa: F401
-                        sparse_softmax_cross_entropy_with_logits)
+from .nn_losses import (  # noqa: F401
+    sigmoid_cross_entropy_with_logits,
+    softmax_cross_entropy_with_logits,
+    sparse_softmax_cross_entropy_with_logits,
+)
 from .ops import array_ops, elementwise, math_ops, nn_ops
-from .ops.nn_ops import (avg_pool, bias_add, dropout, fused_batch_norm, local_response_normalization,  # noqa: F401
-                         log_softmax, lrn, max_pool, softmax)
+from .ops.nn_ops import (  # noqa: F401
+    avg_pool,
+    bias_add,
+    dropout,
+    fused_batch_norm,
+    local_response_normalization,
+    log_softmax,
+    lrn,
+    max_pool,
+    softmax,
+)
 
 # the activations (relu, relu6, elu, sigmoid, tanh, softplus, softsign, leaky_relu, ...): every elementwise op whose
 # table row says TF has it in tf.nn

@@ -9,8 +9,8 @@ import numpy as np
 
 from .errors import DTypeError, InvalidArgumentError, ShapeError
 from .ir.graph import Tensor, name_scope
-from .ops import array_ops, math_ops, nn_ops
 from .ir.registry import convert_to_tensor, normalize_axis
+from .ops import array_ops, math_ops, nn_ops
 from .shape import compatible, fmt
 
 __all__ = ["sigmoid_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",

@@ -89,7 +89,8 @@ def apply_regularization(regularizer: Callable, weights_list=None):
         penalties = [p if p is not None else constant(0.0) for p in penalties]
         for p in penalties:
             if len(p.shape) != 0:
-                raise ShapeError(f"regularizer must return a scalar Tensor instead of a Tensor with rank {len(p.shape)}.")
+                raise ShapeError(f"regularizer must return a scalar Tensor instead of a Tensor with rank "
+                                 f"{len(p.shape)}.")
         summed = math_ops.add_n(penalties, name=sc)
     add_to_collection(GraphKeys.REGULARIZATION_LOSSES, summed)
     return summed

@@ -62,7 +62,8 @@ def _find_summary(t: Tensor):
     node = t.op
     while node.type != "summary":
         if node.type not in _PASS_THROUGH:
-            raise InvalidArgumentError(f"summary.merge: {t.name} is not a summary (made by slim.summary.scalar/histogram)")
+            raise InvalidArgumentError(f"summary.merge: {t.name} is not a summary "
+                                       "(made by slim.summary.scalar/histogram)")
         node = node.inputs[0].op
     return node.attrs["tag"], node.attrs["kind"]
 

@@ -14,9 +14,18 @@ import numpy as np
 from . import dtypes as _dt
 from .arg_scope import add_arg_scope
 from .errors import DTypeError, InvalidArgumentError, ScopeError, ShapeError
-from .ir.graph import (Graph, GraphKeys, Node, Tensor, Variable, VariableScope, get_collection,
-                    get_default_graph, get_variable_scope)
 from .initializers import GlorotUniform, Initializer, Zeros
+from .ir.graph import (
+    Graph,
+    GraphKeys,
+    Node,
+    Tensor,
+    Variable,
+    VariableScope,
+    get_collection,
+    get_default_graph,
+    get_variable_scope,
+)
 from .ops.array import make_variable_node
 from .ops.state import init_variables_op
 from .scope_hints import warn_unmatched_patterns

@@ -15,9 +15,9 @@ import signal
 import sys
 
 import numpy as np
-from slimir.runtime.checkpoint.saver import latest_checkpoint
 
 import slimir as slim
+from slimir.runtime.checkpoint.saver import latest_checkpoint
 
 GLOBAL_BATCH = 16
 STEPS = 6

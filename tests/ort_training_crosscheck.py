@@ -16,10 +16,10 @@ import os
 import sys
 
 import numpy as np
-from slimir.runtime import ort_training
 
 import slimir as slim
 from slimir.nets import lenet
+from slimir.runtime import ort_training
 
 STEPS = 20
 BATCH = 16

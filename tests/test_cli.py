@@ -12,11 +12,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from slimir.runtime import cli
-from slimir.runtime.export import build_model
-from slimir.runtime.inspect import count_parameters, describe_graph, describe_onnx, format_graph, format_onnx
 
 import slimir as slim
+from slimir.apps import cli
+from slimir.nets import nets_factory
+from slimir.runtime.export import build_model
+from slimir.runtime.inspect import count_parameters, describe_graph, describe_onnx, format_graph, format_onnx
 
 RTOL = 1e-5
 ATOL = 1e-5
@@ -60,7 +61,7 @@ def test_export_matches_session(net, channels, params, tmp_path, capsys):
     assert count_parameters(model)[0] == params
 
     # The same network built in this process with the export's default seed (0): the same initial weights.
-    graph, images, logits = cli.build_network(net, seed=0)
+    graph, images, logits = nets_factory.build_network(net, seed=0)
     size = images.shape[1]
     xv = np.random.default_rng(0).uniform(0.0, 1.0, size=(3, size, size, channels)).astype(np.float32)
     with graph.as_default(), slim.Session() as sess:
@@ -223,7 +224,7 @@ def test_errors_are_one_line_exit_2(argv, fragment, tmp_path, capsys):
 
 
 def test_describe_graph_and_onnx_agree():
-    graph, _images, logits = cli.build_network("cifarnet")
+    graph, _images, logits = nets_factory.build_network("cifarnet")
     report = describe_graph(logits)
     assert report.total_params == 1_756_426 == report.trainable_params
     assert [la.name for la in report.layers][:3] == ["images", "CifarNet/conv1", "CifarNet/pool1"]
@@ -251,7 +252,7 @@ def test_describe_graph_and_onnx_agree():
 
 
 def test_describe_onnx_without_slimir_metadata_counts_float_initializers():
-    graph, _images, logits = cli.build_network("lenet", num_classes=3)
+    graph, _images, logits = nets_factory.build_network("lenet", num_classes=3)
     with graph.as_default():
         model = build_model(logits, weights=True, optimize=False)  # initializers = the variables, as built
     del model.metadata_props[:]
@@ -310,7 +311,7 @@ def test_every_network_inspects_and_lowers(net, capsys):
     rc, out, err = _run(["inspect", net], capsys)
     assert rc == 0, err
     assert _total_params(out) == NET_PARAMS[net]
-    graph, _images, logits = cli.build_network(net, batch_size=2)
+    graph, _images, logits = nets_factory.build_network(net, batch_size=2)
     with graph.as_default():
         model = build_model(logits, weights=False)  # structure only, no weights serialised
     onnx.checker.check_model(model, full_check=True)

@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 import pytest
-from slimir.runtime import cli
 
 import slimir as slim
+from slimir.apps import cli
 
 pytest.importorskip("sklearn")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from slimir.runtime.cli import main
+from slimir.apps.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ TRAIN = ["train", "--model_name", "lenet", "--dataset_name", "digits", "--max_nu
 
 
 def _launch(train_dir, *extra, timeout=90):
-    slimir = [sys.executable, "-m", "slimir.runtime.cli"]
+    slimir = [sys.executable, "-m", "slimir.apps.cli"]
     cmd = [*slimir, "launch", "-n", "2", "--", *slimir, *TRAIN, "--train_dir", str(train_dir), *extra]
     return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
@@ -91,8 +91,8 @@ def test_launch_task_must_be_the_rank(tmp_path):
 FAIL_ON_RANK_1 = """
 import sys
 from slimir.errors import NotFoundError
-from slimir.runtime import image_classifier as ic
-from slimir.runtime.cli import main
+from slimir.apps import image_classifier as ic
+from slimir.apps.cli import main
 from slimir.runtime.distributed import get_communicator
 real = ic._dataset
 def _dataset(*a, **k):  # a folder that only rank 0's node has
@@ -170,7 +170,7 @@ def test_switches_take_absl_spellings(tmp_path, capsys):
 
 @needs_mpi
 def test_launch_does_not_restart_after_a_usage_error(tmp_path):
-    slimir = [sys.executable, "-m", "slimir.runtime.cli"]
+    slimir = [sys.executable, "-m", "slimir.apps.cli"]
     cmd = [*slimir, "launch", "-n", "2", "--max-restarts", "2", "--", *slimir, *TRAIN,
            "--train_dir", str(tmp_path / "train"), "--num_ps_tasks", "1", "--sync_replicas"]
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=90, cwd=ROOT)

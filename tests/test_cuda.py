@@ -14,12 +14,11 @@ import warnings
 import numpy as np
 import onnxruntime as ort
 import pytest
-from slimir.runtime import session as S
 
 import slimir as slim
 from slimir.errors import NumericsError, SlimirError
 from slimir.nets import cifarnet, lenet
-
+from slimir.runtime import session as S
 
 # CUDA against CPU at rtol 1e-3 needs full float32 math: no TF32 in cuDNN (this variable must be set before
 # CUDA starts) nor in ORT's MatMul/Gemm (use_tf32=0 below); TF32 is faster and the default otherwise

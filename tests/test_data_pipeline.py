@@ -628,7 +628,8 @@ def test_graph_ops_on_host_tensors_map_their_numpy_reference():
     with slim.Graph().as_default():
         x, y = DatasetDataProvider(ds, shuffle=False).get(["x", "y"])
         outs = {"mean": slim.reduce_mean(x), "rows": slim.reduce_sum(x, axis=1), "t": slim.transpose(x, [1, 0]),
-                "oh": slim.one_hot(y, 5), "cat": slim.concat([x, x * 0.0], axis=0), "clip": slim.clip_by_value(x, 2., 5.),
+                "oh": slim.one_hot(y, 5), "cat": slim.concat([x, x * 0.0], axis=0),
+                "clip": slim.clip_by_value(x, 2., 5.),
                 "r": slim.reshape(x, [3, 2]), "relu": slim.nn.relu(x - 3.0)}
         assert outs["oh"].shape == [5] and outs["r"].shape == [3, 2] and outs["mean"].shape == []
         batched = slim.train.batch(outs, batch_size=4)

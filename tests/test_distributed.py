@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import slimir as slim
+from slimir.errors import InvalidArgumentError
 from slimir.runtime import distributed as dist
 from slimir.runtime.checkpoint.saver import Saver, latest_checkpoint
 from slimir.runtime.launch import find_mpiexec, mpiexec_command
 from slimir.runtime.split_step import SplitStep
-
-import slimir as slim
-from slimir.errors import InvalidArgumentError
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "distributed_worker.py"

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import slimir as slim
+from slimir.crc32c import masked_crc32c
 from slimir.errors import CheckpointError, InvalidArgumentError
 from slimir.runtime import evaluation
-from slimir.crc32c import masked_crc32c
 
 try:  # slim.metrics (graph-built streaming metrics); a local streaming mean stands in when absent
     import slimir.metrics as metrics

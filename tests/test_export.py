@@ -58,7 +58,8 @@ def test_export_matches_session_and_passes_full_checker(tmp_path):
     assert "BatchNormalization" not in {n.op_type for n in model.graph.node}
     raw = onnx.load(raw_path)
     assert {"conv1/weights", "conv1/BatchNorm/gamma", "conv1/BatchNorm/beta", "conv1/BatchNorm/moving_mean",
-            "conv1/BatchNorm/moving_variance", "logits/weights", "logits/biases"} <= {i.name for i in raw.graph.initializer}
+            "conv1/BatchNorm/moving_variance", "logits/weights", "logits/biases"} <= {
+                i.name for i in raw.graph.initializer}
     np.testing.assert_allclose(_run_onnx(raw_path, {"images": xv})[0], want, rtol=1e-5, atol=1e-5)
     dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert dim0.dim_param == "batch"

@@ -5,10 +5,10 @@ what slim.Session computes; slim.nets.vgg.vgg_16 lowers to a valid model with TF
 import numpy as np
 import onnx
 import onnxruntime as ort
-from slimir.runtime.export import PARAMS_KEY, build_model
-from slimir.runtime.inspect import count_parameters, describe_onnx
 
 import slimir as slim
+from slimir.runtime.export import PARAMS_KEY, build_model
+from slimir.runtime.inspect import count_parameters, describe_onnx
 
 RTOL = 1e-5
 ATOL = 1e-5

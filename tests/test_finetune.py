@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import slimir as slim
+from slimir import scope_hints
 from slimir.errors import CheckpointError, InvalidArgumentError, ShapeError, SlimirError
 from slimir.runtime.checkpoint import assign as A
-from slimir import scope_hints
 from slimir.variables import Variable_
 
 ROOT = Path(__file__).resolve().parents[1]

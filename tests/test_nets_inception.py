@@ -14,9 +14,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from slimir.runtime import cli
 
 import slimir as slim
+from slimir.apps import cli
 from slimir.nets import inception, inception_utils, inception_v1, inception_v2, inception_v3, nets_factory
 
 # ----------------------------------------------------------------------------------------------- helpers

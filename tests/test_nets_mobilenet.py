@@ -7,11 +7,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from slimir.runtime.export import build_model
 
 import slimir as slim
 from slimir import errors
 from slimir.nets import mobilenet_v1, nets_factory
+from slimir.runtime.export import build_model
 
 BODY = ["Conv2d_0"] + [f"Conv2d_{i}_{kind}" for i in range(1, 14) for kind in ("depthwise", "pointwise")]
 

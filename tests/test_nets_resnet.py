@@ -8,11 +8,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from slimir.runtime.export import build_model
 
 import slimir as slim
 from slimir import errors
 from slimir.nets import nets_factory, resnet_utils, resnet_v1, resnet_v2
+from slimir.runtime.export import build_model
 
 # ----------------------------------------------------------------------------------------------- helpers
 

@@ -12,11 +12,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from slimir.runtime import ort_training
 
 import slimir as slim
 from slimir.errors import InvalidArgumentError, SlimirError
 from slimir.nets import lenet
+from slimir.runtime import ort_training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

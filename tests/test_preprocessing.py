@@ -354,6 +354,7 @@ def test_padded_crop_equals_pad_then_crop():
     img = _image(7, 9)
     padded = np.pad(img, ((4, 4), (4, 4), (0, 0)))
     for top, left, h, w in [(0, 0, 7, 9), (4, 4, 7, 9), (0, 0, 15, 17), (8, 8, 7, 9), (2, 11, 5, 6), (14, 0, 1, 3)]:
-        np.testing.assert_array_equal(image_ops.padded_crop(img, 4, top, left, h, w), padded[top:top + h, left:left + w])
+        np.testing.assert_array_equal(image_ops.padded_crop(img, 4, top, left, h, w),
+                                      padded[top:top + h, left:left + w])
     with pytest.raises(InvalidArgumentError, match="does not fit"):
         image_ops.padded_crop(img, 4, 9, 0, 7, 9)

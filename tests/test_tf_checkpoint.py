@@ -11,8 +11,16 @@ import pytest
 
 import slimir as slim
 from slimir.errors import CheckpointError
-from slimir.runtime.checkpoint import (TFCheckpointReader, crc32c, is_tf_checkpoint, latest_tf_checkpoint,
-                                       list_variables, mask, resolve_tf_checkpoint, unmask)
+from slimir.runtime.checkpoint import (
+    TFCheckpointReader,
+    crc32c,
+    is_tf_checkpoint,
+    latest_tf_checkpoint,
+    list_variables,
+    mask,
+    resolve_tf_checkpoint,
+    unmask,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"

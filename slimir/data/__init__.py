@@ -10,19 +10,47 @@ TFRecord files and tf.train.Example protos are read and written byte-compatibly 
 This package is front end: it builds host tensors and binds placeholders, and never imports the runtime.
 """
 
-from . import data_decoder, dataset, example, readers, tfexample_decoder, tfrecord  # noqa: F401
-from .data_decoder import DataDecoder  # noqa: F401
-from .dataset import Dataset  # noqa: F401
-from .example import (BytesList, Example, Feature, FeatureList, FeatureLists, Features, FloatList,  # noqa: F401
-                      Int64List, SequenceExample, example_from_dict, example_to_dict)
-from .readers import ImageFolderReader, IndexedTFRecordReader, NumpyReader, Reader, TFRecordReader  # noqa: F401
-from .tfexample_decoder import (DictDecoder, FixedLenFeature, FixedLenSequenceFeature, TFExampleDecoder,  # noqa: F401
-                                TFSequenceExampleDecoder, VarLenFeature)
-from .tfrecord import TFRecordOptions, TFRecordWriter, tf_record_iterator  # noqa: F401
-
-from . import batching, data_provider, dataset_data_provider, host, parallel_reader, prefetch_queue  # noqa: F401
+from . import (  # noqa: F401  # noqa: F401
+                      batching,
+                      data_decoder,
+                      data_provider,
+                      dataset,
+                      dataset_data_provider,
+                      example,
+                      host,
+                      parallel_reader,
+                      prefetch_queue,
+                      readers,
+                      tfexample_decoder,
+                      tfrecord,
+)
 from .batching import batch, shuffle_batch  # noqa: F401
+from .data_decoder import DataDecoder  # noqa: F401
 from .data_provider import DataProvider  # noqa: F401
+from .dataset import Dataset  # noqa: F401
 from .dataset_data_provider import DatasetDataProvider  # noqa: F401
+from .example import (  # noqa: F401
+                      BytesList,
+                      Example,
+                      Feature,
+                      FeatureList,
+                      FeatureLists,
+                      Features,
+                      FloatList,
+                      Int64List,
+                      SequenceExample,
+                      example_from_dict,
+                      example_to_dict,
+)
 from .host import HostTensor, string  # noqa: F401
 from .parallel_reader import get_data_files, parallel_read, single_pass_read  # noqa: F401
+from .readers import ImageFolderReader, IndexedTFRecordReader, NumpyReader, Reader, TFRecordReader  # noqa: F401
+from .tfexample_decoder import (  # noqa: F401
+                      DictDecoder,
+                      FixedLenFeature,
+                      FixedLenSequenceFeature,
+                      TFExampleDecoder,
+                      TFSequenceExampleDecoder,
+                      VarLenFeature,
+)
+from .tfrecord import TFRecordOptions, TFRecordWriter, tf_record_iterator  # noqa: F401

@@ -53,7 +53,8 @@ class DatasetDataProvider(DataProvider):
 
         def decode(record, _items=tuple(items)):
             key_, data = record
-            out = decoder.decode(data, list(_items), record_key=key_) if with_key else decoder.decode(data, list(_items))
+            out = (decoder.decode(data, list(_items), record_key=key_) if with_key
+                   else decoder.decode(data, list(_items)))
             if len(out) != len(_items):
                 raise InvalidArgumentError(f"the decoder returned {len(out)} values for the items {list(_items)}")
             return out

@@ -9,9 +9,9 @@ Readers (`slimir.data.readers`): `reader_class(**reader_kwargs)` builds one (a r
 used as it is); `list_sources(data_sources)` names the sources (else file paths and glob patterns
 are expanded here) and `read(source)` yields `(key, value)` pairs (or bare values) in order. A reader
 that also gives random access, `num_records(source)` and `read_record(source, i) -> value` (e.g.
-`IndexedTFRecordReader`), is read inside the worker threads, one reader per thread. Random-access sources are read inside the worker threads and
-shuffled exactly (one permutation per epoch); iterated sources are read in order by one thread
-(file order shuffled per epoch when `shuffle`) and mixed by a shuffle buffer of `capacity` records
+`IndexedTFRecordReader`), is read inside the worker threads, one reader per thread. Random-access sources are
+read inside the worker threads and shuffled exactly (one permutation per epoch); iterated sources are read in
+order by one thread (file order shuffled per epoch when `shuffle`) and mixed by a shuffle buffer of `capacity` records
 that refills while more than `min_after_dequeue` remain (TF's RandomShuffleQueue), drained at each
 epoch's end so every epoch holds every record once.
 

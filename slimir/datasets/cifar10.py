@@ -4,33 +4,18 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from .dataset_utils import ImageDataset
 
-from ..data.dataset import Dataset
-from .dataset_utils import make_image_split
-
-_FILE_PATTERN = "cifar10_%s.tfrecord"
-SPLITS_TO_SIZES = {"train": 50000, "test": 10000}
-NUM_CLASSES = 10
-ITEMS_TO_DESCRIPTIONS = {
-    "image": "A [32 x 32 x 3] color image.",
-    "label": "A single integer between 0 and 9",
-}
-
-
-def get_split(split_name: str, dataset_dir: str, file_pattern: Optional[str] = None, reader=None) -> Dataset:
-    """The `split_name` ('train' or 'test') split of CIFAR-10 in `dataset_dir`."""
-    return make_image_split(
-        "cifar10",
-        split_name,
-        dataset_dir,
-        file_pattern,
-        _FILE_PATTERN,
-        SPLITS_TO_SIZES,
-        NUM_CLASSES,
-        ITEMS_TO_DESCRIPTIONS,
-        reader,
-        image_shape=[32, 32, 3],
-        channels=3,
-        default_format=b"png",
-    )
+DATASET = ImageDataset(
+    "cifar10",
+    "cifar10_%s.tfrecord",
+    splits_to_sizes={"train": 50000, "test": 10000},
+    num_classes=10,
+    items_to_descriptions={"image": "A [32 x 32 x 3] color image.", "label": "A single integer between 0 and 9"},
+    image_shape=[32, 32, 3],
+    channels=3,
+    default_format=b"png",
+)
+SPLITS_TO_SIZES, NUM_CLASSES = DATASET.splits_to_sizes, DATASET.num_classes
+ITEMS_TO_DESCRIPTIONS = DATASET.items_to_descriptions
+get_split = DATASET.get_split

@@ -11,7 +11,7 @@ from typing import Optional
 from ..data.dataset import Dataset
 from ..errors import InvalidArgumentError
 from . import cifar10, digits, flowers, imagenet, mnist
-from .dataset_utils import make_image_split, read_dataset_info
+from .dataset_utils import ImageDataset, read_dataset_info
 
 datasets_map = {
     "cifar10": cifar10,
@@ -44,18 +44,10 @@ def get_dataset(
         return datasets_map[name].get_split(split_name, dataset_dir, file_pattern, reader)
     info = read_dataset_info(dataset_dir) if dataset_dir else None
     if info is not None and info.get("name") == name:
-        return make_image_split(
-            name,
-            split_name,
-            dataset_dir,
-            file_pattern,
-            info.get("file_pattern", name + "_%s_*.tfrecord"),
-            info.get("splits_to_sizes", {}),
-            int(info.get("num_classes", 0)),
-            _CONVERTED_DESCRIPTIONS,
-            reader,
-            channels=3,
-        )
+        converted = ImageDataset(name, info.get("file_pattern", name + "_%s_*.tfrecord"),
+                                 info.get("splits_to_sizes", {}), int(info.get("num_classes", 0)),
+                                 _CONVERTED_DESCRIPTIONS, channels=3)
+        return converted.get_split(split_name, dataset_dir, file_pattern, reader)
     raise InvalidArgumentError(
         f"Name of dataset unknown {name!r}: known datasets are {sorted(datasets_map)}, or a "
         "dataset_dir converted by slimir.datasets.convert.convert_image_folder with that name"

@@ -2,7 +2,8 @@
 
 Feature builders (`int64_feature`, `bytes_feature`, `float_feature`, `image_to_tfexample`), the `labels.txt`
 file (`write_label_file`, `read_label_file`, `has_labels`), and `make_image_split`, which describes one split
-of a TFRecord image dataset in research/slim's layout. A directory converted by slimir also holds
+of a TFRecord image dataset in research/slim's layout (`ImageDataset` declares a whole dataset: cifar10, mnist,
+flowers and imagenet are one declaration each). A directory converted by slimir also holds
 `dataset_info.json` (name, file pattern, real split sizes, number of classes), which overrides the published
 sizes and class count of a known dataset so that small converted folders report what they hold.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from ..data import tfexample_decoder as tfd
@@ -20,6 +22,7 @@ from ..data.readers import TFRecordReader, expand_file_patterns
 from ..errors import DataLossError, InvalidArgumentError, NotFoundError
 
 __all__ = [
+    "ImageDataset",
     "LABELS_FILENAME",
     "INFO_FILENAME",
     "int64_feature",
@@ -224,3 +227,34 @@ def make_image_split(
         num_classes=num_classes,
         labels_to_names=labels_to_names,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ImageDataset:
+    """A TFRecord image dataset in research/slim's layout, declared once: its name, file pattern ('%s' is the
+    split), split sizes, class count, item descriptions and how its images are stored (`make_image_split`'s
+    arguments). `get_split` is the module-level get_split of research/slim's dataset modules."""
+
+    name: str
+    file_pattern: str
+    splits_to_sizes: Mapping[str, int]
+    num_classes: int
+    items_to_descriptions: Mapping[str, str]
+    image_shape: Optional[list] = None
+    channels: int = 3
+    default_format: bytes = b"png"
+    label_default: int = 0
+    extra_features: Optional[dict] = None
+    extra_handlers: Optional[dict] = None
+    labels_to_names: Optional[dict] = None
+
+    def get_split(self, split_name: str, dataset_dir: str, file_pattern: Optional[str] = None,
+                  reader=None) -> Dataset:
+        """The `split_name` split of this dataset in `dataset_dir` (`file_pattern` overrides the pattern,
+        `reader` the TFRecord reader)."""
+        return make_image_split(
+            self.name, split_name, dataset_dir, file_pattern, self.file_pattern, self.splits_to_sizes,
+            self.num_classes, self.items_to_descriptions, reader, image_shape=self.image_shape,
+            channels=self.channels, default_format=self.default_format, label_default=self.label_default,
+            extra_features=self.extra_features, extra_handlers=self.extra_handlers,
+            labels_to_names=None if self.labels_to_names is None else dict(self.labels_to_names))

@@ -24,7 +24,7 @@ from ..data.dataset import Dataset
 from ..data.readers import NumpyReader, TFRecordReader
 from ..data.tfexample_decoder import DictDecoder
 from ..errors import InvalidArgumentError, NotFoundError
-from .dataset_utils import check_dataset_dir, make_image_split
+from .dataset_utils import ImageDataset, check_dataset_dir
 
 _FILE_PATTERN = "digits_%s.tfrecord"
 SPLITS_TO_SIZES = {"train": 1500, "test": 297}
@@ -34,6 +34,9 @@ ITEMS_TO_DESCRIPTIONS = {
     "label": "A single integer between 0 and 9",
 }
 LABELS_TO_NAMES = {i: str(i) for i in range(NUM_CLASSES)}
+#: the digits written as TFRecord files (slimir.datasets.convert.convert_digits)
+TFRECORDS = ImageDataset("digits", _FILE_PATTERN, SPLITS_TO_SIZES, NUM_CLASSES, ITEMS_TO_DESCRIPTIONS,
+                         image_shape=[8, 8, 1], channels=1, default_format=b"png", labels_to_names=LABELS_TO_NAMES)
 
 
 def load_arrays(split_name: str) -> tuple:
@@ -68,21 +71,7 @@ def get_split(
         check_dataset_dir(dataset_dir, "digits")
         pattern = os.path.join(dataset_dir, (file_pattern or _FILE_PATTERN) % split_name)
         if glob.glob(pattern) or file_pattern:
-            return make_image_split(
-                "digits",
-                split_name,
-                dataset_dir,
-                file_pattern,
-                _FILE_PATTERN,
-                SPLITS_TO_SIZES,
-                NUM_CLASSES,
-                ITEMS_TO_DESCRIPTIONS,
-                reader,
-                image_shape=[8, 8, 1],
-                channels=1,
-                default_format=b"png",
-                labels_to_names=dict(LABELS_TO_NAMES),
-            )
+            return TFRECORDS.get_split(split_name, dataset_dir, file_pattern, reader)
     images, labels = load_arrays(split_name)
     if reader is TFRecordReader or isinstance(reader, TFRecordReader):
         reader = None  # the embedded copy is in memory: a TFRecord reader (e.g. skip_corrupt) does not apply

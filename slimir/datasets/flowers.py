@@ -5,32 +5,17 @@ Items: 'image' (HxWx3 uint8, sizes vary), 'label' (int64 0-4).
 
 from __future__ import annotations
 
-from typing import Optional
+from .dataset_utils import ImageDataset
 
-from ..data.dataset import Dataset
-from .dataset_utils import make_image_split
-
-_FILE_PATTERN = "flowers_%s_*.tfrecord"
-SPLITS_TO_SIZES = {"train": 3320, "validation": 350}
-NUM_CLASSES = 5
-ITEMS_TO_DESCRIPTIONS = {
-    "image": "A color image of varying size.",
-    "label": "A single integer between 0 and 4",
-}
-
-
-def get_split(split_name: str, dataset_dir: str, file_pattern: Optional[str] = None, reader=None) -> Dataset:
-    """The `split_name` ('train' or 'validation') split of Flowers in `dataset_dir`."""
-    return make_image_split(
-        "flowers",
-        split_name,
-        dataset_dir,
-        file_pattern,
-        _FILE_PATTERN,
-        SPLITS_TO_SIZES,
-        NUM_CLASSES,
-        ITEMS_TO_DESCRIPTIONS,
-        reader,
-        channels=3,
-        default_format=b"png",
-    )
+DATASET = ImageDataset(
+    "flowers",
+    "flowers_%s_*.tfrecord",
+    splits_to_sizes={"train": 3320, "validation": 350},
+    num_classes=5,
+    items_to_descriptions={"image": "A color image of varying size.", "label": "A single integer between 0 and 4"},
+    channels=3,
+    default_format=b"png",
+)
+SPLITS_TO_SIZES, NUM_CLASSES = DATASET.splits_to_sizes, DATASET.num_classes
+ITEMS_TO_DESCRIPTIONS = DATASET.items_to_descriptions
+get_split = DATASET.get_split

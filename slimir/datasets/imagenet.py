@@ -8,52 +8,38 @@ directory when present; unlike research/slim, slimir never downloads the synset 
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ..data import tfexample_decoder as tfd
-from ..data.dataset import Dataset
-from .dataset_utils import make_image_split
+from .dataset_utils import ImageDataset
 
-_FILE_PATTERN = "%s-*"
-SPLITS_TO_SIZES = {"train": 1281167, "validation": 50000}
-NUM_CLASSES = 1001
-ITEMS_TO_DESCRIPTIONS = {
-    "image": "A color image of varying height and width.",
-    "label": "The label id of the image, integer between 0 and 999",
-    "label_text": "The text of the label.",
-    "object/bbox": "A list of bounding boxes.",
-    "object/label": "A list of labels, one per each object.",
-}
-
-
-def get_split(split_name: str, dataset_dir: str, file_pattern: Optional[str] = None, reader=None) -> Dataset:
-    """The `split_name` ('train' or 'validation') split of ImageNet in `dataset_dir`."""
-    extra_features = {
+DATASET = ImageDataset(
+    "imagenet",
+    "%s-*",
+    splits_to_sizes={"train": 1281167, "validation": 50000},
+    num_classes=1001,
+    items_to_descriptions={
+        "image": "A color image of varying height and width.",
+        "label": "The label id of the image, integer between 0 and 999",
+        "label_text": "The text of the label.",
+        "object/bbox": "A list of bounding boxes.",
+        "object/label": "A list of labels, one per each object.",
+    },
+    channels=3,
+    default_format=b"jpeg",
+    label_default=-1,
+    extra_features={
         "image/class/text": tfd.FixedLenFeature([], tfd.string, default_value=b""),
         "image/object/bbox/xmin": tfd.VarLenFeature("float32"),
         "image/object/bbox/ymin": tfd.VarLenFeature("float32"),
         "image/object/bbox/xmax": tfd.VarLenFeature("float32"),
         "image/object/bbox/ymax": tfd.VarLenFeature("float32"),
         "image/object/class/label": tfd.VarLenFeature("int64"),
-    }
-    extra_handlers = {
+    },
+    extra_handlers={
         "label_text": tfd.Tensor("image/class/text"),
         "object/bbox": tfd.BoundingBox(["ymin", "xmin", "ymax", "xmax"], "image/object/bbox/"),
         "object/label": tfd.Tensor("image/object/class/label"),
-    }
-    return make_image_split(
-        "imagenet",
-        split_name,
-        dataset_dir,
-        file_pattern,
-        _FILE_PATTERN,
-        SPLITS_TO_SIZES,
-        NUM_CLASSES,
-        ITEMS_TO_DESCRIPTIONS,
-        reader,
-        channels=3,
-        default_format=b"jpeg",
-        label_default=-1,
-        extra_features=extra_features,
-        extra_handlers=extra_handlers,
-    )
+    },
+)
+SPLITS_TO_SIZES, NUM_CLASSES = DATASET.splits_to_sizes, DATASET.num_classes
+ITEMS_TO_DESCRIPTIONS = DATASET.items_to_descriptions
+get_split = DATASET.get_split

@@ -58,7 +58,8 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
     with graph.as_default(), graph.name_scope(name):
         for y, gy in zip(ys, grad_ys):
             if not _float(y):
-                raise DTypeError(f"gradients: {y.name} has dtype {y.dtype.name}; only floating tensors can be differentiated")
+                raise DTypeError(f"gradients: {y.name} has dtype {y.dtype.name}; only floating tensors can be "
+                                 "differentiated")
             if gy is None:
                 gy = apply_op("fill_like", [y], name=f"{y.op.name.replace('/', '_')}_grad_ys", value=1.0, dtype=None)
             elif not compatible(gy.shape, y.shape):

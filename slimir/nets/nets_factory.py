@@ -95,3 +95,42 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
     if hasattr(func, "default_image_size"):
         network_fn.default_image_size = func.default_image_size
     return network_fn
+
+
+#: input channels of the networks that do not take RGB images
+input_channels_map = {"lenet": 1}
+
+
+def default_num_classes(name: str) -> int:
+    """The `num_classes` default of network `name`'s function (1000 when it has none)."""
+    import inspect
+
+    try:
+        default = inspect.signature(networks_map[name]).parameters["num_classes"].default
+    except (KeyError, TypeError, ValueError):
+        return 1000
+    return default if isinstance(default, int) else 1000
+
+
+def build_network(name: str, num_classes=None, image_size=None, batch_size=None, seed=None, is_training=False,
+                  channels=None, weight_decay=0.0):
+    """(graph, images placeholder, logits) of network `name` in a new graph: the input is named 'images',
+    [batch_size, size, size, channels] with the network's default size and channels unless given; `seed` is
+    the graph's random seed (variables then initialise to the same values in every build)."""
+    from .. import dtypes
+    from ..ir.graph import Graph, set_random_seed
+    from ..ops.array import placeholder
+
+    if name not in networks_map:
+        raise InvalidArgumentError(f"unknown network {name!r} (choose from {', '.join(sorted(networks_map))})")
+    func = networks_map[name]
+    num_classes = default_num_classes(name) if num_classes is None else num_classes
+    size = image_size or getattr(func, "default_image_size", 224)
+    channels = input_channels_map.get(name, 3) if channels is None else channels
+    graph = Graph()
+    with graph.as_default():
+        if seed is not None:
+            set_random_seed(seed)
+        images = placeholder(dtypes.float32, [batch_size, size, size, channels], name="images")
+        logits, _ = get_network_fn(name, num_classes, weight_decay=weight_decay, is_training=is_training)(images)
+    return graph, images, logits

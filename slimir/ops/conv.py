@@ -8,12 +8,37 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError
-from ..ir.registry import (OpDef, Spec, apply_op, data_format_layout, expect_float, expect_rank, get_op, numel1,
-                           register, same_dtype)
+from ..ir.registry import (
+    OpDef,
+    Spec,
+    apply_op,
+    data_format_layout,
+    expect_float,
+    expect_rank,
+    get_op,
+    numel1,
+    register,
+    same_dtype,
+)
 from ..shape import fmt
 from .activation import check_activation, lower_activation, pre_activation_grad, reference_activation
-from .geometry import (check_data_format, conv_input, convt_attrs, from_nhwc, from_nhwc_np, in_shape,
-                       hw_of, nhwc, np_pad_nhwc, onnx_pads, out_len, ref_pads, static_pads, to_nhwc_np, windows)
+from .geometry import (
+    check_data_format,
+    conv_input,
+    convt_attrs,
+    from_nhwc,
+    from_nhwc_np,
+    hw_of,
+    in_shape,
+    nhwc,
+    np_pad_nhwc,
+    onnx_pads,
+    out_len,
+    ref_pads,
+    static_pads,
+    to_nhwc_np,
+    windows,
+)
 from .lowering_utils import HWIO_TO_OIHW, from_nchw, i64, sum_reduce, to_nchw, weight_layout
 
 
@@ -212,7 +237,8 @@ def _convt_shape(specs, strides, padding, data_format, output_hw):
     n, h, w_, c = nhwc(x.shape, data_format)
     kh, kw, co, ci = w.shape
     if c is not None and ci is not None and c != ci:
-        raise ShapeError(f"input has {c} channels but the filter {fmt(w.shape)} expects {ci} (filter is [kh, kw, out, in])")
+        raise ShapeError(f"input has {c} channels but the filter {fmt(w.shape)} expects {ci} "
+                         "(filter is [kh, kw, out, in])")
     oh, ow = output_hw
     return [Spec(from_nhwc(n, oh, ow, co, data_format), x.dtype)]
 

@@ -14,8 +14,18 @@ import numpy as np
 from .. import dtypes as _dt
 from ..errors import DTypeError, ShapeError
 from ..ir.graph import Tensor
-from ..ir.registry import (OpDef, Spec, apply_op, convert_to_tensor, data_format_layout, dispatched, expect_rank,
-                           numel1, register, same_dtype)
+from ..ir.registry import (
+    OpDef,
+    Spec,
+    apply_op,
+    convert_to_tensor,
+    data_format_layout,
+    dispatched,
+    expect_rank,
+    numel1,
+    register,
+    same_dtype,
+)
 from ..shape import broadcast, fmt
 from .array import cast, constant, zeros_like
 from .geometry import check_data_format

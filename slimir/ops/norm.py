@@ -9,15 +9,24 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir.graph import Tensor
-from ..ir.registry import (Layout, OpDef, Spec, apply_op, data_format_layout, expect_float, expect_rank,
-                           normalize_axis, numel1, register)
+from ..ir.registry import (
+    Layout,
+    OpDef,
+    Spec,
+    apply_op,
+    data_format_layout,
+    expect_float,
+    expect_rank,
+    normalize_axis,
+    numel1,
+    register,
+)
 from ..shape import fmt
 from .array import constant, reshape
 from .elementwise import add, div, mul, rsqrt, sub
 from .geometry import check_data_format
 from .lowering_utils import from_nchw, i64, sum_reduce, to_nchw
 from .reduce import reduce_sum
-
 
 # ------------------------------------------------------------------------------------------
 # Batch normalisation: y, batch_mean, batch_var[, x_hat, inv_std] = fused_batch_norm(x, scale, offset, mean, var)

@@ -18,11 +18,25 @@ from ..errors import InvalidArgumentError, ShapeError
 from ..ir.graph import Tensor
 from ..ir.registry import OpDef, Spec, apply_op, data_format_layout, expect_rank, numel1, register
 from ..shape import fmt
-from .geometry import (check_data_format, check_padding, convt_attrs, from_nhwc, from_nhwc_np, nhwc, np_pad_nhwc,
-                       onnx_pads, out_len, pad_attrs, pad_hw, ref_pads, same_pad_at_run_time, same_pads_at_run_time,
-                       to_nhwc_np, windows)
+from .geometry import (
+    check_data_format,
+    check_padding,
+    convt_attrs,
+    from_nhwc,
+    from_nhwc_np,
+    nhwc,
+    np_pad_nhwc,
+    onnx_pads,
+    out_len,
+    pad_attrs,
+    pad_hw,
+    ref_pads,
+    same_pad_at_run_time,
+    same_pads_at_run_time,
+    to_nhwc_np,
+    windows,
+)
 from .lowering_utils import from_nchw, i64, to_nchw
-
 
 # ------------------------------------------------------------------------------------------
 # Pooling
@@ -270,7 +284,8 @@ def _max_pool_grad_argmax_lower(b, node, x, dy, idx):
     """Scatter-add dY at the argmax (MaxUnpool when windows do not overlap: each cell gets at most one)."""
     a = node.attrs
     df = a["data_format"]
-    nchw_shape = b.op("Shape", [x]) if df == "NCHW" else b.op("Gather", [b.op("Shape", [x]), b.const(i64([0, 3, 1, 2]))])
+    shape = b.op("Shape", [x])
+    nchw_shape = shape if df == "NCHW" else b.op("Gather", [shape, b.const(i64([0, 3, 1, 2]))])
     if _no_overlap(a, _argmax_pads(node)):
         g = _unpool(b, to_nchw(b, dy, df), to_nchw(b, idx, df), nchw_shape, a, node.inputs[0].dtype.np)
         return from_nchw(b, g, df)

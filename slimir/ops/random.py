@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-
 from onnx import numpy_helper
 
 from .. import dtypes as _dt

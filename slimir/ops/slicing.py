@@ -174,7 +174,8 @@ register(OpDef("strided_slice", _ss_shape, _ss_lower, lambda x, key: np.asarray(
 def strided_slice_getitem(x: Tensor, key) -> Tensor:
     key = _freeze_key(key)
     for k in key:
-        if isinstance(k, Tensor) or (isinstance(k, slice) and any(isinstance(v, Tensor) for v in (k.start, k.stop, k.step))):
+        parts = (k.start, k.stop, k.step) if isinstance(k, slice) else (k,)
+        if any(isinstance(v, Tensor) for v in parts):
             raise InvalidArgumentError("indexing with tensors is not supported; use static Python ints")
     return apply_op("strided_slice", [x], key=key)
 

@@ -98,7 +98,8 @@ def Print(input_, data, message: Optional[str] = None, first_n: Optional[int] = 
           name: Optional[str] = None) -> Tensor:
     """Identity on `input_` that prints `message` and the values of `data` when run (TF's tf.Print)."""
     return apply_op("print", [input_] + list(data), name=name, message=message or "",
-                    first_n=-1 if first_n is None else int(first_n), summarize=3 if summarize is None else int(summarize))
+                    first_n=-1 if first_n is None else int(first_n),
+                    summarize=3 if summarize is None else int(summarize))
 
 
 def format_print(node: Node, values) -> str:

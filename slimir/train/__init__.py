@@ -13,13 +13,28 @@ module that re-exports runtime names (the import contract in pyproject.toml reco
 
 from ..data.batching import batch, shuffle_batch
 from ..queues import Coordinator, start_queue_runners
-from ..runtime.checkpoint.saver import (CheckpointReader, Saver, checkpoint_exists, get_checkpoint_state,
-                                        latest_checkpoint, list_variables, load_variable)
+from ..runtime.checkpoint.saver import (
+    CheckpointReader,
+    Saver,
+    checkpoint_exists,
+    get_checkpoint_state,
+    latest_checkpoint,
+    list_variables,
+    load_variable,
+)
 from ..variables import create_global_step, get_global_step, get_or_create_global_step
 from .moving_averages import ExponentialMovingAverage
 from .optimizer import TRAIN_OP, Optimizer
-from .optimizers import (AdadeltaOptimizer, AdagradOptimizer, AdamOptimizer, AdamWOptimizer, FtrlOptimizer,
-                         GradientDescentOptimizer, MomentumOptimizer, RMSPropOptimizer)
+from .optimizers import (
+    AdadeltaOptimizer,
+    AdagradOptimizer,
+    AdamOptimizer,
+    AdamWOptimizer,
+    FtrlOptimizer,
+    GradientDescentOptimizer,
+    MomentumOptimizer,
+    RMSPropOptimizer,
+)
 from .schedules import cosine_decay, exponential_decay, piecewise_constant, polynomial_decay
 from .sync_replicas import SyncReplicasOptimizer
 

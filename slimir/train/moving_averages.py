@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-
 from .. import dtypes as _dt
 from ..errors import DTypeError, GraphError, InvalidArgumentError, ShapeError
 from ..initializers import Zeros
@@ -15,7 +14,6 @@ from ..ops.state import assign, group
 from ..shape import fmt
 from ..variables import get_variable
 from .optimizer import _check_hyper, _flatten, _is_number, _root_scopes, _unique_slot_name
-
 
 # ------------------------------------------------------------------------------------------
 # Moving averages of variables (TF1's tf.train.ExponentialMovingAverage)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-
 from .. import dtypes as _dt
 from ..errors import InvalidArgumentError
 from ..initializers import Constant, Ones
@@ -16,7 +15,6 @@ from ..ops import math_ops
 from ..ops.array import cast, constant
 from ..ops.state import assign
 from .optimizer import Optimizer, _check_hyper, _is_number, _static_value
-
 
 # ------------------------------------------------------------------------------------------
 # The optimisers

@@ -15,7 +15,6 @@ from ..ops import math_ops
 from ..ops.array import cast, constant
 from .optimizer import _static_value
 
-
 # ------------------------------------------------------------------------------------------
 # Learning-rate schedules (TF1's tf.train.*_decay)
 

@@ -10,7 +10,6 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from .optimizer import Optimizer
 
-
 # ------------------------------------------------------------------------------------------
 # Synchronous data parallelism (TF's tf.train.SyncReplicasOptimizer, on all-reduce)
 
@@ -49,7 +48,8 @@ class SyncReplicasOptimizer(Optimizer):
             raise InvalidArgumentError("SyncReplicasOptimizer: variable_averages is not supported; keep moving "
                                        "averages in the model instead")
         if update_ops not in ("mean", "chief"):
-            raise InvalidArgumentError(f"SyncReplicasOptimizer: update_ops must be 'mean' or 'chief', got {update_ops!r}")
+            raise InvalidArgumentError(f"SyncReplicasOptimizer: update_ops must be 'mean' or 'chief', "
+                                       f"got {update_ops!r}")
         self._opt = opt
         self.replicas_to_aggregate = int(replicas_to_aggregate)
         self.total_num_replicas = int(total_num_replicas)

@@ -36,8 +36,8 @@ import pytest
 import slimir as slim
 from slimir.ir.analysis import needed_nodes
 from slimir.ir.graph import GraphKeys
-from slimir.nets import nets_factory
 from slimir.ir.reference import evaluate
+from slimir.nets import nets_factory
 
 N_CLASSES = 10
 BATCH = 2

@@ -17,11 +17,11 @@ import pytest
 from fdcheck import fd_check
 
 import slimir as slim
+from slimir.ir.autodiff import gradients
 from slimir.ir.graph import GraphKeys
+from slimir.ir.reference import evaluate
 from slimir.nets import cifarnet, lenet
 from slimir.ops import array_ops, math_ops, nn_ops
-from slimir.ir.autodiff import gradients
-from slimir.ir.reference import evaluate
 
 
 def _xent(logits, labels, num_classes):
@@ -125,7 +125,8 @@ def _zoo_net(images, n, data_format="NHWC"):
 
 
 def _feed(images, labels, shape, n_classes, rng, dtype):
-    return {images: rng.standard_normal(shape).astype(dtype), labels: rng.integers(0, n_classes, shape[0]).astype(np.int32)}
+    return {images: rng.standard_normal(shape).astype(dtype),
+            labels: rng.integers(0, n_classes, shape[0]).astype(np.int32)}
 
 
 def _fd_all_variables(g, loss, feed, rng, n_coords=3, **kw):

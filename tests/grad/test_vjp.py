@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import slimir as slim
-from slimir.ops import array_ops, math_ops, nn_ops
-from slimir.ops.nn_ops import transposed_out_len
-from slimir.ir.registry import apply_op, registered_ops
 from slimir.ir.autodiff import gradients
 from slimir.ir.reference import evaluate
+from slimir.ir.registry import apply_op, registered_ops
+from slimir.ops import array_ops, math_ops, nn_ops
+from slimir.ops.nn_ops import transposed_out_len
 
 SCALE = int(os.environ.get("SLIMIR_GRAD_EXAMPLES_SCALE", "1"))
 N_COORDS = 6

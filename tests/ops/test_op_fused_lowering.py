@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opcheck import check, conv_geometry, examples, hw_axes, layout, rand, seeds
 
-from slimir.ops.conv import transposed_out_len
 from slimir.ir.registry import apply_op, registered_ops
+from slimir.ops.conv import transposed_out_len
 
 pytestmark = pytest.mark.skipif("fused_conv2d" not in registered_ops(), reason="no fused ops registered")
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from opcheck import broadcastable_pair, check, conv_geometry, examples, hw_axes, layout, rand, seeds, shapes
 
 import slimir as slim
-from slimir.ops.geometry import out_len
 from slimir.ir.registry import apply_op, registered_ops
+from slimir.ops.geometry import out_len
 
 pytestmark = pytest.mark.skipif("conv2d_backprop_input" not in registered_ops(), reason="no backward ops")
 

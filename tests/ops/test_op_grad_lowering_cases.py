@@ -14,8 +14,8 @@ import pytest
 from opcheck import check, layout, rand
 
 import slimir as slim
-from slimir.ops.nn_ops import out_len
 from slimir.ir.registry import apply_op
+from slimir.ops.nn_ops import out_len
 from slimir.runtime.lowering import lower
 
 FORMATS = ["NHWC", "NCHW"]

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from opcheck import OPSET, broadcastable_pair, check, examples, rand, seeds, shapes
 
 import slimir as slim
-from slimir.ops import array_ops, math_ops, nn_ops
 from slimir.ir.registry import apply_op, registered_ops
+from slimir.ops import array_ops, math_ops, nn_ops
 
 FEW = examples(30)
 
@@ -112,7 +112,8 @@ TESTED_IN = {
     **{n: "test_op_fused_lowering.py" for n in ["fused_conv2d", "gemm"]},
     **{n: "test_op_grad_lowering.py" for n in [
         "conv2d_backprop_input", "conv2d_backprop_filter", "depthwise_backprop_input", "depthwise_backprop_filter",
-        "max_pool_grad", "max_pool_argmax", "max_pool_grad_argmax", "avg_pool_grad", "lrn_grad", "sum_to", "broadcast_like", "reshape_like", "num_elements",
+        "max_pool_grad", "max_pool_argmax", "max_pool_grad_argmax", "avg_pool_grad", "lrn_grad", "sum_to",
+        "broadcast_like", "reshape_like", "num_elements",
         "tile_grad"]},
 }
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from opcheck import check, conv_geometry, examples, hw_axes, layout, rand, seeds
 
 import slimir as slim
+from slimir.ir.registry import apply_op
 from slimir.ops import nn_ops
 from slimir.ops.nn_ops import transposed_out_len
-from slimir.ir.registry import apply_op
 
 
 @examples(40)

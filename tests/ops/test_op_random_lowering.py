@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from opcheck import examples, rand, seeds
 
 import slimir as slim
-from slimir.ir.registry import apply_op
 from slimir.ir.reference import evaluate
+from slimir.ir.registry import apply_op
 
 N = 20000
 TRUNC_STD = 0.8796256610342398  # std of a standard normal truncated to [-2, 2]

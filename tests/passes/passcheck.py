@@ -8,12 +8,12 @@ from collections import Counter
 import numpy as np
 import onnx
 import onnxruntime as ort
-import slimir.passes as P
-from slimir.passes import clone
-from slimir.runtime.export import build_model
 
 import slimir as slim
+import slimir.passes as P
 from slimir.ir.analysis import needed_nodes
+from slimir.passes import clone
+from slimir.runtime.export import build_model
 
 RTOL, ATOL = 1e-4, 1e-5
 

@@ -4,10 +4,10 @@ stateful ops are left alone (the stateful ones are listed in the report)."""
 from __future__ import annotations
 
 import numpy as np
-import slimir.passes as P
 from passcheck import export_pair, frozen_copy, new_session, node_types, onnx_types, pass_numerics
 
 import slimir as slim
+import slimir.passes as P
 
 RNG = np.random.default_rng(3)
 X = RNG.standard_normal((2, 5, 5, 3)).astype(np.float32)

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import numpy as np
-import slimir.passes as P
 from passcheck import new_session, node_types, pass_numerics
 
 import slimir as slim
+import slimir.passes as P
 
 RNG = np.random.default_rng(4)
 X = RNG.standard_normal((2, 5, 5, 3)).astype(np.float32)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import slimir.passes as P
 from passcheck import node_types
 
 import slimir as slim
+import slimir.passes as P
 
 
 def _graph():

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import slimir as slim
+from slimir.ir.registry import apply_op, get_op
 from slimir.ops.activation import fusable_activations
 from slimir.ops.conv import CONV_TYPES, transposed_out_len
-from slimir.ir.registry import apply_op, get_op
 
 RTOL = ATOL = 1e-5
 

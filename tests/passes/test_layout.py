@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import slimir.passes as P
 from passcheck import data_transposes, export_pair, new_session, node_types, onnx_types, pass_numerics
 
 import slimir as slim
+import slimir.passes as P
 
 RNG = np.random.default_rng(2)
 X = RNG.standard_normal((2, 8, 6, 3)).astype(np.float32)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from passcheck import export_pair, new_session, onnx_data_transposes, run_onnx
-from slimir.runtime.export import build_model
 
 import slimir as slim
 from slimir.nets import cifarnet, lenet, vgg
+from slimir.runtime.export import build_model
 
 RNG = np.random.default_rng(8)
 

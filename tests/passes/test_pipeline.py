@@ -7,12 +7,12 @@ import re
 
 import numpy as np
 import pytest
-import slimir.passes as P
 from passcheck import export_pair, new_session, node_types
-from slimir.runtime.export import build_model
 
 import slimir as slim
+import slimir.passes as P
 from slimir import errors
+from slimir.runtime.export import build_model
 
 X = np.random.default_rng(6).standard_normal((2, 8, 8, 3)).astype(np.float32)
 

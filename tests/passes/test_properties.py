@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import slimir.passes as P
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from netgen import build_net
 from passcheck import export_pair, frozen_copy, new_session, pass_numerics
 
 import slimir as slim
+import slimir.passes as P
 
 #: examples per property; SLIMIR_PASS_EXAMPLES=500 for a longer hunt
 N = int(os.environ.get("SLIMIR_PASS_EXAMPLES", "60"))

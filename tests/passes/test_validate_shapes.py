@@ -4,10 +4,10 @@ records disagree raises a slimir ShapeError naming the node. It never rewrites a
 from __future__ import annotations
 
 import pytest
-import slimir.passes as P
 from passcheck import node_types
 
 import slimir as slim
+import slimir.passes as P
 from slimir import errors
 from slimir.shape import Shape
 

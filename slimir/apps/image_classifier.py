@@ -2,20 +2,31 @@
 export_inference_graph, built the research/slim way (dataset -> provider -> preprocessing -> batch ->
 network -> losses -> optimizer -> create_train_op -> learning.train) on slimir.
 
-Each job takes a flags dataclass whose fields are research/slim's flag names; the `slimir train`,
-`slimir eval` and `slimir export` commands fill them from the command line.
+Each job takes a flags dataclass of apps/flags.py, whose fields are research/slim's flag names; the `slimir
+train`, `slimir eval` and `slimir export` commands fill them from the command line.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
-from slimir.errors import CheckpointError, InvalidArgumentError, NotFoundError
+import slimir as slim
+from slimir import datasets
+from slimir.data import dataset_data_provider
+from slimir.data.readers import TFRecordReader
+from slimir.errors import CheckpointError, NotFoundError, SlimirError
+from slimir.nets import nets_factory
+from slimir.preprocessing import preprocessing_factory
+from slimir.runtime import distributed, split_step
+from slimir.runtime.checkpoint.assign import resolve_model_path
+from slimir.runtime.export import export_onnx
+
+from .flags import EvalFlags, ExportFlags, JobError, TrainFlags, check_required
 
 log = logging.getLogger("slimir")
 
@@ -33,121 +44,8 @@ DATASET_INFO = {
 }
 
 
-class JobError(InvalidArgumentError):
-    """A bad flag value or combination for a classifier job (names the flag)."""
-
-
 # ------------------------------------------------------------------------------------------------
-# Flags (research/slim's names and defaults)
-
-
-@dataclass
-class TrainFlags:
-    """train_image_classifier.py's flags. The distributed ones (master ... clone_on_cpu) map onto MPI
-    data parallelism under `slimir launch -n N` (see `_replicas`)."""
-
-    train_dir: str = "/tmp/tfmodel/"
-    model_name: str = "inception_v3"
-    dataset_name: str = "imagenet"
-    dataset_split_name: str = "train"
-    dataset_dir: str | None = None
-    preprocessing_name: str | None = None
-    labels_offset: int = 0
-    batch_size: int = 32
-    train_image_size: int | None = None
-    max_number_of_steps: int | None = None
-    num_epochs: int | None = None
-    num_readers: int = 4
-    num_preprocessing_threads: int = 4
-    log_every_n_steps: int = 10
-    save_summaries_secs: float = 600
-    save_interval_secs: float = 600
-    weight_decay: float = 0.00004
-    optimizer: str = "rmsprop"
-    adadelta_rho: float = 0.95
-    adagrad_initial_accumulator_value: float = 0.1
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    opt_epsilon: float = 1.0
-    ftrl_learning_rate_power: float = -0.5
-    ftrl_initial_accumulator_value: float = 0.1
-    ftrl_l1: float = 0.0
-    ftrl_l2: float = 0.0
-    momentum: float = 0.9
-    rmsprop_momentum: float = 0.9
-    rmsprop_decay: float = 0.9
-    learning_rate_decay_type: str = "exponential"
-    learning_rate: float = 0.01
-    end_learning_rate: float = 0.0001
-    label_smoothing: float = 0.0
-    learning_rate_decay_factor: float = 0.94
-    num_epochs_per_decay: float = 2.0
-    moving_average_decay: float | None = None
-    checkpoint_path: str | None = None
-    checkpoint_exclude_scopes: str | None = None
-    trainable_scopes: str | None = None
-    ignore_missing_vars: bool = False
-    use_grayscale: bool = False
-    skip_corrupt: bool = False
-    device: str | None = None
-    seed: int | None = 0
-    progress: bool | None = None
-    # distributed training (research/slim's flags; None: take it from the MPI world)
-    master: str = ""
-    worker_replicas: int | None = None
-    task: int | None = None
-    sync_replicas: bool = False
-    replicas_to_aggregate: int | None = None
-    num_ps_tasks: int = 0
-    num_clones: int = 1
-    clone_on_cpu: bool = False
-
-
-@dataclass
-class EvalFlags:
-    """eval_image_classifier.py's flags, plus --loop for evaluation_loop."""
-
-    checkpoint_path: str = "/tmp/tfmodel/"
-    eval_dir: str | None = None
-    model_name: str = "inception_v3"
-    dataset_name: str = "imagenet"
-    dataset_split_name: str = "test"
-    dataset_dir: str | None = None
-    preprocessing_name: str | None = None
-    labels_offset: int = 0
-    batch_size: int = 100
-    max_num_batches: int | None = None
-    eval_image_size: int | None = None
-    num_preprocessing_threads: int = 4
-    moving_average_decay: float | None = None
-    use_grayscale: bool = False
-    loop: bool = False
-    eval_interval_secs: float = 60
-    max_number_of_evaluations: int | None = None
-    timeout: float | None = None
-    device: str | None = None
-    progress: bool | None = None
-
-
-@dataclass
-class ExportFlags:
-    """export_inference_graph.py's flags, plus the trained weights and slimir's export options."""
-
-    model_name: str = "inception_v3"
-    output_file: str = ""
-    is_training: bool = False
-    image_size: int | None = None
-    batch_size: int | None = None
-    dataset_name: str | None = None
-    dataset_dir: str | None = None
-    num_classes: int | None = None
-    labels_offset: int = 0
-    use_grayscale: bool = False
-    checkpoint_path: str | None = None
-    optimize: bool = True
-    target: str = "onnx"
-    opset: int | None = None
-    seed: int = 0
+# Results
 
 
 @dataclass
@@ -185,8 +83,6 @@ def _check_positive(flag: str, value, allow_none: bool = False) -> None:
 
 
 def _network_fn(model_name: str, num_classes: int, weight_decay: float = 0.0, is_training: bool = False):
-    from slimir.nets import nets_factory
-
     if model_name not in nets_factory.networks_map:
         raise JobError(f"--model_name: unknown network {model_name!r} (choose from "
                        f"{', '.join(sorted(nets_factory.networks_map))})")
@@ -197,8 +93,6 @@ def _network_fn(model_name: str, num_classes: int, weight_decay: float = 0.0, is
 
 
 def _preprocessing_fn(name: str, is_training: bool, use_grayscale: bool):
-    from slimir.preprocessing import preprocessing_factory
-
     if name not in preprocessing_factory.preprocessing_fn_map:
         raise JobError(f"--preprocessing_name: unknown preprocessing {name!r} (choose from "
                        f"{', '.join(sorted(preprocessing_factory.preprocessing_fn_map))}; it defaults to "
@@ -208,9 +102,6 @@ def _preprocessing_fn(name: str, is_training: bool, use_grayscale: bool):
 
 def _dataset(name: str, split: str, dataset_dir: str | None, skip_corrupt: bool = False):
     """slimir.datasets.get_dataset; with `skip_corrupt`, read through TFRecordReader(skip_corrupt=True)."""
-    from slimir import datasets
-    from slimir.data.readers import TFRecordReader
-
     if dataset_dir is not None and not os.path.isdir(dataset_dir):
         raise NotFoundError(f"--dataset_dir {dataset_dir}: no such directory")
     dataset = datasets.get_dataset(name, split, dataset_dir)
@@ -241,8 +132,6 @@ def _check_moving_average_decay(value) -> None:
 
 def _check_averages_in(ckpt: str, names: list) -> None:
     """A JobError unless the checkpoint holds the moving averages `names`."""
-    import slimir as slim
-
     have = {n for n, _ in slim.train.list_variables(ckpt)}
     missing = [n for n in names if n not in have]
     if missing:
@@ -256,8 +145,6 @@ def _check_averages_in(ckpt: str, names: list) -> None:
 
 
 def _configure_learning_rate(f: TrainFlags, num_samples_per_epoch: int, global_step, replicas: int = 1):
-    import slimir as slim
-
     decay_steps = int(num_samples_per_epoch / f.batch_size * f.num_epochs_per_decay)
     decay_steps //= replicas  # a synchronous global step consumes `replicas` batches (research/slim's rule)
     if f.learning_rate_decay_type == "fixed":
@@ -278,8 +165,6 @@ def _configure_learning_rate(f: TrainFlags, num_samples_per_epoch: int, global_s
 
 
 def _configure_optimizer(f: TrainFlags, learning_rate):
-    import slimir as slim
-
     name = f.optimizer
     if name == "adagrad":
         return slim.train.AdagradOptimizer(learning_rate,
@@ -306,8 +191,6 @@ def _configure_optimizer(f: TrainFlags, learning_rate):
 def _init_fn(f: TrainFlags):
     """Warm start from --checkpoint_path (model variables minus --checkpoint_exclude_scopes), unless the
     train_dir already holds a checkpoint (then training resumes from that, as research/slim)."""
-    import slimir as slim
-
     if f.checkpoint_path is None:
         return None
     if slim.train.latest_checkpoint(f.train_dir):
@@ -324,8 +207,6 @@ def _init_fn(f: TrainFlags):
 
 
 def _checkpoint_prefix(path: str, flag: str) -> str:
-    from .checkpoint.assign import resolve_model_path
-
     if not os.path.exists(path) and not any(os.path.exists(path + s) for s in (".safetensors", ".index")):
         raise NotFoundError(f"{flag} {path}: no such checkpoint file or directory")
     try:
@@ -335,8 +216,6 @@ def _checkpoint_prefix(path: str, flag: str) -> str:
 
 
 def _variables_to_train(f: TrainFlags):
-    import slimir as slim
-
     if f.trainable_scopes is None:
         return None
     out = []
@@ -349,22 +228,11 @@ def _variables_to_train(f: TrainFlags):
 
 
 def _provider(dataset, **kwargs):
-    from slimir.data import dataset_data_provider
-
     return dataset_data_provider.DatasetDataProvider(dataset, **kwargs)
 
 
-def _batch(*args, **kwargs):
-    """slim.train.batch (slimir.data.batching.batch)."""
-    import slimir as slim
-
-    fn = getattr(slim.train, "batch", None)
-    if fn is None:
-        from slimir.data.batching import batch as fn
-    return fn(*args, **kwargs)
-
-
 def _validate_train(f: TrainFlags) -> None:
+    check_required(f)
     _check_positive("batch_size", f.batch_size)
     _check_positive("max_number_of_steps", f.max_number_of_steps, allow_none=True)
     _check_positive("num_epochs", f.num_epochs, allow_none=True)
@@ -434,9 +302,7 @@ def _replica_problem(f: TrainFlags, rank: int, size: int) -> str | None:
 def _replicas(f: TrainFlags):
     """The MPI world (slim.distributed.init(): size 1 when not launched by mpiexec) after checking the
     distributed flags on every rank; a problem on any rank raises the same JobError on all of them."""
-    from .distributed import init
-
-    comm = init("mpi")
+    comm = distributed.init("mpi")
     problem = _replica_problem(f, comm.rank, comm.size)
     if comm.size == 1:
         if problem:
@@ -488,8 +354,6 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
     try:
         return _train_image_classifier(f, comm, state)
     except Exception as e:
-        from slimir.errors import SlimirError
-
         text = " ".join((str(e).strip() or type(e).__name__).split())
         if not state["agreed"]:  # failed while building: the others wait in the agreement, tell them
             problems = comm.allgather_obj(f"{type(e).__name__}: {text}")
@@ -499,8 +363,6 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
         if getattr(e, "agreed", False):
             raise
         # failed while training: the other ranks may be waiting in a collective; end the whole job
-        import sys
-
         print(f"slimir: error: rank {comm.rank} of {comm.size}: {text}", file=sys.stderr, flush=True)
         comm.abort(2 if isinstance(e, SlimirError) else 1)
         raise
@@ -523,8 +385,6 @@ def _agree(comm, state: dict) -> None:
 
 
 def _train_image_classifier(f: TrainFlags, comm, state: dict) -> TrainResult:
-    import slimir as slim
-
     _validate_train(f)
     t0 = time.time()
     replicas = 1 if comm is None else comm.size
@@ -546,7 +406,8 @@ def _train_image_classifier(f: TrainFlags, comm, state: dict) -> TrainResult:
             label -= f.labels_offset
         size = f.train_image_size or network_fn.default_image_size
         image = preprocessing_fn(image, size, size)
-        images, labels = _batch([image, label], batch_size=f.batch_size, num_threads=f.num_preprocessing_threads,
+        images, labels = slim.train.batch([image, label], batch_size=f.batch_size,
+                                          num_threads=f.num_preprocessing_threads,
                                 capacity=5 * f.batch_size)
         labels = slim.one_hot_encoding(labels, num_classes)
 
@@ -587,12 +448,10 @@ def _train_image_classifier(f: TrainFlags, comm, state: dict) -> TrainResult:
         if comm is None:
             sess = slim.Session(device=device, allow_spinning=False)
         else:
-            from .split_step import check_replicas, threads_per_rank
-
             steps = _steps_every_rank_can_run(f, int(dataset.num_samples), replicas)
             progress = f.progress if comm.is_chief else False
             dist = {"master": comm, "sync_optimizer": sync}
-            sess = slim.Session(device=device, allow_spinning=False, intra_op_num_threads=threads_per_rank())
+            sess = slim.Session(device=device, allow_spinning=False, intra_op_num_threads=split_step.threads_per_rank())
             _agree(comm, state)
             log.info("training data-parallel on %d replicas: batch %d per replica, %d examples per global step",
                      replicas, f.batch_size, replicas * f.batch_size)
@@ -604,7 +463,7 @@ def _train_image_classifier(f: TrainFlags, comm, state: dict) -> TrainResult:
                                        **dist)
             if comm is not None:  # the replicas end bitwise identical (the chief's checkpoint is everyone's)
                 final_step = int(sess.run(global_step))
-                h = check_replicas(sess, comm, final_step)
+                h = split_step.check_replicas(sess, comm, final_step)
                 log.info("the %d replicas agree bitwise at global step %d (variables hash %s)", replicas,
                          final_step, h[:12])
         finally:
@@ -636,8 +495,6 @@ def _step_of(ckpt: str | None) -> int:
 
 
 def _want_progress(progress: bool | None) -> bool:
-    import sys
-
     return sys.stderr.isatty() if progress is None else bool(progress)
 
 
@@ -664,6 +521,7 @@ class _ProgressHook:
 
 
 def _validate_eval(f: EvalFlags) -> None:
+    check_required(f)
     _check_positive("batch_size", f.batch_size)
     _check_positive("max_num_batches", f.max_num_batches, allow_none=True)
     _check_positive("eval_image_size", f.eval_image_size, allow_none=True)
@@ -679,8 +537,6 @@ def _validate_eval(f: EvalFlags) -> None:
 def eval_image_classifier(f: EvalFlags) -> EvalResult:
     """Accuracy and recall@5 of the checkpoint(s) at `f.checkpoint_path` (research/slim's
     eval_image_classifier; with `f.loop`, evaluation_loop over the new checkpoints of a directory)."""
-    import slimir as slim
-
     _validate_eval(f)
     t0 = time.time()
     if f.loop:
@@ -707,7 +563,8 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
             label -= f.labels_offset
         size = f.eval_image_size or network_fn.default_image_size
         image = preprocessing_fn(image, size, size)
-        images, labels = _batch([image, label], batch_size=f.batch_size, num_threads=f.num_preprocessing_threads,
+        images, labels = slim.train.batch([image, label], batch_size=f.batch_size,
+                                          num_threads=f.num_preprocessing_threads,
                                 capacity=5 * f.batch_size, allow_smaller_final_batch=True)
         logits, _ = network_fn(images)
         predictions = slim.argmax(logits, 1)
@@ -753,9 +610,8 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
 def build_inference_graph(f: ExportFlags):
     """(graph, input placeholder, logits) of `f.model_name` for export, as research/slim's
     export_inference_graph: `dataset_name` gives the class count (minus labels_offset) and the image
-    channels; the size is `image_size` or the network's default. The input is named 'images' (slimir's convention; research/slim says 'input')."""
-    import slimir as slim
-
+    channels; the size is `image_size` or the network's default. The input is named 'images' (slimir's
+    convention; research/slim says 'input')."""
     num_classes = f.num_classes
     channels = None
     if f.dataset_name is not None:
@@ -772,38 +628,19 @@ def build_inference_graph(f: ExportFlags):
         channels = 1
     _check_positive("image_size", f.image_size, allow_none=True)
     _check_positive("batch_size", f.batch_size, allow_none=True)
-    from slimir.nets import nets_factory
-
     if f.model_name not in nets_factory.networks_map:
         raise JobError(f"--model_name: unknown network {f.model_name!r} (choose from "
                        f"{', '.join(sorted(nets_factory.networks_map))})")
-    if num_classes is None:
-        from .cli import _default_num_classes
-
-        num_classes = _default_num_classes(nets_factory.networks_map[f.model_name])
-    if channels is None:
-        channels = 1 if f.model_name == "lenet" else 3
-    func = nets_factory.networks_map[f.model_name]
-    size = f.image_size or getattr(func, "default_image_size", 224)
-    graph = slim.Graph()
-    with graph.as_default():
-        slim.set_random_seed(f.seed)
-        images = slim.placeholder(slim.float32, [f.batch_size, size, size, channels], name="images")
-        network_fn = nets_factory.get_network_fn(f.model_name, num_classes=num_classes, is_training=f.is_training)
-        logits, _ = network_fn(images)
-    return graph, images, logits
+    return nets_factory.build_network(f.model_name, num_classes=num_classes, image_size=f.image_size,
+                                      batch_size=f.batch_size, seed=f.seed, is_training=f.is_training,
+                                      channels=channels)
 
 
 def export_inference_graph(f: ExportFlags):
     """Write `f.model_name` as ONNX to `f.output_file` with the weights of `f.checkpoint_path` (or the
     initial values drawn with `f.seed`); returns the onnx ModelProto."""
-    import slimir as slim
-
-    from .export import export_onnx
-
+    check_required(f)
     out = f.output_file
-    if not out:
-        raise JobError("--output_file is required")
     if os.path.isdir(out):
         raise JobError(f"--output_file {out}: is a directory, give a file name")
     parent = os.path.dirname(os.path.abspath(out))
@@ -821,12 +658,6 @@ def export_inference_graph(f: ExportFlags):
             sess.run(slim.global_variables_initializer())
             slim.assign_from_checkpoint_fn(ckpt, slim.get_model_variables())(sess)
             return export_onnx(logits, out, session=sess, **kwargs)
-
-
-def flags_from(cls, namespace) -> object:
-    """A flags dataclass from an argparse namespace whose dests are the field names."""
-    names = {fl.name for fl in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in vars(namespace).items() if k in names})
 
 
 # ------------------------------------------------------------------------------------------------
