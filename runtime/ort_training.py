@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,11 +42,12 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from slimir.errors import FeedError, InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
+from slimir.errors import FeedError, InvalidArgumentError, NumericsError, SlimirError
 from slimir.ir.analysis import needed_nodes, no_gc
 from slimir.ir.graph import GraphKeys, Tensor, Variable
 
 from .lowering import DEFAULT_OPSET, lower, min_ir_version
+from .training import StepBackend
 
 log = logging.getLogger("slimir")
 
@@ -608,84 +610,97 @@ def load_checkpoint_parameters(path: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------
-# learning.train's backend
+# The step backend of slimir's training loop (runtime/training.py)
+
+
+class OrtTrainingStep(StepBackend):
+    """Steps of `slim.learning.train(..., backend='ort-training')`: the train op's loss is exported
+    (export_forward) and trained by an OrtTrainer; the loop's checkpoints get the parameters back through
+    `sync`. Batches: the loop's `feed_fn` ({tensor or input name: array}), else the graph's input bindings.
+    The artifacts go to `<logdir>/ort_training/` (ORT's own `checkpoint_final` too), or to a temporary folder
+    removed at the end. Summaries are not written (the Session's values are only synced for checkpoints)."""
+
+    summaries = False
+
+    def __init__(self, optimizer, device: str = "cpu", lr_scheduler: tuple | None = None,
+                 step_callback: Callable | None = None, variables_to_train=None):
+        self.optimizer, self.device, self.lr_scheduler = optimizer, device, lr_scheduler
+        self.step_callback, self.variables_to_train = step_callback, variables_to_train
+        self.trainer = None
+
+    def start(self, sess, train_op, step0: int, logdir: str | None) -> None:
+        import tempfile
+
+        self.step0 = step0
+        self.fwd = export_forward(train_op, session=sess, variables_to_train=self.variables_to_train)
+        self.art_dir = os.path.join(logdir, "ort_training") if logdir else tempfile.mkdtemp(prefix="slimir-ort-")
+        self.trainer = OrtTrainer(self.fwd, self.optimizer, self.art_dir, device=self.device,
+                                  lr_scheduler=self.lr_scheduler)
+        self.bindings = train_op.graph.get_collection("input_bindings")
+
+    def step(self, sess, train_op, global_step, kwargs: dict) -> tuple:
+        feed_fn = kwargs.get("feed_fn")
+        if feed_fn is not None:
+            feeds = dict(feed_fn())
+        else:
+            feeds = {}
+            for b in self.bindings:  # OutOfRangeError at the end of the input ends the loop
+                feeds.update(_next_feed(b, sess))
+        feeds = {t: v for t, v in feeds.items() if isinstance(t, str) or any(t is f for f in self.fwd.feeds)}
+        start = time.time()
+        loss = self.trainer.step(feeds)
+        step = self.step0 + self.trainer.global_step
+        kwargs["last_step"], kwargs["last_elapsed"] = step, time.time() - start
+        if self.step_callback is not None:
+            self.step_callback(step, loss)
+        every = kwargs.get("log_every_n_steps") or 0
+        if every and step % every == 0 and not kwargs.get("progress"):
+            log.info("global step %d: loss = %.4f (ort-training)", step, loss)
+        n = kwargs.get("number_of_steps")
+        return loss, bool(n is not None and step >= n)
+
+    def sync(self, sess) -> None:
+        if self.trainer is not None and self.trainer.global_step:
+            self.trainer.to_session(sess)
+
+    def finish(self, sess, logdir: str | None, steps_run: bool) -> None:
+        if self.trainer is None:
+            return
+        if logdir and self.trainer.global_step:
+            self.trainer.save_checkpoint(os.path.join(self.art_dir, "checkpoint_final"))
+        if not logdir:
+            shutil.rmtree(self.art_dir, ignore_errors=True)
 
 
 def train(train_op, logdir: str | None, optimizer, number_of_steps: int, feed_fn: Callable | None = None,
           session=None, init_fn: Callable | None = None, log_every_n_steps: int = 1, device: str = "cpu",
           lr_scheduler: tuple | None = None, step_callback: Callable | None = None,
           variables_to_train=None, saver=None) -> float | None:
-    """Train `train_op` (a create_train_op op, or the loss) through ORT's training API; returns the last loss.
+    """Train `train_op` (a create_train_op op, or the loss) through ORT's training API: slimir's training loop
+    (`slim.learning.train`) with an OrtTrainingStep; returns the last loss.
 
-    Initial values: `session` (as it is), else a new Session initialised, restored from the newest slimir
-    checkpoint in `logdir` or, without one, set up by `init_fn(sess)`. The artifacts go to
-    `<logdir>/ort_training/`; at the end the parameters come back into the session and a slimir checkpoint
-    `model.ckpt-<step>.safetensors` (and ORT's `ort_training/checkpoint_final`) is written to `logdir`.
-    Batches: `feed_fn()` -> {tensor: array}, else the graph's input bindings (slim.inputs.bind).
+    Initial values: `session` (as it is, nothing re-initialised), else a new Session initialised, restored from
+    the newest slimir checkpoint in `logdir` or, without one, set up by `init_fn(sess)`. At the end the
+    parameters are back in the session and a slimir checkpoint `model.ckpt-<step>.safetensors` (and ORT's
+    `ort_training/checkpoint_final`) is in `logdir`. `step_callback(global_step, loss)` follows each step.
     """
-    import tempfile
+    from slimir.variables import get_or_create_global_step
 
-    from slimir.variables import get_global_step, global_variables_initializer, local_variables_initializer
-
-    from .checkpoint.saver import Saver, latest_checkpoint
-    from .session import Session
+    from .training import train as loop
 
     if not isinstance(train_op, Tensor):
         raise InvalidArgumentError(f"ort_training.train: train_op must be a tensor, got {train_op!r}")
     if number_of_steps is None or number_of_steps <= 0:
         raise InvalidArgumentError(f"ort_training.train: number_of_steps must be positive, got {number_of_steps}")
     g = train_op.graph
-    sess = session
-    gs = get_global_step(g)
-    if sess is None:
-        sess = Session(graph=g)
-        with g.as_default():
-            sess.run(global_variables_initializer())
-            sess.run(local_variables_initializer())
-        ckpt = latest_checkpoint(logdir) if logdir else None
-        if ckpt is not None:
-            with g.as_default():
-                (saver or Saver()).restore(sess, ckpt)
-        elif init_fn is not None:
-            init_fn(sess)
-    step0 = int(sess.variable_value(gs)) if gs is not None and sess.is_initialized(gs) else 0
-    if step0 >= number_of_steps:
-        log.info("global step %d already reached number_of_steps=%d", step0, number_of_steps)
-        return None
-    fwd = export_forward(train_op, session=sess, variables_to_train=variables_to_train)
-    art_dir = os.path.join(logdir, "ort_training") if logdir else tempfile.mkdtemp(prefix="slimir-ort-")
-    trainer = OrtTrainer(fwd, optimizer, art_dir, device=device, lr_scheduler=lr_scheduler)
-    bindings = g.get_collection("input_bindings")
-    loss = None
-    try:
-        for _ in range(number_of_steps - step0):
-            if feed_fn is not None:
-                feeds = dict(feed_fn())
-            else:
-                feeds = {}
-                try:
-                    for b in bindings:
-                        feeds.update(_next_feed(b, sess))
-                except OutOfRangeError:
-                    log.info("ort_training: end of input after %d steps", trainer.global_step)
-                    break
-            feeds = {t: v for t, v in feeds.items() if isinstance(t, str) or any(t is f for f in fwd.feeds)}
-            loss = trainer.step(feeds)
-            if step_callback is not None:
-                step_callback(step0 + trainer.global_step, loss)
-            if log_every_n_steps and (step0 + trainer.global_step) % log_every_n_steps == 0:
-                log.info("global step %d: loss = %.4f (ort-training)", step0 + trainer.global_step, loss)
-    finally:
-        if trainer.global_step:
-            trainer.to_session(sess)
-            if logdir:
-                trainer.save_checkpoint(os.path.join(art_dir, "checkpoint_final"))
-                with g.as_default():
-                    (saver or Saver(max_to_keep=5)).save(sess, os.path.join(logdir, "model.ckpt"),
-                                                         global_step=step0 + trainer.global_step)
-        if not logdir:
-            shutil.rmtree(art_dir, ignore_errors=True)
-    return loss
+    with g.as_default():
+        get_or_create_global_step(g)
+    stepper = OrtTrainingStep(optimizer, device=device, lr_scheduler=lr_scheduler, step_callback=step_callback,
+                              variables_to_train=variables_to_train)
+    as_is = {} if session is None else {"init_op": None, "local_init_op": None}
+    return loop(train_op, logdir, number_of_steps=number_of_steps, feed_fn=feed_fn, session=session, init_fn=init_fn,
+                log_every_n_steps=log_every_n_steps, saver=saver, backend=stepper, summary_op=None,
+                save_interval_secs=0, progress=False, **as_is)
 
 
 def _next_feed(binding, sess) -> dict:

@@ -9,10 +9,15 @@ included; `init_fn` runs only when there is none), then runs the train op step a
 inputs from `feed_fn` or from input bindings (slim.inputs.bind), logs the loss, writes TensorBoard
 summaries and checkpoints, and stops at `number_of_steps`, at the end of the input, or with a clear
 error at a NaN/Inf loss — always leaving the last good checkpoint in logdir.
+
+This is slimir's one training loop. How a step runs is a `StepBackend`: `SessionStep` runs the train op on
+slimir's Session (TF-Slim's `train_step_fn`; the gradient/all-reduce/apply split when data-parallel), and
+`slimir.runtime.ort_training.OrtTrainingStep` runs it through onnxruntime-training (`backend='ort-training'`).
 """
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import sys
@@ -31,6 +36,37 @@ from .session import Session
 log = logging.getLogger("slimir")
 
 _USE_DEFAULT = object()
+
+
+class StepBackend(abc.ABC):
+    """How the loop runs one training step; the loop does the rest (initialise or restore, log, summaries,
+    checkpoints, stop)."""
+
+    #: the backend keeps the Session's variables current, so the summary op can run on them
+    summaries = True
+
+    def start(self, sess, train_op, step0: int, logdir: Optional[str]) -> None:
+        """Called once, after the session was initialised or restored, before the first step."""
+
+    @abc.abstractmethod
+    def step(self, sess, train_op, global_step, kwargs: dict) -> tuple:
+        """One step: (total_loss, should_stop); sets kwargs['last_step'] (the global step after it)."""
+
+    def sync(self, sess) -> None:
+        """Bring the trained values into `sess` (before a checkpoint is written from it)."""
+
+    def finish(self, sess, logdir: Optional[str], steps_run: bool) -> None:
+        """Called once at the end, also after an error."""
+
+
+class SessionStep(StepBackend):
+    """The train op run by slimir's Session with `train_step_fn` (TF-Slim's train_step by default)."""
+
+    def __init__(self, train_step_fn: Callable = None):
+        self.train_step_fn = train_step_fn or train_step
+
+    def step(self, sess, train_op, global_step, kwargs: dict) -> tuple:
+        return self.train_step_fn(sess, train_op, global_step, kwargs)
 
 
 def train_step(sess: Session, train_op, global_step, train_step_kwargs: dict):
@@ -76,12 +112,13 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
           saver: Optional[Saver] = None, save_interval_secs: float = 600, sync_optimizer=None, session_config=None,
           session_wrapper=None, trace_every_n_steps=None, ignore_live_threads: bool = False,
           feed_fn: Optional[Callable] = None, device: Optional[str] = None, progress: Optional[bool] = None,
-          session: Optional[Session] = None, backend: str = "slimir", optimizer=None):
+          session: Optional[Session] = None, backend="slimir", optimizer=None):
     """Run `train_op` until `number_of_steps` (TF-Slim's learning.train); returns the last loss.
 
     backend='ort-training' trains the train op's loss through ONNX Runtime's training API instead
-    (slimir.runtime.ort_training.train; needs the ort-training profile and `optimizer=`, the slim.train
-    optimiser the train op was built with: ORT builds its own backward and update).
+    (slimir.runtime.ort_training.OrtTrainingStep; needs the ort-training profile and `optimizer=`, the slim.train
+    optimiser the train op was built with: ORT builds its own backward and update); a StepBackend instance is
+    used as it is.
 
     Data parallel (synchronous, all-reduce): `master=slim.distributed.init()` (or 'mpi') under
     `slimir launch -n N` / mpiexec, with `sync_optimizer=` the SyncReplicasOptimizer the train op was built
@@ -92,9 +129,7 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
     if not isinstance(train_op, Tensor):
         raise InvalidArgumentError(f"learning.train: train_op must be the tensor create_train_op returned, "
                                    f"got {train_op!r}")
-    if backend != "slimir":
-        return _train_other_backend(backend, train_op, logdir, optimizer, number_of_steps, feed_fn, session, init_fn,
-                                    log_every_n_steps, device, saver, master, sync_optimizer)
+    stepper = _step_backend(backend, train_step_fn, optimizer, number_of_steps, master, sync_optimizer, device)
     comm, is_chief = _distributed_setup(master, is_chief, sync_optimizer, startup_delay_steps)
     if logdir is None:
         if summary_op not in (_USE_DEFAULT, None):
@@ -109,7 +144,7 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
     if number_of_steps is not None and number_of_steps <= 0:
         raise InvalidArgumentError(f"learning.train: number_of_steps must be positive, got {number_of_steps}")
     with g.as_default():
-        if summary_op is _USE_DEFAULT and logdir is None:
+        if not stepper.summaries or (summary_op is _USE_DEFAULT and logdir is None):
             summary_op = None
         elif summary_op is _USE_DEFAULT:
             from slimir import summary
@@ -138,8 +173,8 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
         from .split_step import threads_per_rank
 
         sess = Session(graph=g, device=device, allow_spinning=False, intra_op_num_threads=threads_per_rank())
-    else:
-        sess = Session(graph=g, device=device)
+    else:  # (another backend runs the steps on its own device: the Session only holds the state)
+        sess = Session(graph=g, device=device if isinstance(stepper, SessionStep) else None)
     kwargs = {} if train_step_kwargs is _USE_DEFAULT else dict(train_step_kwargs)
     if comm is not None:
         from .split_step import SplitStep
@@ -161,10 +196,13 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
 
             broadcast_variables(sess, comm)
             check_replicas(sess, comm)
+        if not sess.is_initialized(global_step):
+            sess.initialize([global_step])
         step0 = int(sess.run(global_step))
         if number_of_steps is not None and step0 >= number_of_steps:
             log.info("global step %d already reached number_of_steps=%d", step0, number_of_steps)
             return None
+        stepper.start(sess, train_op, step0, logdir)
         bar = _progress_bar(progress, step0, number_of_steps)
         last_save = time.time()
         last_summary = float("-inf")  # the first step writes summaries, then every save_summaries_secs
@@ -177,13 +215,13 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
                 due = summary_op is not None and writer is not None and now - last_summary >= save_summaries_secs
                 kwargs["summary_op_now"] = summary_op if due else None
                 try:
-                    total_loss, should_stop = train_step_fn(sess, train_op, global_step, kwargs)
+                    total_loss, should_stop = stepper.step(sess, train_op, global_step, kwargs)
                 except OutOfRangeError:
                     stopped_by = "end of input"
                     break
                 except NumericsError as e:
                     failed = True
-                    step = int(sess.run(global_step))
+                    step = kwargs.get("last_step", step0)
                     raise NumericsError(f"training stopped at global step {step}: {e}; the last good checkpoint "
                                         f"in {logdir} is {latest_checkpoint(logdir) if logdir else None}") from None
                 step = kwargs.get("last_step", step0)
@@ -195,6 +233,7 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
                     el = kwargs.get("last_elapsed") or 0
                     bar.set_postfix(loss=f"{float(total_loss):.4f}", steps_s=f"{1.0 / el:.1f}" if el else "-")
                 if saver is not None and save_interval_secs and now - last_save >= save_interval_secs:
+                    stepper.sync(sess)
                     _save_if_finite(sess, saver, ckpt_prefix, global_step)
                     last_save = time.time()
                 if should_stop:
@@ -203,8 +242,11 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
         finally:
             if bar is not None:
                 bar.close()
+            if total_loss is not None:
+                stepper.sync(sess)
             if saver is not None and ckpt_prefix and total_loss is not None and is_chief and not failed:
                 _save_if_finite(sess, saver, ckpt_prefix, global_step)
+            stepper.finish(sess, logdir, total_loss is not None)
             if writer is not None:
                 if total_loss is not None:
                     writer.add_scalar("losses/train_op_loss", float(np.asarray(total_loss)), kwargs.get("last_step", 0))
@@ -252,9 +294,12 @@ def _distributed_setup(master, is_chief, sync_optimizer, startup_delay_steps):
     return comm, chief
 
 
-def _train_other_backend(backend, train_op, logdir, optimizer, number_of_steps, feed_fn, session, init_fn,
-                         log_every_n_steps, device, saver, master, sync_optimizer):
-    """learning.train(..., backend='ort-training'): ONNX Runtime's training API (slimir.runtime.ort_training)."""
+def _step_backend(backend, train_step_fn, optimizer, number_of_steps, master, sync_optimizer, device) -> StepBackend:
+    """The StepBackend that `backend` names ('slimir', 'ort-training') or is."""
+    if isinstance(backend, StepBackend):
+        return backend
+    if backend == "slimir":
+        return SessionStep(train_step_fn)
     if backend != "ort-training":
         raise InvalidArgumentError(f"learning.train: unknown backend {backend!r}: use 'slimir' or 'ort-training'")
     if master not in ("", None) or sync_optimizer is not None:
@@ -265,11 +310,9 @@ def _train_other_backend(backend, train_op, logdir, optimizer, number_of_steps, 
                                    "the train op was built with)")
     if number_of_steps is None:
         raise InvalidArgumentError("learning.train: backend='ort-training' needs number_of_steps")
-    from . import ort_training
+    from .ort_training import OrtTrainingStep
 
-    return ort_training.train(train_op, logdir, optimizer, number_of_steps, feed_fn=feed_fn, session=session,
-                              init_fn=init_fn, log_every_n_steps=log_every_n_steps, device=device or "cpu",
-                              saver=saver)
+    return OrtTrainingStep(optimizer, device=device or "cpu")
 
 
 def _save_if_finite(sess, saver, prefix, global_step) -> None:

@@ -22,7 +22,7 @@ PY="${PYTHON:-python3}"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q "onnxruntime-training-cpu==1.19.2" "numpy>=1.24" "onnx>=1.16"
 # slimir's dependencies except onnxruntime (the training build above provides the module)
-"$VENV/bin/python" -m pip install -q "onnxscript>=0.3" "networkx>=3.0" "safetensors>=0.4" "tensorboardX>=2.6" \
+"$VENV/bin/python" -m pip install -q "onnxscript>=0.3" "google-crc32c>=1.5" "safetensors>=0.4" "tensorboardX>=2.6" \
     "tqdm>=4.60"
 "$VENV/bin/python" -m pip install -q --no-deps -e .
 if [ "${WITH_TORCH:-0}" = "1" ]; then
