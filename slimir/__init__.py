@@ -53,6 +53,7 @@ from .variables import (add_model_variable, create_global_step,  # noqa: F401
                         initialize_local_variables, local_variable, local_variables, local_variables_initializer,
                         model_variable, model_variables, trainable_variables, variable, variables_initializer)
 from . import nets  # noqa: E402,F401
+from . import passes  # noqa: E402,F401  (slim.passes.run, INFERENCE_PIPELINE)
 from .runtime import InteractiveSession, Session, export_onnx  # noqa: E402,F401
 from . import learning  # noqa: E402,F401
 from .runtime import evaluation  # noqa: E402,F401
