@@ -2,7 +2,7 @@
 
     python examples/train_lenet_digits.py [--logdir DIR] [--steps N] [--batch-size B]
 
-This is `slimir demo`: the research/slim jobs (`slimir.apps.image_classifier`) run one after the other:
+This is `slimir demo`: the research/slim jobs (`slimir.apps.demo`) run one after the other:
 train_image_classifier (digits 'train' split -> DatasetDataProvider -> lenet_preprocessing -> slim.train.batch
 -> nets_factory's lenet -> softmax cross entropy -> Adam -> learning.train), eval_image_classifier (streaming
 accuracy and recall@5 on the held-out 'test' split) and export_inference_graph (ONNX with the trained weights).
@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from slimir.apps.image_classifier import run_demo
+from slimir.apps.demo import run_demo
 
 
 def load_digits_split(seed: int = 0, test_fraction: float = 0.2):

@@ -235,7 +235,7 @@ def _print_eval(model, dataset, split, r) -> None:
 
 
 def cmd_demo(args) -> int:
-    from .image_classifier import run_demo
+    from .demo import run_demo
 
     _setup_logging()
     run_demo(train_dir=args.train_dir, steps=args.max_number_of_steps, batch_size=args.batch_size,

@@ -22,11 +22,12 @@ from slimir.data.readers import TFRecordReader
 from slimir.errors import CheckpointError, NotFoundError, SlimirError
 from slimir.nets import nets_factory
 from slimir.preprocessing import preprocessing_factory
-from slimir.runtime import distributed, split_step
+from slimir.runtime import split_step
 from slimir.runtime.checkpoint.assign import resolve_model_path
 from slimir.runtime.export import export_onnx
 
 from .flags import EvalFlags, ExportFlags, JobError, TrainFlags, check_required
+from .replicas import _agree, _raise_agreed, _replicas, _steps_every_rank_can_run
 
 log = logging.getLogger("slimir")
 
@@ -261,80 +262,6 @@ def _validate_train(f: TrainFlags) -> None:
         raise JobError(f"--ftrl_learning_rate_power must be <= 0, got {f.ftrl_learning_rate_power}")
 
 
-# ------------------------------------------------------------------------------------------------
-# distributed training: research/slim's flags on MPI data parallelism
-
-
-def _replica_problem(f: TrainFlags, rank: int, size: int) -> str | None:
-    """What is wrong with the distributed flags for this process (rank of a world of size), or None."""
-    launch = f"slimir launch -n {f.worker_replicas or 2} -- slimir train ... --sync_replicas"
-    if f.num_clones != 1:
-        return (f"--num_clones {f.num_clones}: model_deploy clones (several devices in one process) are not "
-                "supported; run one process per device with `slimir launch -n N -- slimir train ... "
-                "--sync_replicas` (synchronous data-parallel over MPI), --num_clones 1")
-    if f.num_ps_tasks:
-        return (f"--num_ps_tasks {f.num_ps_tasks}: parameter servers are not supported; slimir trains "
-                "synchronous data-parallel over MPI (all-reduce): `slimir launch -n N -- slimir train ... "
-                "--sync_replicas` with --num_ps_tasks 0")
-    if f.master not in ("", "local", "mpi"):
-        return (f"--master {f.master!r}: TensorFlow servers are not supported; leave --master out (under "
-                "`slimir launch` / mpiexec the MPI world is the cluster)")
-    if f.clone_on_cpu and f.device == "cuda":
-        return "--clone_on_cpu with --device cuda: choose one (--clone_on_cpu means --device cpu)"
-    if f.worker_replicas is not None and f.worker_replicas != size:
-        how = (f"start it with `{launch}`" if size == 1
-               else f"leave --worker_replicas out or make it {size}")
-        return (f"--worker_replicas {f.worker_replicas} but this job has {size} process(es) (the MPI world "
-                f"size); {how}")
-    if f.task is not None and f.task != rank:
-        return (f"--task {f.task} but this process is rank {rank} of {size}: under slimir launch the task "
-                "index is the MPI rank; leave --task out")
-    if size > 1 and not f.sync_replicas:
-        return (f"{size} processes without --sync_replicas would be asynchronous (parameter-server) training, "
-                f"which slimir does not support; add --sync_replicas (the gradients of all {size} replicas "
-                "are averaged every step)")
-    if f.replicas_to_aggregate is not None and f.replicas_to_aggregate != size:
-        return (f"--replicas_to_aggregate {f.replicas_to_aggregate} with {size} process(es): slimir aggregates "
-                f"every replica's gradients each step (no backup workers); leave it out or make it {size}")
-    return None
-
-
-def _replicas(f: TrainFlags):
-    """The MPI world (slim.distributed.init(): size 1 when not launched by mpiexec) after checking the
-    distributed flags on every rank; a problem on any rank raises the same JobError on all of them."""
-    comm = distributed.init("mpi")
-    problem = _replica_problem(f, comm.rank, comm.size)
-    if comm.size == 1:
-        if problem:
-            raise JobError(problem)
-        return comm
-    problems = comm.allgather_obj(problem)
-    bad = [(r, p) for r, p in enumerate(problems) if p]
-    if bad:
-        _raise_agreed(comm, bad[0][1] if bad[0][0] == 0 else f"rank {bad[0][0]}: {bad[0][1]}")
-    return comm
-
-
-def _raise_agreed(comm, message: str):
-    """Raise the error every rank agreed on; only the chief prints it (the others exit quietly, status 2)."""
-    e = JobError(message)
-    e.quiet = not comm.is_chief
-    raise e
-
-
-def _steps_every_rank_can_run(f: TrainFlags, num_samples: int, size: int) -> int | None:
-    """With --num_epochs, the global steps after which the smallest shard runs out (every rank must run the
-    same number of steps: a rank at the end of its input would leave the others waiting in the all-reduce)."""
-    if f.num_epochs is None:
-        return f.max_number_of_steps
-    fewest = min(len(range(k, num_samples, size)) for k in range(size))
-    steps = fewest * f.num_epochs // f.batch_size
-    if steps < 1:
-        raise JobError(f"--num_epochs {f.num_epochs}: each of the {size} shards of {num_samples} examples gives "
-                       f"fewer than one batch of {f.batch_size}")
-    return steps if f.max_number_of_steps is None else min(steps, f.max_number_of_steps)
-
-
 def train_image_classifier(f: TrainFlags) -> TrainResult:
     """Train `f.model_name` on `f.dataset_name` into `f.train_dir` (research/slim's train_image_classifier).
 
@@ -368,20 +295,6 @@ def train_image_classifier(f: TrainFlags) -> TrainResult:
         raise
     finally:
         logger.setLevel(level)
-
-
-def _agree(comm, state: dict) -> None:
-    """Every rank built its graph (or reports why not): the point after which a failure aborts the job."""
-    problems = comm.allgather_obj(None)
-    state["agreed"] = True
-    bad = [(r, p) for r, p in enumerate(problems) if p]
-    if bad:
-        r, p = bad[0]
-        try:
-            _raise_agreed(comm, f"rank {r}: {p}")
-        except JobError as e:
-            e.agreed = True
-            raise
 
 
 def _train_image_classifier(f: TrainFlags, comm, state: dict) -> TrainResult:
@@ -658,52 +571,3 @@ def export_inference_graph(f: ExportFlags):
             sess.run(slim.global_variables_initializer())
             slim.assign_from_checkpoint_fn(ckpt, slim.get_model_variables())(sess)
             return export_onnx(logits, out, session=sess, **kwargs)
-
-
-# ------------------------------------------------------------------------------------------------
-# the main job
-
-
-@dataclass
-class DemoResult:
-    train: TrainResult
-    eval: EvalResult
-    onnx_path: str
-
-
-DEMO_IMAGE_SIZE = 8  # the digits as they are: LeNet (5x5 convs, SAME padding, two 2x2 pools) runs on 8x8 inputs
-
-
-def run_demo(train_dir: str | None = None, steps: int = 1500, batch_size: int = 64, learning_rate: float = 1e-3,
-             device: str | None = None, image_size: int = DEMO_IMAGE_SIZE, progress: bool | None = None,
-             verbose: bool = True) -> DemoResult:
-    """Train LeNet on the embedded digits, evaluate it on the test split and export it to ONNX, with the
-    same jobs as `slimir train` / `eval` / `export`; prints where the results are when `verbose`."""
-    import tempfile
-
-    train_dir = train_dir or tempfile.mkdtemp(prefix="slimir-lenet-")
-    tf = TrainFlags(train_dir=train_dir, model_name="lenet", dataset_name="digits", dataset_split_name="train",
-                    batch_size=batch_size, train_image_size=image_size, max_number_of_steps=steps, num_readers=1,
-                    num_preprocessing_threads=2, log_every_n_steps=100, save_summaries_secs=20,
-                    save_interval_secs=60, weight_decay=1e-4, optimizer="adam", opt_epsilon=1e-8,
-                    learning_rate=learning_rate, learning_rate_decay_type="fixed", device=device, seed=0,
-                    progress=progress)
-    tr = train_image_classifier(tf)
-    ef = EvalFlags(checkpoint_path=train_dir, eval_dir=os.path.join(train_dir, "eval"), model_name="lenet",
-                   dataset_name="digits", dataset_split_name="test", batch_size=200, eval_image_size=image_size,
-                   num_preprocessing_threads=2, device=device)
-    ev = eval_image_classifier(ef)
-    onnx_path = os.path.join(train_dir, "lenet_digits.onnx")
-    export_inference_graph(ExportFlags(model_name="lenet", output_file=onnx_path, dataset_name="digits",
-                                       image_size=image_size, checkpoint_path=tr.checkpoint))
-    if verbose:
-        acc = ev.metrics.get("Accuracy", float("nan"))
-        loss = "-" if tr.loss is None else f"{tr.loss:.4f}"
-        print(f"trained LeNet on digits/train ({tr.num_samples} images): global step {tr.global_step} in "
-              f"{tr.seconds:.1f} s (final loss {loss})")
-        print(f"test accuracy: {acc:.4f} on {ev.num_examples} held-out digits (recall@5 "
-              f"{ev.metrics.get('Recall_5', float('nan')):.4f})")
-        print(f"checkpoints and TensorBoard logs: {train_dir}   (tensorboard --logdir {train_dir})")
-        print(f"ONNX model: {onnx_path}   (inputs: images [batch, {image_size}, {image_size}, 1] = "
-              "(pixel - 128) / 128)")
-    return DemoResult(train=tr, eval=ev, onnx_path=onnx_path)
