@@ -21,6 +21,8 @@ import slimir as slim
 from slimir.errors import CheckpointError, SlimirError
 from slimir.runtime.checkpoint.assign import assign_from_checkpoint_fn
 
+pytestmark = pytest.mark.slow  # subprocesses killed while they save
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"
 

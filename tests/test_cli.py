@@ -46,6 +46,7 @@ def _input_dims(model):
 # ------------------------------------------------------------------------------------------ export
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net, channels, params", [("lenet", 1, 3_274_634), ("cifarnet", 3, 1_756_426)])
 def test_export_matches_session(net, channels, params, tmp_path, capsys):
     path = tmp_path / f"{net}.onnx"
@@ -141,6 +142,7 @@ def test_inspect_nodes_and_passes(capsys):
     assert "export pass pipeline" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net", ["lenet", "cifarnet"])
 def test_inspect_exported_file_reports_the_nets_parameters(net, tmp_path, capsys):
     path = tmp_path / f"{net}.onnx"
@@ -155,6 +157,7 @@ def test_inspect_exported_file_reports_the_nets_parameters(net, tmp_path, capsys
     assert "images" in from_file and "batch" in from_file
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_console_script(tmp_path):
     env = dict(os.environ)
     r = subprocess.run(
@@ -306,6 +309,7 @@ def test_nets_factory_maps_every_network():
         assert len(slim.get_collection(slim.GraphKeys.REGULARIZATION_LOSSES)) == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net", sorted(NET_PARAMS))
 def test_every_network_inspects_and_lowers(net, capsys):
     rc, out, err = _run(["inspect", net], capsys)

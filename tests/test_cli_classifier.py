@@ -60,6 +60,7 @@ def _checkpoint_logits(ckpt, x):
 # ------------------------------------------------------------------------------------------------ train
 
 
+@pytest.mark.slow
 def test_train_writes_checkpoints_and_event_files(trained, capsys):
     assert slim.train.latest_checkpoint(trained) == os.path.join(trained, f"model.ckpt-{STEPS}")
     assert any("tfevents" in f for f in os.listdir(trained))
@@ -224,6 +225,7 @@ def test_help_of_each_command(command, flags, capsys):
 # ------------------------------------------------------------------------------------------------ demo
 
 
+@pytest.mark.slow
 def test_demo_trains_evaluates_and_exports(tmp_path, capsys):
     import onnxruntime as ort
 
@@ -240,6 +242,7 @@ def test_demo_trains_evaluates_and_exports(tmp_path, capsys):
     assert any("tfevents" in f for f in os.listdir(tmp_path / "eval"))
 
 
+@pytest.mark.slow
 def test_num_epochs_ends_training_at_the_end_of_the_data(tmp_path, capsys):
     """1 epoch of the 1,500 training digits at batch 500 is 3 steps, with no --max_number_of_steps."""
     argv = [a for a in _train_argv(tmp_path) if not a.startswith(("--max_number_of_steps", "--batch_size"))]
@@ -249,6 +252,7 @@ def test_num_epochs_ends_training_at_the_end_of_the_data(tmp_path, capsys):
     assert slim.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-3")
 
 
+@pytest.mark.slow
 def test_eval_loop_follows_a_checkpoint_folder(trained, tmp_path, capsys):
     rc, out, err = _run(["eval", "--model_name=lenet", "--dataset_name=digits", f"--checkpoint_path={trained}",
                          f"--eval_dir={tmp_path}", f"--eval_image_size={SIZE}", "--batch_size=100", "--loop",
@@ -264,6 +268,7 @@ def test_eval_loop_follows_a_checkpoint_folder(trained, tmp_path, capsys):
     assert "297 examples" in out  # the input restarts for each checkpoint: one pass, a smaller final batch
 
 
+@pytest.mark.slow
 def test_train_eval_export_on_a_converted_image_folder(tmp_path, capsys):
     """TFRecords written by convert_image_folder: JPEG decode, --use_grayscale, --skip_corrupt, a custom
     dataset name found through --dataset_dir."""
@@ -324,6 +329,7 @@ def _model_variable_names(ckpt):
     return sorted(n for n, _ in slim.train.list_variables(ckpt) if n.startswith("LeNet/") and n.count("/") == 2)
 
 
+@pytest.mark.slow
 def test_train_with_adadelta_slots_follow_tf_kernel(tmp_path, capsys):
     """--optimizer=adadelta: one step from zero slots leaves accum = (1 - rho) g^2 and
     accum_update = (1 - rho) update^2 with update = sqrt(eps) / sqrt(accum + eps) g, so
@@ -342,6 +348,7 @@ def test_train_with_adadelta_slots_follow_tf_kernel(tmp_path, capsys):
         np.testing.assert_allclose(accum_update, eps * accum / (accum + eps), rtol=2e-5, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.slow
 def test_train_with_ftrl_weights_follow_tf_kernel(tmp_path, capsys):
     """--optimizer=ftrl: after one step the weights are FTRL's closed form of the slots:
     w = (l1 sign(linear) - linear) / (sqrt(accum) / lr + 2 l2) where |linear| > l1, else exactly 0."""
@@ -376,6 +383,7 @@ def _logits_with_weights(weights: dict, x):
             return sess.run(logits, {images: x})
 
 
+@pytest.mark.slow
 def test_train_and_eval_with_moving_averages(tmp_path, capsys):
     """train --moving_average_decay saves `<var>/ExponentialMovingAverage` for every model variable; eval with
     the flag restores them into the network, so its accuracy is that of the network whose weights are the

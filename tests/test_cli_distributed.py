@@ -20,6 +20,8 @@ import pytest
 
 from slimir.apps.cli import main
 
+pytestmark = pytest.mark.slow  # `slimir launch -n 2` jobs (subprocesses)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

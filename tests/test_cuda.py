@@ -86,6 +86,7 @@ def _train(kind: str, steps: int, **session_kwargs):
 # ------------------------------------------------------------------------------------------ everywhere
 
 
+@pytest.mark.slow
 def test_device_state_on_cpu_trains_bitwise_like_host_state():
     host, host_vars, _, _ = _train("lenet", 4)
     dev, dev_vars, sess, g = _train("lenet", 4, state_device="cpu")

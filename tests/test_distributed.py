@@ -22,6 +22,8 @@ from slimir.runtime.checkpoint.saver import Saver, latest_checkpoint
 from slimir.runtime.launch import find_mpiexec, mpiexec_command
 from slimir.runtime.split_step import SplitStep
 
+pytestmark = pytest.mark.slow  # MPI jobs of two ranks (subprocesses)
+
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "distributed_worker.py"
 _spec = importlib.util.spec_from_file_location("distributed_worker", WORKER)

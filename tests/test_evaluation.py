@@ -330,6 +330,7 @@ def _final_step(train_dir) -> int:
     return int(slim.train.latest_checkpoint(train_dir).rsplit("-", 1)[1])
 
 
+@pytest.mark.slow
 def test_evaluation_loop_follows_a_concurrent_learning_train(tmp_path):
     train_dir, eval_dir = str(tmp_path / "train"), str(tmp_path / "eval")
     stop = threading.Event()
@@ -445,6 +446,7 @@ slim.evaluation.evaluation_loop(
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(metrics is None, reason="slimir.metrics is not there yet")
 def test_readme_evaluation_loop_snippet_follows_concurrent_training(tmp_path):
     """The snippet loops forever (as in the README): it runs in a subprocess, against a logdir that

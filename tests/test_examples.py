@@ -13,6 +13,8 @@ import pytest
 
 import slimir as slim
 
+pytestmark = pytest.mark.slow  # the example scripts trained to accuracy (subprocesses)
+
 pytest.importorskip("sklearn")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,6 +5,7 @@ what slim.Session computes; slim.nets.vgg.vgg_16 lowers to a valid model with TF
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 
 import slimir as slim
 from slimir.runtime.export import PARAMS_KEY, build_model
@@ -66,6 +67,7 @@ def _expected_variables():
     ]
 
 
+@pytest.mark.slow
 def test_readme_vgg16_snippet_exports_and_matches_session(tmp_path):
     rng = np.random.default_rng(0)
     xv = rng.uniform(0.0, 1.0, size=(2, SIZE, SIZE, 3)).astype(np.float32)

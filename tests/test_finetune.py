@@ -554,6 +554,7 @@ def _load_example():
     return module
 
 
+@pytest.mark.slow
 def test_finetune_example(tmp_path):
     pytest.importorskip("sklearn")
     ex = _load_example()

@@ -904,6 +904,7 @@ def test_short_names():
     assert slim.metrics is metrics
 
 
+@pytest.mark.slow
 def test_streaming_mean_and_accuracy_over_1e7_examples_are_exact():
     """10^7 examples in 1,000 batches: float32 accumulators would drift (and stop counting past 2**24);
     slimir's are float64, so the mean and the accuracy equal the exact values to 1e-7."""

@@ -67,6 +67,7 @@ def test_maps_cover_every_network_of_slimir_nets():
         assert fn.default_image_size in (28, 32, 224, 231, 299), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(nets_factory.networks_map))
 def test_get_network_fn_builds_every_network(name):
     """nets_factory_test: logits [batch, num_classes] at the network's default image size."""
@@ -85,6 +86,7 @@ def test_get_network_fn_builds_every_network(name):
         assert slim.get_collection(slim.GraphKeys.UPDATE_OPS) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BATCH_NORM)
 def test_training_mode_and_weight_decay(name):
     with slim.Graph().as_default():

@@ -471,6 +471,7 @@ def _randomize_batch_norm(sess, rng):
             sess.set_variable_value(v, rng.uniform(0.5, 1.5, shape).astype(np.float32))
 
 
+@pytest.mark.slow
 @ALL
 def test_onnx_export_matches_session(net, tmp_path):
     rng = np.random.default_rng(0)
@@ -508,6 +509,7 @@ TRAIN = {
 }
 
 
+@pytest.mark.slow
 @ALL
 def test_three_training_steps_lower_the_loss(net):
     size, kwargs = TRAIN[net.key]

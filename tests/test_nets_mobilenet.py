@@ -106,6 +106,7 @@ def test_build_pre_logits_network():
             assert not any("Conv2d_1c_1x1" in v.op.name for v in slim.global_variables())
 
 
+@pytest.mark.slow
 def test_build_base_network_and_every_final_endpoint():
     with slim.Graph().as_default():
         net, end_points = mobilenet_v1.mobilenet_v1_base(_images())
@@ -161,6 +162,7 @@ def test_all_end_point_shapes(output_stride, explicit):
             assert tuple(dw["Conv2d_13_depthwise"]) == (4, 4)
 
 
+@pytest.mark.slow
 def test_end_points_approximate_face_net():
     """0.75 depth multiplier at 128x128 (mobilenet_v1_test's approximate FaceNet)."""
     with slim.Graph().as_default():
@@ -374,6 +376,7 @@ def _set_realistic_values(sess, rng):
         sess.set_variable_value(v, value.astype(np.float32))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", VARIANTS)
 def test_onnx_export_matches_session(name):
     rng = np.random.default_rng(2)
@@ -426,6 +429,7 @@ def test_onnx_export_of_the_atrous_explicitly_padded_base():
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.slow
 def test_training_steps_reduce_the_loss():
     rng = np.random.default_rng(3)
     with slim.Graph().as_default():

@@ -280,6 +280,7 @@ def test_atrous_values_bottleneck(version):
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_striding_last_unit_vs_subsample_block_end():
     """store_non_strided_activations moves each block's last stride after its end point: the final output
     is the same, and each intermediate end point is the undecimated version of the strided one."""
@@ -553,6 +554,7 @@ def test_expected_counts_match_published_resnet_figures():
     assert _expected_counts(1, 152, 1000)[0] == 60_192_808
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL)
 def test_full_network_build_variables_and_parameter_counts(name):
     version, depth = int(name[8]), int(name.split("_")[-1])
@@ -635,6 +637,7 @@ def _ort_run(model, feeds):
     return sess.run(None, feeds)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL)
 def test_onnx_export_matches_session(name):
     """Inference export at 32x32: the full checker passes and ONNX Runtime computes what slim.Session does.
@@ -664,6 +667,7 @@ def test_onnx_export_matches_session(name):
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet_v1_50", "resnet_v2_50"])
 def test_training_steps_reduce_the_loss(name):
     """Loss + weight decay, momentum, create_train_op with the batch-norm update ops: 3 steps on one random

@@ -249,6 +249,7 @@ def crosscheck(tmp_path_factory):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # runs in the ort-training profile (a subprocess)
 @pytest.mark.parametrize("opt", ["sgd", "adamw"])
 def test_crosscheck_lenet_loss_trajectories_agree(crosscheck, opt):
     builtin, ortt = crosscheck[f"{opt}_builtin"], crosscheck[f"{opt}_ort"]
@@ -258,6 +259,7 @@ def test_crosscheck_lenet_loss_trajectories_agree(crosscheck, opt):
     assert crosscheck["onnxruntime"] == "1.19.2" and crosscheck["torch_imported"] is False
 
 
+@pytest.mark.slow  # runs in the ort-training profile (a subprocess)
 def test_crosscheck_artifacts_and_checkpoint_round_trip(crosscheck):
     assert crosscheck["ir_versions"] == {"training_model.onnx": 8, "eval_model.onnx": 8, "optimizer_model.onnx": 8}
     assert crosscheck["optimizer_spec"]["kind"] == "AdamW"
@@ -273,6 +275,7 @@ def test_crosscheck_artifacts_and_checkpoint_round_trip(crosscheck):
     assert rt["inference_max_diff"] <= 1e-4 * max(1.0, rt["inference_scale"])
 
 
+@pytest.mark.slow  # runs in the ort-training profile (a subprocess)
 def test_crosscheck_batch_norm_statistics_written_back(crosscheck):
     bn = crosscheck["batchnorm"]
     np.testing.assert_allclose(bn["ort"], bn["builtin"], rtol=1e-3)
@@ -283,6 +286,7 @@ def test_crosscheck_batch_norm_statistics_written_back(crosscheck):
     assert bn["eval_batchnorm_nodes"] == [] and np.isfinite(bn["eval_loss"])
 
 
+@pytest.mark.slow  # runs in the ort-training profile (a subprocess)
 def test_crosscheck_learning_train_backend_resumes(crosscheck):
     lt = crosscheck["learning_train"]
     assert (lt["ckpt_6"], lt["step_6"], lt["ckpt_10"], lt["step_10"]) == ("model.ckpt-6", 6, "model.ckpt-10", 10)
@@ -291,6 +295,7 @@ def test_crosscheck_learning_train_backend_resumes(crosscheck):
     np.testing.assert_allclose(lt["last_loss_10"], crosscheck["sgd_builtin"][9], rtol=1e-3)
 
 
+@pytest.mark.slow  # runs in the ort-training profile (a subprocess)
 def test_crosscheck_ort_builtin_cross_entropy_loss(crosscheck):
     bl = crosscheck["builtin_loss"]
     assert bl["inputs"] == ["images", "labels"]  # ORT's loss block adds the labels input
@@ -298,6 +303,7 @@ def test_crosscheck_ort_builtin_cross_entropy_loss(crosscheck):
     assert len(bl["ort"]) == 7  # two steps after the failed ones
 
 
+@pytest.mark.slow  # runs in the ort-training profile (a subprocess)
 def test_crosscheck_bad_input_gets_slimir_errors(crosscheck):
     err = crosscheck["builtin_loss"]["errors"]
     assert err["shape"][0] == "FeedError" and "expects shape [None, 28, 28, 1], got [16, 14, 28, 1]" in err["shape"][1]
@@ -305,12 +311,14 @@ def test_crosscheck_bad_input_gets_slimir_errors(crosscheck):
     assert err["nan"][0] == "NumericsError" and "not updated" in err["nan"][1]
 
 
+@pytest.mark.slow  # runs in the ort-training profile (a subprocess)
 def test_crosscheck_train_with_feed_fn_and_no_logdir(crosscheck):
     seen = crosscheck["learning_train"]["feed_fn_steps"]
     assert [s for s, _ in seen] == [1, 2, 3]
     np.testing.assert_allclose([x for _, x in seen], crosscheck["sgd_builtin"][:3], rtol=1e-3)
 
 
+@pytest.mark.slow  # runs in the ort-training profile (a subprocess)
 def test_crosscheck_builtin_loss_model_exports_its_output(crosscheck):
     bl = crosscheck["builtin_loss"]
     assert bl["inference_outputs"] == ["output"] and bl["inference_max_diff"] < 1e-4

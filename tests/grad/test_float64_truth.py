@@ -39,6 +39,8 @@ from slimir.ir.graph import GraphKeys
 from slimir.ir.reference import evaluate
 from slimir.nets import nets_factory
 
+pytestmark = pytest.mark.slow  # the whole zoo against float64 truth
+
 N_CLASSES = 10
 BATCH = 2
 

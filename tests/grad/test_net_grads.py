@@ -23,6 +23,8 @@ from slimir.ir.reference import evaluate
 from slimir.nets import cifarnet, lenet
 from slimir.ops import array_ops, math_ops, nn_ops
 
+pytestmark = pytest.mark.slow  # whole-network gradients
+
 
 def _xent(logits, labels, num_classes):
     onehot = array_ops.one_hot(labels, num_classes, dtype=logits.dtype)

@@ -29,6 +29,7 @@ def _session_value(build, inputs, dynamic=()):
             return sess.run(out, dict(zip(phs, inputs)))
 
 
+@pytest.mark.slow
 def test_l2_loss_of_a_vgg_fc6_sized_tensor_is_within_1e6_of_float64():
     """The issue's measurement: l2_loss of N(0, 0.01) [25088, 4096] float32 was 5020.418 (truth 5138.266)."""
     w = (np.random.default_rng(0).standard_normal((25088, 4096), np.float32) * np.float32(0.01))
@@ -37,6 +38,7 @@ def test_l2_loss_of_a_vgg_fc6_sized_tensor_is_within_1e6_of_float64():
     assert abs(float(got) - truth) / truth <= 1e-6, (float(got), truth)
 
 
+@pytest.mark.slow
 def test_1e8_same_sign_values_sum_within_1e6():
     x = np.random.default_rng(1).random(10**8, np.float32)
     got = _session_value(lambda t: slim.reduce_sum(t), [x])
