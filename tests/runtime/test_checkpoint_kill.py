@@ -23,7 +23,7 @@ from slimir.runtime.checkpoint.assign import assign_from_checkpoint_fn
 
 pytestmark = pytest.mark.slow  # subprocesses killed while they save
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"
 
 ROUNDS = 15

@@ -22,7 +22,7 @@ from slimir.runtime.checkpoint import (
     unmask,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"
 PREFIX = FIXTURE / "model.ckpt"
 DATA = FIXTURE / "model.ckpt.data-00000-of-00001"

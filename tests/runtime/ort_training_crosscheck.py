@@ -1,4 +1,4 @@
-"""Cross-check run in the ort-training profile (tests/test_ort_training.py starts it with that venv's python).
+"""Cross-check run in the ort-training profile (tests/runtime/test_ort_training.py starts it with that venv's python).
 
 Trains TF-Slim's lenet from the same initial weights on the same batches with slimir's built-in backend
 (one ONNX train-step model on onnxruntime's inference API) and through ONNX Runtime's training API
@@ -6,7 +6,7 @@ Trains TF-Slim's lenet from the same initial weights on the same batches with sl
 back), the checkpoint round trip (ORT CheckpointState <-> slimir safetensors, scope names) and
 export_model_for_inferencing. Prints one JSON object on the last line of stdout.
 
-    .venv-ort-training/bin/python tests/ort_training_crosscheck.py OUT_DIR
+    .venv-ort-training/bin/python tests/runtime/ort_training_crosscheck.py OUT_DIR
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ contradicts the MPI world) stop with one `slimir: error:` line and status 2.
 
 Exact equality with a single-process run on the concatenated batch is not asserted here: `slimir train`
 always shuffles (as research/slim), and each rank shuffles its own shard (examples i % 2 == rank), so
-the two runs see different examples at each step. tests/test_distributed.py proves the equality with
+the two runs see different examples at each step. tests/runtime/test_distributed.py proves the equality with
 fixed batches; here the two replicas must end bitwise identical (checked by hash after the last step)
 and the loss must go down.
 """
@@ -22,7 +22,7 @@ from slimir.apps.cli import main
 
 pytestmark = pytest.mark.slow  # `slimir launch -n 2` jobs (subprocesses)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _mpiexec():

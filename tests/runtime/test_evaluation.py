@@ -25,8 +25,8 @@ try:  # slim.metrics (graph-built streaming metrics); a local streaming mean sta
 except ImportError:  # pragma: no cover - only before slimir/metrics.py exists
     metrics = None
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"
 
 

@@ -18,8 +18,8 @@ from slimir.errors import CheckpointError, InvalidArgumentError, ShapeError, Sli
 from slimir.runtime.checkpoint import assign as A
 from slimir.variables import Variable_
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"
 
 

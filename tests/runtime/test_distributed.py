@@ -1,5 +1,5 @@
 """Data-parallel training and distributed evaluation on MPI: real `mpiexec -n 2` jobs of
-tests/distributed_worker.py compared with the single-process run on the whole batch; the split step at world
+tests/runtime/distributed_worker.py compared with the single-process run on the whole batch; the split step at world
 size 1 against the fused step; failures (SIGKILL of a rank, during a checkpoint write) and `slimir launch
 --max-restarts`; the errors for what is not supported."""
 

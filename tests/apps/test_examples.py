@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow  # the example scripts trained to accuracy (subpro
 
 pytest.importorskip("sklearn")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "train_lenet_digits.py"
 STEPS = 300
 

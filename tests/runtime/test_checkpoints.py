@@ -10,7 +10,7 @@ import pytest
 import slimir as slim
 from slimir.errors import CheckpointError, SlimirError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"
 
 

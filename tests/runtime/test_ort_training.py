@@ -18,7 +18,7 @@ from slimir.errors import InvalidArgumentError, SlimirError
 from slimir.nets import lenet
 from slimir.runtime import ort_training
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _lenet(is_training=False, weight_decay=1e-4):
@@ -242,7 +242,7 @@ def crosscheck(tmp_path_factory):
         pytest.skip("the ort-training profile is absent: run scripts/setup-ort-training.sh (creates "
                     ".venv-ort-training with onnxruntime-training-cpu==1.19.2) or set SLIMIR_ORT_TRAINING_PYTHON")
     out = tmp_path_factory.mktemp("ort_training")
-    r = subprocess.run([py, os.path.join(ROOT, "tests", "ort_training_crosscheck.py"), str(out)], check=False,
+    r = subprocess.run([py, os.path.join(ROOT, "tests", "runtime", "ort_training_crosscheck.py"), str(out)], check=False,
                        capture_output=True,
                        text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]

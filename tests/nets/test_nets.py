@@ -11,7 +11,7 @@ import pytest
 import slimir as slim
 from slimir import errors
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ----------------------------------------------------------------------------------------------- helpers

@@ -1,6 +1,6 @@
-"""Worker run by tests/test_distributed.py under `mpiexec -n 2` (and, with world size 1, as the reference).
+"""Worker run by tests/runtime/test_distributed.py under `mpiexec -n 2` (and, with world size 1, as the reference).
 
-    python tests/distributed_worker.py CASE OUTDIR [ARGS...]
+    python tests/runtime/distributed_worker.py CASE OUTDIR [ARGS...]
 
 Every rank takes its slice of a deterministic global batch per global step, trains or evaluates through
 slim.learning.train / slim.evaluation with master=slim.distributed.init(), and writes what it ended with
