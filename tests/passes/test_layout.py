@@ -71,9 +71,19 @@ def test_2d_output_after_spatial_mean_needs_no_output_transpose():
 @pytest.mark.parametrize("keepdims", [True, False])
 @pytest.mark.parametrize("axes", [[1, 2], [3], [-1], [0, 3], [1]])
 def test_reductions_move_above_the_transpose(axes, keepdims):
+    """The reduction reads the NCHW tensor itself (no transpose before it), over the NHWC axes mapped to NCHW,
+    and a transpose follows only when the kept axes are not already in NHWC order."""
     with slim.Graph().as_default():
         y = slim.reduce_max(_stack(_x(), bn=False), axes, keepdims=keepdims)
-        _layout([y])
+        _, after, res = _layout([y])
+    red = next(n for n in res.graph.nodes if n.type == "reduce_max")
+    assert red.inputs[0].op.type != "transpose"
+    assert red.inputs[0].op.type == "avg_pool" and red.inputs[0].op.attrs["data_format"] == "NCHW"
+    to_nchw_axis = {0: 0, 1: 2, 2: 3, 3: 1}  # where NHWC axis a lives in NCHW
+    assert tuple(red.attrs["axis"]) == tuple(sorted(to_nchw_axis[a % 4] for a in axes))
+    kept = [a for a in range(4) if a not in {a % 4 for a in axes}]  # NHWC axes left after the reduction
+    in_nchw_order = [to_nchw_axis[a] for a in kept] == sorted(to_nchw_axis[a] for a in kept)
+    assert after["transpose"] == 1 + (keepdims or not in_nchw_order)  # the input's, and the output's if needed
 
 
 def test_squeeze_moves_above_the_transpose():
