@@ -1,10 +1,11 @@
-"""Fusion passes.
+"""Fusion passes, written as rules (passes/patterns.py: pattern, condition, replacement).
 
-fuse_conv_bias_act:  conv (2-D, depthwise, transposed) -> bias_add | add(per-channel vector) -> activation
+fuse_conv_bias_act:  conv (2-D, depthwise, transposed) -> [bias_add | add(per-channel vector)] -> [activation]
                      becomes one `fused_conv2d` (ONNX Conv with its bias input + the activation).
-fuse_gemm:           matmul (rank 2) -> bias_add | add(vector) [-> activation]  becomes one `gemm`.
+fuse_gemm:           matmul (rank 2) -> bias_add | add(vector) -> [activation]  becomes one `gemm`.
 
-A link is fused only when the intermediate value has no other reader and is not a graph output.
+The activations are the ops whose OpDef declares an output-gradient (`OpDef.activation`). A link is fused only
+when the value before it has no other reader and is not a graph output.
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ from typing import Optional
 from slimir.ops.activation import NO_ACTIVATION, activation_attrs, fusable_activations
 from slimir.ops.conv import CONV_TYPES
 
+from .patterns import Rule, anchor, apply_rule, link
 from .pipeline import PassReport, register_pass
-from .rewrite import build, build_replacing, live_nodes, only_consumer, remove_dead
+from .rewrite import build, build_replacing, remove_dead
+
+
+def _channels(node) -> Optional[int]:
+    y = node.outputs[0]
+    return y.shape[1] if node.attrs.get("data_format", "NHWC") == "NCHW" else y.shape[-1]
 
 
 def _bias_of(g, add, y, channels: Optional[int], data_format: str):
@@ -35,44 +42,66 @@ def _bias_of(g, add, y, channels: Optional[int], data_format: str):
     return None
 
 
-def _activation(g, t, outputs) -> Optional[tuple]:
-    nxt = only_consumer(g, t, outputs)
-    if nxt is not None and nxt.type in fusable_activations():
-        return nxt, activation_attrs(nxt)
-    return None
+def _per_channel_bias(g, node, y, m):
+    """Link matcher: `node` adds a per-channel bias vector to the anchor's output."""
+    a = m.anchor
+    return _bias_of(g, node, y, _channels(a), a.attrs.get("data_format", "NHWC"))
+
+
+def _activation(g, node, y, m):
+    """Link matcher: `node` is an activation a fused op can apply; binds its fused-node attributes."""
+    return activation_attrs(node) if node.type in fusable_activations() else None
+
+
+def _act(m) -> dict:
+    return m.act or dict(NO_ACTIVATION)
+
+
+def _describe(kind: str):
+    def describe(m) -> str:
+        a = m.anchor
+        act = _act(m)["activation"]
+        bias = " + bias" if m.bias is not None else ""
+        what = a.type if kind == "fused_conv2d" else "matmul"
+        return f"{a.name}: {what}{bias}{' + ' + act if act else ''} -> {kind}"
+
+    return describe
+
+
+CONV_BIAS_ACT = Rule(
+    "fuse_conv_bias_act",
+    pattern=(anchor("conv", CONV_TYPES), link("bias", _per_channel_bias, optional=True),
+             link("act", _activation, optional=True)),
+    condition=lambda g, m: m.bias is not None or m.act is not None,
+    replacement=lambda g, m: build_replacing(g, m.conv, "fused_conv2d",
+                                             list(m.conv.inputs) + ([m.bias] if m.bias is not None else []),
+                                             conv=m.conv.type, **m.conv.attrs, **_act(m)),
+    describe=_describe("fused_conv2d"),
+)
+
+GEMM_BIAS_ACT = Rule(
+    "fuse_gemm",
+    pattern=(anchor("matmul", ("matmul",)), link("bias", _per_channel_bias, optional=True),
+             link("act", _activation, optional=True)),
+    condition=lambda g, m: m.bias is not None and _rank2(m.matmul),
+    replacement=lambda g, m: build_replacing(g, m.matmul, "gemm", [*m.matmul.inputs, m.bias],
+                                             transpose_b=m.matmul.attrs["transpose_b"], **_act(m)),
+    describe=_describe("gemm"),
+)
+
+
+def _rank2(mm) -> bool:
+    a, w = mm.inputs
+    return len(a.shape) == 2 and len(w.shape) == 2 and not mm.attrs["transpose_a"]
 
 
 @register_pass("fuse_conv_bias_act")
 def fuse_conv_bias_act(graph, outputs) -> PassReport:
     """Conv + per-channel bias + activation -> fused_conv2d (Conv with bias input, then the activation)."""
     before = len(graph.nodes)
-    changes, skipped = [], []
-    for conv in live_nodes(graph, outputs):
-        if conv.type not in CONV_TYPES:
-            continue
-        y = conv.outputs[0]
-        df = conv.attrs["data_format"]
-        chans = y.shape[1] if df == "NCHW" else y.shape[-1]
-        last, bias, act = y, None, dict(NO_ACTIVATION)
-        nxt = only_consumer(graph, y, outputs)
-        if nxt is not None:
-            bias = _bias_of(graph, nxt, y, chans, df)
-            if bias is not None:
-                last = nxt.outputs[0]
-        found = _activation(graph, last, outputs)
-        if found is not None:
-            act_node, act = found
-            last = act_node.outputs[0]
-        if bias is None and not act["activation"]:
-            if len(graph.consumers_of(y)) > 1:
-                skipped.append(f"{conv.name}: output read by {len(graph.consumers_of(y))} nodes")
-            continue
-        inputs = list(conv.inputs) + ([bias] if bias is not None else [])
-        name = conv.name
-        fused = build_replacing(graph, conv, "fused_conv2d", inputs, conv=conv.type, **conv.attrs, **act)
-        graph.replace_uses(last, fused, outputs)
-        changes.append(f"{name}: {conv.type}{' + bias' if bias is not None else ''}"
-                       f"{' + ' + act['activation'] if act['activation'] else ''} -> fused_conv2d")
+    changes, declined = apply_rule(graph, outputs, CONV_BIAS_ACT)
+    skipped = [f"{m.conv.name}: output read by {len(graph.consumers_of(m.conv.outputs[0]))} nodes"
+               for m in declined if len(graph.consumers_of(m.conv.outputs[0])) > 1]
     remove_dead(graph, outputs)
     return PassReport("fuse_conv_bias_act", before, len(graph.nodes), changes, skipped)
 
@@ -81,27 +110,7 @@ def fuse_conv_bias_act(graph, outputs) -> PassReport:
 def fuse_gemm(graph, outputs) -> PassReport:
     """MatMul (rank 2) + bias [+ activation] -> gemm (ONNX Gemm with its C input)."""
     before = len(graph.nodes)
-    changes, skipped = [], []
-    for mm in live_nodes(graph, outputs):
-        if mm.type != "matmul":
-            continue
-        a, w = mm.inputs
-        y = mm.outputs[0]
-        if len(a.shape) != 2 or len(w.shape) != 2 or mm.attrs["transpose_a"]:
-            skipped.append(f"{mm.name}: not a rank-2 matmul")
-            continue
-        nxt = only_consumer(graph, y, outputs)
-        bias = _bias_of(graph, nxt, y, y.shape[-1], "NHWC") if nxt is not None else None
-        if bias is None:
-            continue
-        last, act, name = nxt.outputs[0], dict(NO_ACTIVATION), mm.name
-        found = _activation(graph, last, outputs)
-        if found is not None:
-            act_node, act = found
-            last = act_node.outputs[0]
-        g = build_replacing(graph, mm, "gemm", [a, w, bias], transpose_b=mm.attrs["transpose_b"], **act)
-        graph.replace_uses(last, g, outputs)
-        changes.append(f"{name}: matmul + bias{' + ' + act['activation'] if act['activation'] else ''} -> gemm")
+    changes, declined = apply_rule(graph, outputs, GEMM_BIAS_ACT)
+    skipped = [f"{m.matmul.name}: not a rank-2 matmul" for m in declined if not _rank2(m.matmul)]
     remove_dead(graph, outputs)
     return PassReport("fuse_gemm", before, len(graph.nodes), changes, skipped)
-
