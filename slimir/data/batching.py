@@ -18,6 +18,9 @@ At the end of `num_epochs` the final partial batch is dropped (kept, with a smal
 when `allow_smaller_final_batch`) and the next run raises `OutOfRangeError`. An exception in a
 reader, decoder or map surfaces in the `sess.run` that would have received that example, as an
 `InputPipelineError` naming the record (the original exception chained).
+
+(A little over 600 lines: the pipeline, its threads and its end-of-epoch and error hand-offs are one state
+machine and read best in one file.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """The IR: `Graph` of `Node`s whose outputs are `Tensor`s, plus variables and named collections.
 
 Names, name scopes and variable scopes follow TF1 exactly (`conv1/Conv2D`, `conv1_1`, ...).
+
+(About 700 lines, on purpose: TF keeps this in ops.py and variable_scope.py, but here the scope functions
+read and write the graph's per-thread name/variable-scope state and its unique-name counters directly; split
+apart, each half would reach into the other's private state.)
 """
 
 from __future__ import annotations
