@@ -242,7 +242,8 @@ def crosscheck(tmp_path_factory):
         pytest.skip("the ort-training profile is absent: run scripts/setup-ort-training.sh (creates "
                     ".venv-ort-training with onnxruntime-training-cpu==1.19.2) or set SLIMIR_ORT_TRAINING_PYTHON")
     out = tmp_path_factory.mktemp("ort_training")
-    r = subprocess.run([py, os.path.join(ROOT, "tests", "runtime", "ort_training_crosscheck.py"), str(out)], check=False,
+    script = os.path.join(ROOT, "tests", "runtime", "ort_training_crosscheck.py")
+    r = subprocess.run([py, script, str(out)], check=False,
                        capture_output=True,
                        text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
