@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from .. import dtypes as _dt
 from ..errors import DTypeError, ShapeError
 from ..graph import Node, Tensor, Variable, get_default_graph
 from ..shape import compatible, fmt
@@ -111,14 +112,30 @@ def format_print(node: Node, values) -> str:
 # check_numerics: identity that makes the Session raise (before any variable is written) on NaN/Inf
 
 
-register(OpDef("check_numerics", lambda specs, message: [specs[0]],
-               lambda b, node, x: b.op("Identity", [x]), lambda x, message: x,
+# The `error` attribute names the slimir error the Session raises: NumericsError for check_numerics,
+# InvalidArgumentError for run-time assertions (assert_all), as TF's assert ops raise.
+register(OpDef("check_numerics", lambda specs, message, error="NumericsError": [specs[0]],
+               lambda b, node, x: b.op("Identity", [x]), lambda x, message, error="NumericsError": x,
                default_name="CheckNumerics", stateful=True, vjp=lambda node, grads: [grads[0]]))
 
 
 def check_numerics(tensor, message: str, name: Optional[str] = None) -> Tensor:
     """`tensor`, checked for NaN and Inf whenever it is computed (TF's tf.check_numerics)."""
     return apply_op("check_numerics", [tensor], name=name, message=str(message))
+
+
+def assert_all(condition, message: str, name: Optional[str] = None) -> Tensor:
+    """A run-time assertion (TF's assert ops): running it, or anything with a control dependency on it,
+    makes the Session raise InvalidArgumentError(message) when an element of the bool `condition` is
+    false, before any variable of that run is written."""
+    from . import array_ops, math_ops
+
+    cond = convert_to_tensor(condition)
+    if len(cond.shape):
+        cond = math_ops.reduce_min(array_ops.cast(cond, _dt.float32)) > 0.5
+    flag = math_ops.where(cond, np.float32(0.0), np.float32(np.nan))
+    return apply_op("check_numerics", [flag], name=name or "Assert", message=str(message),
+                    error="InvalidArgumentError")
 
 
 # ------------------------------------------------------------------------------------------
