@@ -21,9 +21,13 @@ run, so `update` is computed from the old accumulators plus the batch's contribu
 fetched in the same run as its `update` gives the value from before the run.
 
 Deviations from TF-Slim are noted in the docstrings; in short: labels are dense tensors (no
-SparseTensor); `streaming_concat` needs `max_size`; out-of-range class ids and predictions outside
-[0, 1] where TF asserts are reported at run time as a `NumericsError` raised before any accumulator
-is written.
+SparseTensor). Out-of-range class ids, labels and predictions outside [0, 1] where TF asserts are
+reported at run time as TF does, with an `InvalidArgumentError` raised before any accumulator is written.
+
+The ranking, curve and agreement metrics (streaming_dynamic_auc, auc_with_confidence_intervals,
+precision_recall_at_equal_thresholds, recall_at_precision, precision_at_recall, cohen_kappa,
+streaming_specificity_at_sensitivity, streaming_sensitivity_at_specificity, the sparse average
+precisions) live in slimir/metrics_curves.py and are re-exported here.
 """
 
 from __future__ import annotations
@@ -131,12 +135,9 @@ def _any(b: Tensor, axis=None) -> Tensor:
 
 
 def _runtime_check(bad: Tensor, message: str):
-    """A node that makes the Session raise (before writing any variable) when the scalar `bad` is true.
-
-    (TF's assert ops: slimir carries them with check_numerics on a value that is NaN when `bad`.)
-    """
-    flag = math_ops.where(bad, array_ops.constant(np.float32(np.nan)), array_ops.constant(np.float32(0.0)))
-    return state_ops.check_numerics(flag, message)
+    """A node that makes the Session raise InvalidArgumentError (before writing any variable) when the
+    scalar `bad` is true (TF's assert ops)."""
+    return state_ops.assert_all(math_ops.logical_not(bad), message)
 
 
 def _check_compatible(a: Tensor, b: Tensor, what: str) -> None:
@@ -590,7 +591,7 @@ def streaming_auc(predictions, labels, weights=None, num_thresholds=200, metrics
     `auc/false_positives` (one entry per threshold). `summation_method` (TF's tf.metrics.auc
     option, 'trapezoidal' by default as in TF-Slim): 'trapezoidal', 'careful_interpolation',
     'minoring' or 'majoring'; `thresholds` replaces the linear thresholds. Predictions must lie in
-    [0, 1]; a batch outside makes the run fail (NumericsError) before the accumulators change.
+    [0, 1]; a batch outside makes the run fail (InvalidArgumentError) before the accumulators change.
     """
     if curve not in ("ROC", "PR"):
         raise InvalidArgumentError(f"Curve must be either ROC or PR. Curve {curve} is unknown.")
@@ -718,7 +719,7 @@ def streaming_mean_iou(predictions, labels, num_classes, weights=None, metrics_c
     labels, columns = predictions), incremented by one_hot(labels)^T @ one_hot(predictions) (weighted).
     As in TF-Slim, `update` evaluates to the accumulated confusion matrix and `value` to the mean IoU.
     Predictions and labels are flattened; ids outside [0, num_classes) make the run fail
-    (NumericsError) before the matrix changes (TF raises InvalidArgumentError there).
+    (InvalidArgumentError, as TF) before the matrix changes.
     """
     num_classes = int(num_classes)
     if num_classes < 1:
@@ -1072,11 +1073,12 @@ def streaming_pearson_correlation(predictions, labels, weights=None, metrics_col
 
 
 class StreamingConcatValue:
-    """The value of `streaming_concat`: fetched with `sess.run`, it gives the concatenation so far.
+    """The value of `streaming_concat` with a `max_size`: fetched with `sess.run`, it gives the
+    concatenation so far.
 
-    slimir tensors have static shapes, so the accumulator is a fixed [max_size, ...] buffer plus a
-    fill count; this object fetches both and returns the filled part (moved back to `axis`). It is
-    not a graph tensor; `buffer` and `size` are, for further graph use.
+    The accumulator is a fixed [max_size, ...] buffer plus a fill count; this object fetches both and
+    returns the filled part (moved back to `axis`). It is not a graph tensor; `buffer` and `size` are,
+    for further graph use. (Without max_size the value is a graph tensor.)
     """
 
     def __init__(self, buffer: Tensor, size: Tensor, axis: int, name: str):
@@ -1109,14 +1111,19 @@ def streaming_concat(values, axis=0, max_size=None, metrics_collections=None, up
                      name=None):
     """Concatenate `values` along `axis` over batches (e.g. to collect all predictions of an evaluation).
 
-    slimir needs `max_size` (TF-Slim grows its array; slimir's variables have static shapes): the
-    accumulator `streaming_concat/array` has max_size rows along `axis`, `streaming_concat/size`
-    counts the filled ones, and rows past max_size are dropped (TF-Slim's behaviour once max_size
-    is reached). Without max_size this raises InvalidArgumentError. The returned value is a
-    `StreamingConcatValue` that `sess.run` turns into the array of the rows so far; `update` is
-    the new size (int32). Every dimension but `axis` must be static. An update places the batch
-    with a [max_size, batch] selection matmul, so keep max_size to some thousands of rows, and the
-    batch's values must be finite (a NaN or Inf spreads to the whole buffer).
+    Accumulators `streaming_concat/array` (the rows, `axis` moved to the front) and
+    `streaming_concat/size` (int32); `update` appends the batch and returns the new size. Every
+    dimension but `axis` must be static.
+
+    Without `max_size` (TF-Slim's default) the array grows without bound: it is a variable whose first
+    dimension is unknown, and each update assigns it the old rows plus the batch (a slimir run rewrites
+    a variable whole, so it holds exactly `size` rows); the value is a graph tensor `streaming_concat/concat`.
+
+    With `max_size` the array is a fixed [max_size, ...] buffer and rows past max_size are dropped
+    (TF-Slim's behaviour once max_size is reached); the value is then a `StreamingConcatValue` that
+    `sess.run` turns into the array of the rows so far. An update places the batch with a
+    [max_size, batch] selection matmul, so keep max_size to some thousands of rows, and the batch's
+    values must be finite (a NaN or Inf spreads to the whole buffer).
     """
     values = _t(values)
     shape = values.shape
@@ -1131,10 +1138,12 @@ def streaming_concat(values, axis=0, max_size=None, metrics_collections=None, up
         raise InvalidArgumentError("all dimensions of `values` other than the dimension to concatenate along must "
                                    f"have statically known size, got {fmt(shape)} with axis {ax}")
     if max_size is None:
-        raise InvalidArgumentError(
-            "streaming_concat in slimir needs max_size: the accumulator is a variable, and slimir variables "
-            "have static shapes, so it cannot grow the way TF-Slim's does. Pass max_size=N, the most rows to "
-            "keep along `axis` (rows past it are dropped, as TF-Slim does once max_size is reached).")
+        from .metrics_curves import _growing_concat
+
+        value, update_op = _growing_concat(values, ax, fixed, name=name)
+        _add_to_collections(metrics_collections, value)
+        _add_to_collections(updates_collections, update_op)
+        return value, update_op
     max_size = int(max_size)
     if max_size < 1:
         raise InvalidArgumentError(f"max_size must be >= 1, got {max_size}")
@@ -1207,3 +1216,18 @@ accuracy = streaming_accuracy
 precision = streaming_precision
 recall = streaming_recall
 percentage_less = streaming_percentage_less
+
+
+# ------------------------------------------------------------------------------------------
+# Ranking, curve and agreement metrics (slimir/metrics_curves.py)
+
+from .metrics_curves import (AucData, PrecisionRecallData, auc_with_confidence_intervals, cohen_kappa,  # noqa: E402
+                             precision_at_recall, precision_recall_at_equal_thresholds, recall_at_precision,
+                             streaming_dynamic_auc, streaming_sensitivity_at_specificity,
+                             streaming_sparse_average_precision_at_k, streaming_sparse_average_precision_at_top_k,
+                             streaming_specificity_at_sensitivity)
+
+__all__ += ["auc_with_confidence_intervals", "cohen_kappa", "precision_at_recall",
+            "precision_recall_at_equal_thresholds", "recall_at_precision", "streaming_dynamic_auc",
+            "streaming_sensitivity_at_specificity", "streaming_sparse_average_precision_at_k",
+            "streaming_sparse_average_precision_at_top_k", "streaming_specificity_at_sensitivity"]
