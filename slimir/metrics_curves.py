@@ -179,9 +179,11 @@ def streaming_dynamic_auc(labels, predictions, curve="ROC", metrics_collections=
 def _placement_auc(labels: Tensor, predictions: Tensor, weights: Tensor, alpha: float, logit_transformation: bool,
                    is_valid: Tensor) -> AucData:
     """The ROC AUC and its asymptotic normal confidence interval from placement values (DeLong; Sun & Xu's
-    algorithm, as TF-Slim's _compute_placement_auc), in float64, as float32 tensors."""
+    algorithm, as TF-Slim's _compute_placement_auc), computed in the weights' dtype as TF does (in float32 an
+    AUC of 1 or 0 comes out exactly, and its interval collapses onto it)."""
     eps = _EPSILON
-    lab = _cast(labels, _F64)
+    dt = weights.dtype
+    lab = _cast(labels, dt)
     total_0 = math_ops.reduce_sum((1.0 - lab) * weights)
     total_1 = math_ops.reduce_sum(lab * weights)
     # ascending order; entries with equal predictions form one group
@@ -207,7 +209,7 @@ def _placement_auc(labels: Tensor, predictions: Tensor, weights: Tensor, alpha: 
     var_0 = math_ops.reduce_sum(w0 * math_ops.square(1.0 - p0 - auc_0)) / (total_0 - 1.0 + eps)
     var_1 = math_ops.reduce_sum(w1 * math_ops.square(p1 - auc_1)) / (total_1 - 1.0 + eps)
     std_err = math_ops.sqrt(var_0 / (total_0 + eps) + var_1 / (total_1 + eps))
-    z = NormalDist().inv_cdf((1.0 - alpha) / 2.0)
+    z = float(np.asarray(NormalDist().inv_cdf((1.0 - alpha) / 2.0), dt.np))
     if logit_transformation:
         estimate = math_ops.log(auc / (1.0 - auc + eps))
         se = std_err / (auc * (1.0 - auc + eps))
@@ -219,18 +221,17 @@ def _placement_auc(labels: Tensor, predictions: Tensor, weights: Tensor, alpha: 
     else:
         lower, upper = auc + z * std_err, auc - z * std_err
     certain = math_ops.logical_or(math_ops.equal(auc, 1.0), math_ops.equal(auc, 0.0))
-    zero = _c(0.0, _F64)
-    out = []
-    for v, nm in ((auc, "auc"), (math_ops.where(certain, auc, lower), "lower"),
-                  (math_ops.where(certain, auc, upper), "upper")):
-        out.append(array_ops.cast(math_ops.where(is_valid, v, zero), _F32, name=nm))
-    return AucData(*out)
+    zero = _c(0.0, dt)
+    return AucData(*[math_ops.where(is_valid, v, zero, name=nm)
+                     for v, nm in ((auc, "auc"), (math_ops.where(certain, auc, lower), "lower"),
+                                   (math_ops.where(certain, auc, upper), "upper"))])
 
 
 def auc_with_confidence_intervals(labels, predictions, weights=None, alpha=0.95, logit_transformation=True,
                                   metrics_collections=(), updates_collections=(), name=None):
     """The ROC AUC with an asymptotic normal confidence interval at level `alpha`: value `AucData(auc,
-    lower, upper)` (float32 scalars), from placement values (DeLong), optionally on the logit scale.
+    lower, upper)` (scalars of the weights' floating dtype, float32 by default), from placement values
+    (DeLong), optionally on the logit scale.
 
     Labels (0 or 1, else the update raises InvalidArgumentError), predictions and weights are kept in
     growing accumulators `concat_labels`, `concat_preds`, `concat_weights`; a batch whose weights sum to
@@ -244,9 +245,10 @@ def auc_with_confidence_intervals(labels, predictions, weights=None, alpha=0.95,
     with variable_scope(name, "auc_with_confidence_intervals", (labels, predictions, weights)):
         labels, predictions = _t(labels), _t(predictions)
         if weights is None:
-            weights = array_ops.ones_like(predictions, dtype=_F64)
+            weights = array_ops.ones_like(predictions, dtype=_F32)
         predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
-        weights = _broadcast_weights(_cast(weights, _F64), _cast(predictions, _F64))
+        w_dtype = weights.dtype if weights.dtype in (_F32, _F64) else _F32
+        weights = _broadcast_weights(_cast(weights, w_dtype), _cast(predictions, w_dtype))
         total_weight = math_ops.reduce_sum(weights)
         weights = array_ops.reshape(weights, [-1])
         predictions = array_ops.reshape(_cast(predictions, _F64), [-1])
@@ -533,6 +535,8 @@ def _streaming_average_precision(top_idx, labels, weights, metrics_collections, 
     if labels.shape[-1] is None:
         raise ShapeError(f"labels must have a static last dimension (num_labels), got {fmt(labels.shape)}")
     k = int(top_idx.shape[-1])
+    max_var = _metric_variable([], _F64, "max")
+    total_var = _metric_variable([], _F64, "total")
     ap = _average_precision(array_ops.reshape(top_idx, [-1, k]),
                             array_ops.reshape(_cast(labels, _I64), [-1, int(labels.shape[-1])]))
     if weights is None:
@@ -545,8 +549,6 @@ def _streaming_average_precision(top_idx, labels, weights, metrics_collections, 
         w = array_ops.reshape(_broadcast_weights(w, _cast(labels[..., 0], _F64)), [-1])
         ap = ap * w
         batch_max = math_ops.reduce_sum(w)
-    max_var = _metric_variable([], _F64, "max")
-    total_var = _metric_variable([], _F64, "total")
     max_update = state_ops.assign(max_var, max_var + batch_max, name="update")
     total_update = state_ops.assign(total_var, total_var + math_ops.reduce_sum(ap), name="update")
     value = _div_no_nan(total_var, max_var, name="mean")
