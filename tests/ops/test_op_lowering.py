@@ -114,6 +114,7 @@ TESTED_IN = {
         "conv2d_backprop_input", "conv2d_backprop_filter", "depthwise_backprop_input", "depthwise_backprop_filter",
         "max_pool_grad", "max_pool_argmax", "max_pool_grad_argmax", "avg_pool_grad", "lrn_grad", "sum_to", "broadcast_like", "reshape_like", "num_elements",
         "tile_grad"]},
+    **{n: "test_op_index_lowering.py" for n in ["top_k", "gather", "boolean_mask", "cumsum", "unsorted_segment_sum"]},
 }
 
 
