@@ -93,7 +93,8 @@ def _growing_concat(values: Tensor, ax: int, fixed: list, deps=(), name=None, de
         array = _growing_variable(fixed, values.dtype, "array")
         size = _metric_variable([], _I32, "size")
         perm = [ax] + [i for i in range(ndim) if i != ax]
-        inverse = list(np.argsort(perm))
+        inverse = [int(i) for i in np.argsort(perm)]
+        value = array_ops.transpose(array, inverse, name="concat") if ax else array_ops.identity(array, name="concat")
         with control_dependencies(list(deps)):
             batch = array_ops.transpose(values, perm) if ax else array_ops.identity(values)
             n = batch.shape[0]
@@ -101,7 +102,6 @@ def _growing_concat(values: Tensor, ax: int, fixed: list, deps=(), name=None, de
             assign_array = state_ops.assign(array, array_ops.concat([array, batch], 0), name="Assign")
             with control_dependencies([assign_array]):
                 update_op = state_ops.assign(size, size + rows, name="Assign_1")
-        value = array_ops.transpose(array, inverse, name="concat") if ax else array_ops.identity(array, name="concat")
     return value, update_op
 
 
