@@ -303,11 +303,10 @@ PR_EQUAL = [  # (predictions, labels, weights, expected) with num_thresholds=3, 
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-@pytest.mark.parametrize("predictions, labels, weights, expected", PR_EQUAL)
+@pytest.mark.parametrize("predictions, labels, weights, expected, dtype",
+                         [c + (np.float32,) for c in PR_EQUAL] +
+                         [PR_EQUAL[4] + (dt,) for dt in (np.float64, np.float16)])  # TF-Slim's dtype cases
 def test_precision_recall_at_equal_thresholds(predictions, labels, weights, expected, dtype):
-    if dtype is not np.float32 and weights is not None:
-        pytest.skip("TF-Slim checks the dtypes on the unweighted cases")
     with slim.Graph().as_default():
         w = None if weights is None else slim.constant(np.asarray(weights, dtype))
         result, update = metrics.precision_recall_at_equal_thresholds(
@@ -634,3 +633,83 @@ def test_streaming_concat_over_many_updates(state_device):
                 assert int(size) == sum(p.shape[1] for p in parts)
                 if step % 50 == 0 or step == 499:
                     np.testing.assert_array_equal(sess.run(concatenated), np.concatenate(parts, axis=1))
+
+
+# ------------------------------------------------------------------------------------------
+# Distributed evaluation: growing buffers merge in rank order
+
+
+class _TwoRanks:
+    """A world of two where this process plays rank 0 and `peer` is rank 1's gathered metric state."""
+
+    size, rank, is_chief = 2, 0, True
+
+    def __init__(self, peer=None):
+        self.peer, self.sent = peer, None
+
+    def allgather_obj(self, obj):
+        self.sent = obj
+        return [obj, self.peer if self.peer is not None else obj]
+
+
+def test_distributed_merge_of_growing_buffers():
+    from slimir.runtime.distributed import merge_metric_variables
+
+    rng = np.random.default_rng(5)
+    p0, p1 = rng.random(13), rng.random(8)
+    l0, l1 = rng.integers(0, 2, 13), rng.integers(0, 2, 8)
+    with slim.Graph().as_default() as g:
+        pred = slim.placeholder(slim.float32, [None])
+        lab = slim.placeholder(slim.int32, [None])
+        auc, update = metrics.streaming_dynamic_auc(lab, pred)
+        concat, concat_update = metrics.streaming_concat(pred)
+        kappa, kappa_update = metrics.cohen_kappa(lab, slim.cast(pred > 0.5, slim.int32), 2)
+        ops = [update, concat_update, kappa_update]
+        with _session() as rank0, _session() as rank1:
+            rank0.run(ops, {pred: p0, lab: l0})
+            rank1.run(ops, {pred: p1, lab: l1})
+            capture = _TwoRanks()
+            merge_metric_variables(rank1, g, capture)  # only to capture rank 1's state
+            merge_metric_variables(rank0, g, _TwoRanks(capture.sent))
+            np.testing.assert_allclose(rank0.run(concat), np.float32(np.concatenate([p0, p1])))
+            assert float(rank0.run(auc)) == pytest.approx(_roc_auc_np(np.float32(np.concatenate([p0, p1])),
+                                                                      np.concatenate([l0, l1])))
+            both = np.concatenate([l0, l1])
+            assert float(rank0.run(kappa)) == pytest.approx(_kappa_np(both, (np.concatenate([p0, p1]) > 0.5)
+                                                                      .astype(int), 2))
+
+
+# ------------------------------------------------------------------------------------------
+# The mechanisms underneath: run-time assertions, variables whose shape changes
+
+
+def test_run_time_assertion_raises_invalid_argument_before_any_write():
+    from slimir.ops.state_ops import assert_all
+
+    with slim.Graph().as_default():
+        x = slim.placeholder(slim.float32, [None])
+        total = slim.Variable(np.float32(0.0), name="total")
+        check = assert_all(x >= 0.0, "x must be non-negative")
+        with slim.control_dependencies([check]):
+            update = slim.assign(total, total + slim.reduce_sum(x))
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            assert float(sess.run(update, {x: [1.0, 2.0]})) == 3.0
+            with pytest.raises(errors.InvalidArgumentError, match="x must be non-negative") as info:
+                sess.run(update, {x: [1.0, -2.0]})
+            assert isinstance(info.value, errors.SlimirError) and isinstance(info.value, ValueError)
+            assert float(sess.run(total)) == 3.0  # the failed run wrote nothing
+            sess.run(check, {x: []})  # an empty condition holds
+
+
+def test_growing_variable_can_be_set_and_keeps_its_static_shape():
+    with slim.Graph().as_default():
+        _, update = metrics.streaming_concat(slim.placeholder(slim.float32, [None, 2]))
+        array = next(v for v in slim.get_collection(slim.GraphKeys.METRIC_VARIABLES) if v.op.name.endswith("array"))
+        assert list(array.shape) == [None, 2]
+        with _session() as sess:
+            assert sess.run(array).shape == (0, 2)
+            sess.set_variable_value(array, np.ones((5, 2), np.float32))
+            assert sess.run(array).shape == (5, 2)
+            with pytest.raises(errors.FeedError):
+                sess.set_variable_value(array, np.ones((5, 3), np.float32))
