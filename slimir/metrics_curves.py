@@ -18,8 +18,18 @@ import numpy as np
 from . import dtypes as _dt
 from .errors import DTypeError, InvalidArgumentError, ShapeError
 from .graph import GraphKeys, Tensor, control_dependencies, name_scope, variable_scope
-from .metrics import (_EPSILON, _add_to_collections, _at_k_name, _broadcast_weights, _cast, _confusion_matrix_at_thresholds,
-                      _div_no_nan, _metric_variable, _remove_squeezable_dimensions, _t)
+from .metrics import (
+    _EPSILON,
+    _add_to_collections,
+    _at_k_name,
+    _broadcast_weights,
+    _cast,
+    _confusion_matrix_at_thresholds,
+    _div_no_nan,
+    _metric_variable,
+    _remove_squeezable_dimensions,
+    _t,
+)
 from .ops import array_ops, math_ops, state_ops
 from .ops.index_ops import boolean_mask, cumsum, gather, top_k, unsorted_segment_sum
 from .shape import compatible, fmt

@@ -121,10 +121,14 @@ def test_precision_recall_at_equal_thresholds_variables():
             assert _local_names() == {f"{prefix}/variables/tp_buckets:0", f"{prefix}/variables/fp_buckets:0"}
 
 
+def _auc_field(result, update):
+    return result.auc, update
+
+
 @pytest.mark.parametrize("build", [
     lambda p, l: metrics.streaming_dynamic_auc(l, p),
     lambda p, l: metrics.streaming_dynamic_auc(l, p, curve="PR"),
-    lambda p, l: (lambda v, u: (v.auc, u))(*metrics.auc_with_confidence_intervals(l, p)),
+    lambda p, l: _auc_field(*metrics.auc_with_confidence_intervals(l, p)),
     lambda p, l: metrics.streaming_specificity_at_sensitivity(p, l, sensitivity=0.7),
     lambda p, l: metrics.streaming_sensitivity_at_specificity(p, l, specificity=0.7),
     lambda p, l: metrics.recall_at_precision(l, p, precision=0.7),
@@ -477,15 +481,15 @@ def test_cohen_kappa_documented_values():
     for dtype in (np.int16, np.int32, np.int64):
         for shape in ((len(labels),), (len(labels), 1)):
             for weights in (None, np.ones_like(labels)):
-                up, value = _update_then_value(lambda: metrics.cohen_kappa(
-                    slim.constant(labels.reshape(shape).astype(dtype)),
-                    slim.constant(predictions.reshape(shape).astype(dtype)), 3, weights=weights))
+                up, value = _update_then_value(lambda s=shape, d=dtype, w=weights: metrics.cohen_kappa(
+                    slim.constant(labels.reshape(s).astype(d)), slim.constant(predictions.reshape(s).astype(d)), 3,
+                    weights=w))
                 assert round(float(up), 2) == 0.45 and round(float(value), 2) == 0.45
                 assert float(value) == pytest.approx(_kappa_np(labels, predictions, 3))
     inputs = np.arange(100) % 4
     for preds, want in ((inputs, 1.0), ((inputs + 1) % 4, -0.333333333333)):
-        up, value = _update_then_value(lambda: metrics.cohen_kappa(slim.constant(inputs),
-                                                                   slim.constant(np.float32(preds)), 4))
+        up, value = _update_then_value(lambda p=preds: metrics.cohen_kappa(slim.constant(inputs),
+                                                                           slim.constant(np.float32(p)), 4))
         assert float(up) == pytest.approx(want, abs=1e-5) and float(value) == pytest.approx(want, abs=1e-5)
     weights = (np.arange(len(labels)) % 5) / 5.0
     _, value = _update_then_value(lambda: metrics.cohen_kappa(slim.constant(labels),
@@ -704,7 +708,7 @@ def test_run_time_assertion_raises_invalid_argument_before_any_write():
 
 def test_growing_variable_can_be_set_and_keeps_its_static_shape():
     with slim.Graph().as_default():
-        _, update = metrics.streaming_concat(slim.placeholder(slim.float32, [None, 2]))
+        metrics.streaming_concat(slim.placeholder(slim.float32, [None, 2]))
         array = next(v for v in slim.get_collection(slim.GraphKeys.METRIC_VARIABLES) if v.op.name.endswith("array"))
         assert list(array.shape) == [None, 2]
         with _session() as sess:
