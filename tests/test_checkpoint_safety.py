@@ -57,6 +57,11 @@ def _files(d):
     return {p.name: p.read_bytes() for p in Path(d).glob("*.safetensors")}
 
 
+def _steps(d):
+    """The global steps of the model.ckpt-<step> files in d, in order."""
+    return sorted(int(p.name[len("model.ckpt-"):-len(".safetensors")]) for p in Path(d).glob("model.ckpt-*.safetensors"))
+
+
 def _write_state(d, newest, listed):
     lines = [f'model_checkpoint_path: "{newest}"'] + [f'all_model_checkpoint_paths: "{p}"' for p in listed]
     (Path(d) / "checkpoint").write_text("\n".join(lines) + "\n")
@@ -83,7 +88,7 @@ def test_a_state_file_listing_another_runs_checkpoint_never_gets_it_deleted(tmp_
     assert "other_run/model.ckpt-3" in _warnings(caplog)
     state = slim.train.get_checkpoint_state(str(run))
     assert all(os.path.dirname(p) == str(run) for p in state.all_model_checkpoint_paths), state
-    assert sorted(_files(run)) == [f"model.ckpt-{i}.safetensors" for i in range(10, 15)]
+    assert _steps(run) == list(range(10, 15))
 
 
 def test_a_newest_checkpoint_outside_the_directory_by_a_relative_path_is_ignored(tmp_path, caplog):
@@ -108,7 +113,7 @@ def test_an_absolute_path_written_on_purpose_is_restored_but_never_deleted(tmp_p
     seen = _train(run, 12)
     assert seen[0] == 3  # restored from there, as TF does
     assert _files(pretrained) == files  # and never rotated away
-    assert sorted(_files(run)) == [f"model.ckpt-{i}.safetensors" for i in range(8, 13)]
+    assert _steps(run) == list(range(8, 13))
 
 
 def test_saver_rotation_deletes_only_its_own_files_in_its_directory(tmp_path, caplog):
@@ -186,7 +191,8 @@ def test_a_state_file_naming_something_that_is_not_a_checkpoint(tmp_path, caplog
     with pytest.raises(CheckpointError) as info:
         _train(alone, 5)
     assert "/etc/passwd" in str(info.value) and str(alone) in str(info.value)
-    assert sorted(os.listdir(alone)) == ["checkpoint", "model.ckpt-2.safetensors"]
+    assert sorted(set(os.listdir(alone)) - {".slimir-train.lock"}) == ["checkpoint", "model.ckpt-2.safetensors"]
+    assert (alone / "model.ckpt-2.safetensors").read_bytes() == b"not a checkpoint either"
 
 
 def test_a_state_file_whose_checkpoints_are_all_gone_starts_fresh_with_a_warning(tmp_path, caplog):
