@@ -20,7 +20,6 @@ import pytest
 
 import slimir as slim
 from slimir.errors import CheckpointError, FailedPreconditionError
-from slimir.runtime.checkpoint import saver as saver_module
 
 # ------------------------------------------------------------------------------------------------ helpers
 
@@ -59,7 +58,8 @@ def _files(d):
 
 def _steps(d):
     """The global steps of the model.ckpt-<step> files in d, in order."""
-    return sorted(int(p.name[len("model.ckpt-"):-len(".safetensors")]) for p in Path(d).glob("model.ckpt-*.safetensors"))
+    names = [p.name for p in Path(d).glob("model.ckpt-*.safetensors")]
+    return sorted(int(n[len("model.ckpt-"):-len(".safetensors")]) for n in names)
 
 
 def _write_state(d, newest, listed):
@@ -136,6 +136,18 @@ def test_saver_rotation_deletes_only_its_own_files_in_its_directory(tmp_path, ca
     assert not (d / "model-1.safetensors").exists()  # its own files still rotate
     assert (d / "model-2.safetensors").exists()
     assert "model-7" in _warnings(caplog) and "notes" in _warnings(caplog)
+
+
+def test_saver_rotation_still_deletes_what_it_wrote_itself_elsewhere(tmp_path):
+    with slim.Graph().as_default():
+        slim.variable("v", initializer=np.ones(3, np.float32))
+        saver = slim.train.Saver(max_to_keep=1)
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            first = saver.save(sess, str(tmp_path / "a" / "first"), global_step=1)
+            saver.save(sess, str(tmp_path / "b" / "second"), global_step=2)
+    assert not os.path.exists(first + ".safetensors")  # as TF: this Saver wrote it
+    assert (tmp_path / "b" / "second-2.safetensors").exists()
 
 
 # --------------------------------------------------------------- 2. a missing or damaged newest checkpoint
@@ -338,7 +350,7 @@ def test_slimir_train_past_a_file_size_limit_prints_one_error_line(tmp_path):
     argv = [sys.executable, "-m", "slimir", "train", "--model_name=lenet", "--dataset_name=digits",
             f"--train_dir={train_dir}", "--batch_size=4", "--log_every_n_steps=1", "--num_readers=1",
             "--num_preprocessing_threads=1", "--device=cpu"]
-    r = subprocess.run(argv + ["--max_number_of_steps=1"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(argv + ["--max_number_of_steps=1"], capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     limit = 2 * 1024 * 1024  # the checkpoint is about 40 MB; events and logs stay far below
 
@@ -346,7 +358,7 @@ def test_slimir_train_past_a_file_size_limit_prints_one_error_line(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     r = subprocess.run(argv + ["--max_number_of_steps=3", "--save_interval_secs=0"], capture_output=True,
-                       text=True, timeout=300, preexec_fn=limit_file_size)
+                       text=True, timeout=300, preexec_fn=limit_file_size, check=False)
     assert r.returncode == 2, (r.returncode, r.stderr[-3000:])
     errors = [line for line in r.stderr.splitlines() if line.startswith("slimir: error:")]
     assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
@@ -383,9 +395,8 @@ def test_the_lock_is_released_when_training_fails(tmp_path):
     def failing_step(sess, train_op, global_step, kw):
         raise RuntimeError("a failing step")
 
-    with slim.Graph().as_default():
-        with pytest.raises(RuntimeError, match="a failing step"):
-            slim.learning.train(_model(), str(run), number_of_steps=2, train_step_fn=failing_step)
+    with slim.Graph().as_default(), pytest.raises(RuntimeError, match="a failing step"):
+        slim.learning.train(_model(), str(run), number_of_steps=2, train_step_fn=failing_step)
     assert _train(run, 2) == [0, 1]
 
 

@@ -67,7 +67,8 @@ def test_one_hot_encoding_checks_and_can_give_tfs_zero_row():
         unchecked = slim.one_hot_encoding(labels, 3, check_labels=False)
         loss = slim.losses.softmax_cross_entropy(slim.constant(LOGITS), checked)
         with slim.Session() as sess:
-            np.testing.assert_array_equal(sess.run(checked, {labels: [2, 0, 1]}), np.eye(3, dtype=np.float32)[[2, 0, 1]])
+            np.testing.assert_array_equal(sess.run(checked, {labels: [2, 0, 1]}),
+                                          np.eye(3, dtype=np.float32)[[2, 0, 1]])
             np.testing.assert_allclose(sess.run(loss, {labels: [0, 1, 2]}), _xent(LOGITS, [0, 1, 2]), rtol=1e-6)
             for fetch in (checked, loss):
                 with pytest.raises(InvalidArgumentError) as info:

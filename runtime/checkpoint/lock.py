@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from slimir.errors import FailedPreconditionError
 
@@ -60,7 +60,7 @@ class TrainDirLock:
     def __init__(self, directory: str):
         self.directory = directory
         self.path = os.path.join(directory, LOCK_NAME)
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
         self._key = os.path.realpath(directory)
 
     def acquire(self) -> None:
@@ -116,7 +116,7 @@ def _read_all(fd: int) -> str:
 
 
 @contextlib.contextmanager
-def hold_train_dir(directory: Optional[str]) -> Iterator[Optional[TrainDirLock]]:
+def hold_train_dir(directory: str | None) -> Iterator[TrainDirLock | None]:
     """Hold the lock of `directory` for the body of the with-statement (nothing when it is None).
 
     The lock file is left in place when released (emptied): removing it would let a run that opened it

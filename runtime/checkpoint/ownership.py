@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import time
-from typing import Optional
 
 log = logging.getLogger("slimir")
 
@@ -71,7 +70,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def is_stale_temp_file(path: str, now: Optional[float] = None) -> bool:
+def is_stale_temp_file(path: str, now: float | None = None) -> bool:
     """Whether `path` is a temporary file of the Saver's naming whose writer is gone: its pid is not
     running, or is this process's but the file is older than this process (a pid reused after a restart),
     or (the naming without a pid) it has not been written to for OLD_TMP_MAX_AGE_S."""

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 from slimir.errors import CheckpointError
 
@@ -34,13 +34,13 @@ BASENAME = "model.ckpt"  # learning.train saves logdir/model.ckpt-<step>
 class ResumePoint:
     """The outcome of restore_for_resume."""
 
-    checkpoint: Optional[str] = None  # the prefix restored from (None: nothing, a fresh start)
+    checkpoint: str | None = None  # the prefix restored from (None: nothing, a fresh start)
     keep: list = field(default_factory=list)  # the Saver's max_to_keep list: only its own files in logdir
     protect: list = field(default_factory=list)  # damaged own checkpoints skipped: never overwritten
     fell_back: bool = False  # the newest checkpoint named could not be restored
 
 
-def verify_checkpoint(prefix: str) -> Optional[str]:
+def verify_checkpoint(prefix: str) -> str | None:
     """Why the checkpoint `prefix` cannot be read in full (missing, torn, a failed CRC), or None."""
     try:
         reader = CheckpointReader(prefix)

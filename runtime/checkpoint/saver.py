@@ -263,6 +263,7 @@ class Saver:
         self._next_keep = time.time() + self.keep_every_s
         self.reshape = reshape
         self._protected: set = set()  # checkpoint files a save moves aside instead of overwriting
+        self._written: set = set()  # the prefixes this Saver wrote (absolute)
 
     @property
     def variables(self) -> dict:
@@ -309,6 +310,7 @@ class Saver:
             _atomic_write(prefix + SUFFIX, data)
         except OSError as e:
             raise write_error(e, "checkpoint", prefix + SUFFIX, step, d, latest_filename) from None
+        self._written.add(os.path.abspath(prefix))
         if write_state:
             before = (list(self._last), self._next_keep)
             dropped = self._remember(prefix)
@@ -323,9 +325,10 @@ class Saver:
         return prefix
 
     def _delete(self, dropped: list, directory: str, basename: str) -> None:
-        """Delete the checkpoints that fell out of max_to_keep: only this Saver's own files (ownership.py)."""
+        """Delete the checkpoints that fell out of max_to_keep: only files this Saver wrote, or its own
+        `<basename>-<step>` files in the directory it saves to (ownership.py)."""
         for p in dropped:
-            if not is_own_checkpoint(p, directory, basename):
+            if os.path.abspath(p) not in self._written and not is_own_checkpoint(p, directory, basename):
                 log.warning("not deleting %s: max_to_keep deletes only this Saver's own checkpoints %s-<step> in "
                             "%s", p + SUFFIX, basename, directory)
                 continue
