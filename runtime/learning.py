@@ -149,7 +149,6 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
     ckpt_prefix = os.path.join(logdir, "model.ckpt") if logdir else None
     # one run per logdir: the chief holds its lock until the end (checkpoint/lock.py)
     with g.as_default(), hold_train_dir(logdir if is_chief else None):
-        writer = _summary_writer(logdir, is_chief, summary_op, summary_writer)
         if comm is None or is_chief:
             _prepare(sess, init_op, init_feed_dict, local_init_op, init_fn, saver, logdir)
         else:  # a worker initialises (for the shapes), then takes the chief's values
@@ -163,6 +162,7 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
         if number_of_steps is not None and step0 >= number_of_steps:
             log.info("global step %d already reached number_of_steps=%d", step0, number_of_steps)
             return None
+        writer = _summary_writer(logdir, is_chief, summary_op, summary_writer)
         bar = _progress_bar(progress, step0, number_of_steps)
         last_save = time.time()
         last_summary = float("-inf")  # the first step writes summaries, then every save_summaries_secs
