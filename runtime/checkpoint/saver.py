@@ -388,7 +388,8 @@ def write_error(e: OSError, what: str, path: str, step: Optional[int], directory
               f"{directory} holds no earlier checkpoint")
     hint = ""
     if e.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
-        hint = " (free some space or raise the file size limit, then run again to resume from it)"
+        hint = " (free some space or raise the file size limit" + (", then run again to resume from it)" if last
+                                                                   else ")")
     note = f"; {note}" if note else ""
     return CheckpointWriteError(f"cannot write {what} {path}{at}: {reason}; {intact}{hint}{note}",
                                 errno=e.errno, filename=path)
