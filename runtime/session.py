@@ -13,10 +13,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from slimir.errors import (FailedPreconditionError, FeedError, GraphError, InvalidArgumentError, NumericsError,
-                           RuntimeExecutionError, SlimirError)
+from slimir.errors import FailedPreconditionError, FeedError, GraphError, RuntimeExecutionError, SlimirError
 from slimir.graph import Graph, Node, Tensor, Variable, _session_stack, get_default_graph, rng_for
 from slimir.ops.array_ops import check_feed
+from slimir.ops.registry import get_op
 from slimir.ops.state_ops import format_print
 
 from slimir.analysis import needed_nodes, no_gc
@@ -459,7 +459,7 @@ class Session:
                 outs.append(None)
             else:
                 outs.append(ort_outs[i].numpy())
-        _check_numerics(low, outs)  # before any variable changes: a failed check leaves the state as it was
+        run_checks(low, outs)  # before any variable changes: a failed check leaves the state as it was
         for i, spare in spares.items():
             var = written[i]
             old = self._state.get(var)
@@ -511,7 +511,7 @@ class Session:
         binding.synchronize_outputs()
         ort_outs = binding.get_outputs()
         outs = [None if i in spares or i in grown else ort_outs[i].numpy() for i in range(len(comp.output_names))]
-        _check_numerics(low, outs)  # before any variable changes: a failed check leaves the state as it was
+        run_checks(low, outs)  # before any variable changes: a failed check leaves the state as it was
         for i, spare in spares.items():
             var = written[i]
             old = self._state.get(var)
@@ -591,18 +591,13 @@ class InteractiveSession(Session):
         super().close()
 
 
-def _check_numerics(low: Lowered, outs: list) -> None:
-    """Raise NumericsError for the first check_numerics output of this run holding NaN or Inf (or
-    InvalidArgumentError for a failed run-time assertion, slim.ops.state_ops.assert_all)."""
+def run_checks(low: Lowered, outs: list) -> None:
+    """Raise the error of the first check op (check_numerics, check_labels, assert) whose value in this run
+    fails."""
     for node, i in low.checks:
-        v = outs[i]
-        if not np.all(np.isfinite(v)):
-            if node.attrs.get("error") == "InvalidArgumentError":
-                raise InvalidArgumentError(f"{node.attrs['message']} (assertion {node.name} failed; the variables "
-                                           "were not updated by this run)")
-            kind = "NaN" if np.any(np.isnan(v)) else "Inf"
-            raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had {kind} values "
-                                "(the variables were not updated by this run)")
+        err = get_op(node.type).extra["check"](node, outs[i])
+        if err is not None:
+            raise err
 
 
 def _is_var(t) -> bool:

@@ -25,6 +25,7 @@ import numpy as np
 
 from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
 from slimir.graph import GraphKeys
+from slimir.ops.registry import get_op
 
 from .distributed import Communicator, DistributedError, LocalCommunicator, parameter_hash
 
@@ -157,11 +158,11 @@ class SplitStep:
         except Exception as e:
             raise SlimirError(f"the gradient graph failed in ONNX Runtime: {str(e).strip().splitlines()[0]}") from None
         outs = binding.get_outputs()
-        for node, i in low.checks:
+        for node, i in low.checks:  # check_numerics, check_labels (slimir.ops.state_ops)
             v = self.loss_view if i == 0 else (self.grad_views[i - 1] if i in targets else outs[i].numpy())
-            if not np.all(np.isfinite(v)):
-                raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had NaN or Inf values "
-                                    "(the variables were not updated by this run)")
+            err = get_op(node.type).extra["check"](node, v)
+            if err is not None:
+                raise err
         for i, spare in spares.items():
             sess._state[written[i]] = spare
         for view, var in zip(self.bn_views, self.bn_vars):

@@ -38,7 +38,8 @@ from .ops.math_ops import (abs, add, add_n, argmax, argmin, ceil, clip_by_value,
                            sqrt, square, squared_difference, subtract, tanh, truediv, where)
 from .ops.random_ops import random_normal, random_uniform, truncated_normal  # noqa: F401
 from .ops.registry import convert_to_tensor  # noqa: F401
-from .ops.state_ops import Print, assign, assign_add, assign_sub, check_numerics, group, no_op  # noqa: F401
+from .ops.state_ops import (Print, assign, assign_add, assign_sub, check_labels, check_numerics, group,  # noqa: F401
+                            no_op)
 from .regularizers import (apply_regularization, l1_l2_regularizer, l1_regularizer, l2_regularizer,  # noqa: F401
                            sum_regularizer)
 from .shape import Shape as TensorShape  # noqa: F401

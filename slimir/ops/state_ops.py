@@ -1,7 +1,10 @@
-"""Stateful and control ops: assign (variable updates), variable initialisation, no_op/group, Print.
+"""Stateful and control ops: assign (variable updates), variable initialisation, no_op/group, Print, and the
+run-time checks check_numerics, check_labels and assert.
 
 Their run-time effect is carried out by the Session: `assign` lowers to the new value, which the
-Session writes back into the variable after the run; `init_variables` and `no_op` run in Python.
+Session writes back into the variable after the run; `init_variables` and `no_op` run in Python. A check
+op lowers to an Identity whose value the Session hands to the op's `extra["check"](node, value)` after the
+run and before writing any variable: an error it returns is raised, and the variables stay as they were.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .. import dtypes as _dt
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, InvalidArgumentError, NumericsError, ShapeError, SlimirError
 from ..graph import Node, Tensor, Variable, get_default_graph
 from ..shape import compatible, fmt
 from .registry import OpDef, Spec, apply_op, convert_to_tensor, register
@@ -112,11 +115,20 @@ def format_print(node: Node, values) -> str:
 # check_numerics: identity that makes the Session raise (before any variable is written) on NaN/Inf
 
 
-# The `error` attribute names the slimir error the Session raises: NumericsError for check_numerics,
-# InvalidArgumentError for run-time assertions (assert_all), as TF's assert ops raise.
-register(OpDef("check_numerics", lambda specs, message, error="NumericsError": [specs[0]],
-               lambda b, node, x: b.op("Identity", [x]), lambda x, message, error="NumericsError": x,
-               default_name="CheckNumerics", stateful=True, vjp=lambda node, grads: [grads[0]]))
+def _numerics_failure(node: Node, value) -> Optional[SlimirError]:
+    """The NumericsError of a check_numerics output holding NaN or Inf (None when all finite)."""
+    v = np.asarray(value)
+    if np.all(np.isfinite(v)):
+        return None
+    kind = "NaN" if np.any(np.isnan(v)) else "Inf"
+    return NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had {kind} values "
+                         "(the variables were not updated by this run)")
+
+
+register(OpDef("check_numerics", lambda specs, message: [specs[0]],
+               lambda b, node, x: b.op("Identity", [x]), lambda x, message: x,
+               default_name="CheckNumerics", stateful=True, vjp=lambda node, grads: [grads[0]],
+               extra={"check": _numerics_failure}))
 
 
 def check_numerics(tensor, message: str, name: Optional[str] = None) -> Tensor:
@@ -124,18 +136,93 @@ def check_numerics(tensor, message: str, name: Optional[str] = None) -> Tensor:
     return apply_op("check_numerics", [tensor], name=name, message=str(message))
 
 
-def assert_all(condition, message: str, name: Optional[str] = None) -> Tensor:
-    """A run-time assertion (TF's assert ops): running it, or anything with a control dependency on it,
-    makes the Session raise InvalidArgumentError(message) when an element of the bool `condition` is
-    false, before any variable of that run is written."""
-    from . import array_ops, math_ops
+# ------------------------------------------------------------------------------------------
+# check_labels: identity of integer class ids that makes the Session raise on one outside [0, num_classes)
 
-    cond = convert_to_tensor(condition)
-    if len(cond.shape):
-        cond = math_ops.reduce_min(array_ops.cast(cond, _dt.float32)) > 0.5
-    flag = math_ops.where(cond, np.float32(0.0), np.float32(np.nan))
-    return apply_op("check_numerics", [flag], name=name or "Assert", message=str(message),
-                    error="InvalidArgumentError")
+
+def _labels_message(value, num_classes: int, message: str, tensor: str) -> Optional[str]:
+    """TF's text for the first label outside [0, num_classes) in `value` (None when all are in range)."""
+    v = np.asarray(value)
+    bad = (v < 0) | (v >= num_classes)
+    if not np.any(bad):
+        return None
+    first = v[bad].reshape(-1)[0]
+    where = f"{message}: " if message else ""
+    return (f"{where}Received a label value of {first} which is outside the valid range of [0, {num_classes}) "
+            f"(tensor {tensor}: {int(bad.sum())} of {v.size} labels out of range)")
+
+
+def _labels_failure(node: Node, value) -> Optional[SlimirError]:
+    text = _labels_message(value, node.attrs["num_classes"], node.attrs["message"], node.inputs[0].name)
+    return None if text is None else InvalidArgumentError(text + "; the variables were not updated by this run")
+
+
+def _labels_reference(x, num_classes, message):
+    text = _labels_message(x, num_classes, message, "labels")
+    if text is not None:
+        raise InvalidArgumentError(text)
+    return x
+
+
+def _labels_shape(specs, num_classes, message):
+    if not specs[0].dtype.is_integer:
+        raise DTypeError(f"{message or 'check_labels'}: labels must be integer class ids, got {specs[0].dtype.name}")
+    return [specs[0]]
+
+
+register(OpDef("check_labels", _labels_shape, lambda b, node, x: b.op("Identity", [x]), _labels_reference,
+               default_name="CheckLabels", stateful=True, differentiable=False, extra={"check": _labels_failure}))
+
+
+def check_labels(labels, num_classes: int, message: str = "", name: Optional[str] = None) -> Tensor:
+    """`labels` (integer class ids), checked to lie in [0, num_classes) whenever they are computed: a run
+    that computes a label outside raises InvalidArgumentError with TF's "Received a label value of 7 which is
+    outside the valid range of [0, 3)", naming the tensor, before it writes any variable. (TF checks inside
+    its sparse cross-entropy kernel; slimir checks with this one identity.) Constant labels are checked here,
+    when the graph is built."""
+    labels = convert_to_tensor(labels)
+    num_classes = int(num_classes)
+    if num_classes < 1:
+        raise InvalidArgumentError(f"check_labels: num_classes must be >= 1, got {num_classes}")
+    if labels.op.type == "const":
+        text = _labels_message(labels.op.attrs["value"], num_classes, message, labels.name)
+        if text is not None:
+            raise InvalidArgumentError(text)
+    return apply_op("check_labels", [labels], name=name, num_classes=num_classes, message=str(message))
+
+
+# ------------------------------------------------------------------------------------------
+# assert: identity of a bool condition that makes the Session raise when an element of it is false
+
+
+def _assert_failure(node: Node, value) -> Optional[SlimirError]:
+    if np.all(np.asarray(value)):
+        return None
+    return InvalidArgumentError(f"{node.attrs['message']} (assertion {node.name} failed; the variables were not "
+                                "updated by this run)")
+
+
+def _assert_shape(specs, message):
+    if specs[0].dtype is not _dt.bool_:
+        raise DTypeError(f"assert: the condition must be bool, got {specs[0].dtype.name}")
+    return [specs[0]]
+
+
+def _assert_reference(cond, message):
+    if not np.all(cond):
+        raise InvalidArgumentError(str(message))
+    return cond
+
+
+register(OpDef("assert", _assert_shape, lambda b, node, x: b.op("Identity", [x]), _assert_reference,
+               default_name="Assert", stateful=True, differentiable=False, extra={"check": _assert_failure}))
+
+
+def assert_all(condition, message: str, name: Optional[str] = None) -> Tensor:
+    """A run-time assertion (TF's assert ops): running it, or anything with a control dependency on it, makes
+    the Session raise InvalidArgumentError(message) when an element of the bool `condition` is false, before
+    it writes any variable of that run."""
+    return apply_op("assert", [convert_to_tensor(condition)], name=name, message=str(message))
 
 
 # ------------------------------------------------------------------------------------------

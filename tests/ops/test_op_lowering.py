@@ -81,6 +81,8 @@ EXAMPLES = {
     "assign": (lambda a: slim.assign(slim.Variable(np.zeros((3, 4), np.float32), name="v"), a), [_M]),
     "print": (lambda a, b: slim.Print(a, [b], "values: "), [_M, _I]),
     "check_numerics": (lambda a: apply_op("check_numerics", [a], message="bad"), [_M]),
+    "check_labels": (lambda a: apply_op("check_labels", [a], num_classes=5, message="ids"), [_I]),
+    "assert": (lambda a: apply_op("assert", [a], message="all true"), [np.ones((2, 3), np.bool_)]),
     "summary": (lambda a: apply_op("summary", [a], tag="m", kind="histogram"), [_M]),
     "bias_add": (lambda a, b: nn_ops.bias_add(a, b, data_format="NCHW"), [_X, _X[0, :, 0, 0]]),
     "conv2d": (lambda a, w: slim.nn.conv2d(a, w, 2, "SAME"), [_X, rand(_R, (3, 3, 5, 2))]),
