@@ -21,7 +21,7 @@ from slimir.shape import fmt
 
 DEFAULT_OPSET = 18
 PYTHON_SIDE = frozenset({"init_variables", "no_op"})
-SIDE_EFFECTS = frozenset({"assign", "print", "check_numerics"})
+SIDE_EFFECTS = frozenset({"assign", "print", "check_numerics", "assert"})
 
 
 class Builder:
@@ -200,7 +200,7 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
             continue
         if node.type == "print":
             print_nodes.append(node)
-        elif node.type == "check_numerics":
+        elif node.type == "check_numerics" or "check" in get_op(node.type).extra:
             check_nodes.append(node)
         op = get_op(node.type)
         if op.lower is None:
@@ -247,9 +247,9 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
     out_tensors = [o for o in outputs if isinstance(o, Tensor)]
     assigns, prints, checks = [], [], []
     if side_effects:
-        for node in check_nodes:
+        for node in check_nodes:  # an op with a "check" rule (Assert) hands it all its outputs
             checks.append((node, len(out_tensors)))
-            out_tensors.append(node.outputs[0])
+            out_tensors.extend(node.outputs if "check" in get_op(node.type).extra else node.outputs[:1])
         for node in assign_nodes:
             assigns.append((node.attrs["var"], len(out_tensors)))
             out_tensors.append(node.outputs[0])

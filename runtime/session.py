@@ -17,6 +17,7 @@ from slimir.errors import (FailedPreconditionError, FeedError, GraphError, Numer
                            SlimirError)
 from slimir.graph import Graph, Node, Tensor, Variable, _session_stack, get_default_graph, rng_for
 from slimir.ops.array_ops import check_feed
+from slimir.ops.registry import get_op
 from slimir.ops.state_ops import format_print
 
 from slimir.analysis import needed_nodes, no_gc
@@ -582,6 +583,12 @@ class InteractiveSession(Session):
 def _check_numerics(low: Lowered, outs: list) -> None:
     """Raise NumericsError for the first check_numerics output of this run holding NaN or Inf."""
     for node, i in low.checks:
+        check = get_op(node.type).extra.get("check")
+        if check is not None:  # e.g. Assert: the op's own rule decides, from its outputs
+            err = check(node, outs[i:i + len(node.outputs)])
+            if err is not None:
+                raise err
+            continue
         v = outs[i]
         if not np.all(np.isfinite(v)):
             kind = "NaN" if np.any(np.isnan(v)) else "Inf"

@@ -25,6 +25,7 @@ import numpy as np
 
 from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
 from slimir.graph import GraphKeys
+from slimir.ops.registry import get_op
 
 from .distributed import Communicator, DistributedError, LocalCommunicator, parameter_hash
 
@@ -158,6 +159,12 @@ class SplitStep:
             raise SlimirError(f"the gradient graph failed in ONNX Runtime: {str(e).strip().splitlines()[0]}") from None
         outs = binding.get_outputs()
         for node, i in low.checks:
+            check = get_op(node.type).extra.get("check")
+            if check is not None:  # Assert: the op's own rule, on its outputs
+                err = check(node, [outs[k].numpy() for k in range(i, i + len(node.outputs))])
+                if err is not None:
+                    raise err
+                continue
             v = self.loss_view if i == 0 else (self.grad_views[i - 1] if i in targets else outs[i].numpy())
             if not np.all(np.isfinite(v)):
                 raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had NaN or Inf values "

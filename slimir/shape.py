@@ -54,10 +54,65 @@ class Shape(tuple):
         r = tuple.__getitem__(self, item)
         return Shape(r) if isinstance(item, slice) else r
 
+    # TF's TensorShape methods (the same names, messages and ValueError class)
+    @property
+    def dims(self) -> list:
+        return list(self)
+
+    def is_compatible_with(self, other) -> bool:
+        """True when both shapes may describe the same tensor (same rank, None matches any size)."""
+        return compatible(self, Shape(other))
+
+    def assert_is_compatible_with(self, other) -> None:
+        if not self.is_compatible_with(other):
+            raise _shape_error(f"Shapes {self} and {Shape(other)} are incompatible")
+
+    def assert_has_rank(self, rank: int) -> None:
+        if len(self) != int(rank):
+            raise _shape_error(f"Shape {self} must have rank {int(rank)}")
+
+    def assert_same_rank(self, other) -> None:
+        if len(self) != len(Shape(other)):
+            raise _shape_error(f"Shapes {self} and {Shape(other)} must have the same rank")
+
+    def assert_is_fully_defined(self) -> None:
+        if not self.is_fully_defined():
+            raise _shape_error(f"Shape {self} is not fully defined")
+
+    def merge_with(self, other) -> "Shape":
+        """The most specific shape compatible with both (known sizes win over None)."""
+        other = Shape(other)
+        if not compatible(self, other):
+            raise _shape_error(f"Shapes {self} and {other} are not compatible")
+        return Shape(a if a is not None else b for a, b in zip(self, other))
+
+    def with_rank(self, rank: int) -> "Shape":
+        self.assert_has_rank(rank)
+        return self
+
+    def with_rank_at_least(self, rank: int) -> "Shape":
+        if len(self) < int(rank):
+            raise _shape_error(f"Shape {self} must have rank at least {int(rank)}")
+        return self
+
+    def with_rank_at_most(self, rank: int) -> "Shape":
+        if len(self) > int(rank):
+            raise _shape_error(f"Shape {self} must have rank at most {int(rank)}")
+        return self
+
+    def concatenate(self, other) -> "Shape":
+        return Shape(tuple(self) + tuple(Shape(other)))
+
     def __repr__(self) -> str:
         return "[" + ", ".join("None" if d is None else str(d) for d in self) + "]"
 
     __str__ = __repr__
+
+
+def _shape_error(msg: str):
+    from .errors import ShapeError
+
+    return ShapeError(msg)
 
 
 def fmt(shape: Sequence) -> str:

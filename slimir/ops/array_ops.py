@@ -590,7 +590,20 @@ register(OpDef("pad", _pad_shape, _pad_lower, _pad_ref, default_name="Pad"))
 
 
 def pad(x, paddings, mode: str = "CONSTANT", name: Optional[str] = None, constant_values=0) -> Tensor:
-    paddings = tuple((int(a), int(c)) for a, c in np.asarray(paddings).reshape(-1, 2))
+    """TF's tf.pad: `paddings` [[before, after], ...] as ints, an array, or a tensor known while building."""
+    from ..tensor_util import static_ints
+
+    flat = np.asarray(static_ints(paddings, "pad: paddings"), dtype=object).reshape(-1)
+    if flat.size % 2 or any(v is None for v in flat):
+        raise ShapeError(f"pad: paddings must be [[before, after], ...] pairs of ints, got {paddings!r}")
+    paddings = tuple((int(a), int(c)) for a, c in flat.reshape(-1, 2))
+    if isinstance(constant_values, Tensor):
+        from ..tensor_util import constant_value
+
+        v = constant_value(constant_values)
+        if v is None:
+            raise InvalidArgumentError(f"pad: constant_values {constant_values.name} must be known while building")
+        constant_values = v.reshape(())
     return apply_op("pad", [x], name=name, paddings=paddings, mode=mode.upper(),
                     constant_values=float(constant_values))
 

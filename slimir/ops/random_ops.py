@@ -81,7 +81,13 @@ def random_normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, nam
     return _random("random_normal", shape, mean, stddev, dtype, seed, name)
 
 
-def random_uniform(shape, minval=0.0, maxval=1.0, dtype=_dt.float32, seed=None, name: Optional[str] = None) -> Tensor:
+def random_uniform(shape, minval=0, maxval=None, dtype=_dt.float32, seed=None, name: Optional[str] = None) -> Tensor:
+    """Uniform values in [minval, maxval) (maxval defaults to 1 for floats; integer dtypes need it, as in TF)."""
+    if _dt.as_dtype(dtype).is_integer:
+        from .core_ops import random_uniform_int
+
+        return random_uniform_int(shape, minval, maxval, dtype, seed=seed, name=name)
+    maxval = 1.0 if maxval is None else maxval
     if float(minval) >= float(maxval):
         raise InvalidArgumentError(f"random_uniform: minval {minval} must be < maxval {maxval}")
     return _random("random_uniform", shape, minval, maxval, dtype, seed, name)
