@@ -146,3 +146,67 @@ def compatible(a: Sequence, b: Sequence) -> bool:
     if len(a) != len(b):
         return False
     return all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+class Dimension:
+    """TF1's Dimension: one size of a shape, `value` None when unknown. slimir shapes hold plain ints (TF2's
+    behaviour), so this exists for code that builds Dimensions or reads `.value` through dimension_value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        if isinstance(value, Dimension):
+            value = value.value
+        self.value = None if value is None or int(value) < 0 else int(value)
+
+    def __int__(self) -> int:
+        if self.value is None:
+            raise _shape_error("Cannot convert an unknown Dimension to an int")
+        return self.value
+
+    __index__ = __int__
+
+    def __eq__(self, other):
+        other = dimension_value(other)
+        return None if self.value is None or other is None else self.value == other
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def is_compatible_with(self, other) -> bool:
+        other = dimension_value(other)
+        return self.value is None or other is None or self.value == other
+
+    def merge_with(self, other) -> "Dimension":
+        other = dimension_value(other)
+        if not self.is_compatible_with(other):
+            raise _shape_error(f"Dimensions {self.value} and {other} are not compatible")
+        return Dimension(self.value if self.value is not None else other)
+
+    def _op(self, other, f):
+        other = dimension_value(other)
+        return Dimension(None if self.value is None or other is None else f(self.value, other))
+
+    def __add__(self, o):
+        return self._op(o, lambda a, b: a + b)
+
+    def __sub__(self, o):
+        return self._op(o, lambda a, b: a - b)
+
+    def __mul__(self, o):
+        return self._op(o, lambda a, b: a * b)
+
+    def __floordiv__(self, o):
+        return self._op(o, lambda a, b: a // b)
+
+    __radd__, __rmul__ = __add__, __mul__
+
+    def __repr__(self) -> str:
+        return f"Dimension({self.value})"
+
+
+def dimension_value(dimension):
+    """The int (or None) of a shape entry, whether a Dimension or already an int (TF's dimension_value)."""
+    if isinstance(dimension, Dimension):
+        return dimension.value
+    return None if dimension is None else int(dimension)

@@ -82,6 +82,13 @@ def _leaf_value(node: Node):
         return None
     if any((Shape(t.shape).num_elements() or MAX_VALUES + 1) > MAX_VALUES for t in node.outputs):
         return None
+    if node.type == "strided_slice" and node.inputs[0].op.type == "shape":  # tf.shape(x)[1] with dim 1 known
+        src = node.inputs[0].op
+        dims = np.array([-1 if d is None else d for d in src.inputs[0].shape], np.int64)
+        picked = np.asarray(dims[node.attrs["key"]])
+        if (picked < 0).any():
+            return None
+        return (picked.astype(src.attrs["out_type"].np),)
     if node.type in _SHAPE_ONLY:
         x = node.inputs[0]
         if not Shape(x.shape).is_fully_defined():

@@ -161,6 +161,62 @@ def random_uniform_int(shape, minval, maxval, dtype, seed=None, name: Optional[s
 
 
 # ------------------------------------------------------------------------------------------
+# random values of a shape known only at run time (nasnet's drop_path: [tf.shape(x)[0], 1, 1, 1])
+
+
+def _rand_dyn_shape(specs, kind, dtype, a, b, seed, static):
+    s = specs[0]
+    if not s.dtype.is_integer or len(s.shape) != 1 or s.shape[0] != len(static):
+        raise ShapeError(f"the shape of random values must be an int vector of {len(static)} entries, got "
+                         f"{s.dtype.name} {fmt(s.shape)}")
+    if not dtype.is_floating:
+        raise InvalidArgumentError(f"random values of a run-time shape need a floating dtype, got {dtype.name}")
+    return [Spec(static, dtype)]
+
+
+def _rand_dyn_lower(b, node, shape):
+    from .random_ops import _truncated_like
+
+    a = node.attrs
+    dt = a["dtype"]
+    base = b.op("ConstantOfShape", [b.op("Cast", [shape], to=_dt.int64.onnx)], value=_onnx_zero(dt))
+    if a["kind"] == "uniform":
+        return b.op("RandomUniformLike", [base], low=float(a["a"]), high=float(a["b"]), **onnx_seed(a["seed"]))
+    if a["kind"] == "normal":
+        return b.op("RandomNormalLike", [base], mean=float(a["a"]), scale=float(a["b"]), **onnx_seed(a["seed"]))
+    return _truncated_like(b, base, dt, a["a"], a["b"], a["seed"])
+
+
+def _rand_dyn_ref(shape, kind, dtype, a, b, seed, static):
+    from .random_ops import truncated_normal_np
+
+    rng = np.random.default_rng(seed)
+    shp = tuple(int(d) for d in shape)
+    if kind == "uniform":
+        return rng.uniform(a, b, shp).astype(dtype.np)
+    if kind == "normal":
+        return rng.normal(a, b, shp).astype(dtype.np)
+    return truncated_normal_np(rng, shp, a, b, dtype.np)
+
+
+register(OpDef("random_dynamic", _rand_dyn_shape, _rand_dyn_lower, _rand_dyn_ref, default_name="random",
+               stateful=True, differentiable=False))
+
+
+def random_dynamic(kind: str, shape: Tensor, static, a: float, b: float, dtype=_dt.float32, seed=None,
+                   name: Optional[str] = None) -> Tensor:
+    """Random values (kind 'uniform' [a, b), 'normal' or 'truncated' with mean a, stddev b) of the run-time shape
+    held by the int vector `shape`; `static` gives the entries known while building (None elsewhere)."""
+    dtype = _dt.as_dtype(dtype)
+    default = {"uniform": "random_uniform", "normal": "random_normal", "truncated": "truncated_normal"}[kind]
+    if kind == "uniform" and float(a) >= float(b):
+        raise InvalidArgumentError(f"random_uniform: minval {a} must be < maxval {b}")
+    key = get_default_graph().unique_name(name or default, mark_as_used=False)
+    return apply_op("random_dynamic", [shape], name=name or default, kind=kind, dtype=dtype, a=float(a), b=float(b),
+                    seed=get_seed(seed, key), static=tuple(static))
+
+
+# ------------------------------------------------------------------------------------------
 # Assert: the Session raises (before any variable is written) when the condition is false
 
 

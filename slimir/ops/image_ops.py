@@ -225,6 +225,9 @@ def _resize_shape(specs, method, size, align_corners, half_pixel_centers):
             raise InvalidArgumentError(f"size must be 2 positive ints [new_height, new_width], got {list(out)}")
     if method == "area" and (x.shape[1] is None or x.shape[2] is None):
         raise ShapeError(f"resize_area needs images of known height and width in slimir, got {fmt(x.shape)}")
+    if method == "area" and align_corners and 1 in (x.shape[1], x.shape[2]) and max(out) > 1:
+        raise InvalidArgumentError(f"resize_area with align_corners=True has no input cells to average for images "
+                                   f"{fmt(x.shape)} (TF returns NaN); use align_corners=False")
     return [Spec((x.shape[0], out[0], out[1], x.shape[3]), x.dtype)]
 
 

@@ -40,12 +40,21 @@ def _truncated_lower(b, node):
     a = node.attrs
     dt = a["dtype"]
     z = b.op("RandomNormal", [], shape=list(a["shape"]), dtype=dt.onnx, **_seed_attr(a["seed"]))
+    return _truncate(b, z, dt, a["a"], a["b"], a["seed"])
+
+
+def _truncate(b, z, dt, mean, stddev, seed):
     two = b.const(np.array(2.0, dt.np))
     for i in range(4):
-        z2 = b.op("RandomNormalLike", [z], **_seed_attr(a["seed"], i + 1))
+        z2 = b.op("RandomNormalLike", [z], **_seed_attr(seed, i + 1))
         z = b.op("Where", [b.op("Greater", [b.op("Abs", [z]), two]), z2, z])
     z = b.op("Clip", [z, b.const(np.array(-2.0, dt.np)), two])
-    return b.op("Add", [b.op("Mul", [z, b.const(np.array(a["b"], dt.np))]), b.const(np.array(a["a"], dt.np))])
+    return b.op("Add", [b.op("Mul", [z, b.const(np.array(stddev, dt.np))]), b.const(np.array(mean, dt.np))])
+
+
+def _truncated_like(b, like, dt, mean, stddev, seed):
+    """The truncated normal of the shape of `like` (run-time shapes)."""
+    return _truncate(b, b.op("RandomNormalLike", [like], **_seed_attr(seed)), dt, mean, stddev, seed)
 
 
 def truncated_normal_np(rng: np.random.Generator, shape, mean=0.0, stddev=1.0, dtype=np.float32) -> np.ndarray:
