@@ -39,9 +39,9 @@ def constant(value, dtype=None, shape=None, name: str = "Const", graph=None) -> 
         arr = arr.astype(dtype.np)
     else:
         arr = np.asarray(value)
-        if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+        if arr.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
             arr = arr.astype(np.float32)
-        elif arr.dtype == np.int64 and not isinstance(value, np.ndarray):
+        elif arr.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
             arr = arr.astype(np.int32)
         elif arr.dtype.kind == "O" or arr.dtype.kind == "U":
             raise DTypeError(f"constant: cannot make a tensor from {value!r}")

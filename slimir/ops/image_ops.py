@@ -395,14 +395,13 @@ def _static_sizes(node, what: str):
     return h, w, oh, ow
 
 
-def _matrices(node):
+def resize_matrices(method, size, align_corners, half_pixel_centers, h: int, w: int):
     """The float64 [out, in] matrices of the height and width maps (area's 1/scale factor on the height one)."""
-    a = node.attrs
-    h, w, oh, ow = _static_sizes(node, "the gradient")
-    mh = axis_matrix(a["method"], h, oh, a["align_corners"], a["half_pixel_centers"])
-    mw = axis_matrix(a["method"], w, ow, a["align_corners"], a["half_pixel_centers"])
-    if a["method"] == "area":
-        mh = mh * float(area_norm(h, w, oh, ow, a["align_corners"]))
+    oh, ow = size
+    mh = axis_matrix(method, h, oh, align_corners, half_pixel_centers)
+    mw = axis_matrix(method, w, ow, align_corners, half_pixel_centers)
+    if method == "area":
+        mh = mh * float(area_norm(h, w, oh, ow, align_corners))
     return mh, mw
 
 
@@ -423,11 +422,15 @@ register(OpDef("resize", _resize_shape, _resize_lower, _resize_ref, default_name
 
 def _resize_grad_shape(specs, method, size, align_corners, half_pixel_centers):
     g, x = specs
+    if size is None or x.shape[1] is None or x.shape[2] is None:
+        raise ShapeError(f"the gradient of resize needs static heights and widths, got images {fmt(x.shape)} "
+                         f"resized to {fmt(g.shape)}")
     return [Spec(tuple(x.shape), g.dtype)]
 
 
 def _resize_grad_lower(b, node, g, x):
-    mh, mw = _matrices(node)
+    _, h, w, _ = node.inputs[1].shape
+    mh, mw = resize_matrices(h=h, w=w, **node.attrs)
     dt = node.outputs[0].dtype.np
     t = b.op("Einsum", [b.const(mh.astype(dt)), g], equation="oh,nowc->nhwc")
     return b.op("Einsum", [b.const(mw.astype(dt)), t], equation="pw,nhpc->nhwc")
@@ -435,11 +438,7 @@ def _resize_grad_lower(b, node, g, x):
 
 def _resize_grad_ref(g, x, method, size, align_corners, half_pixel_centers):
     _, h, w, _ = x.shape
-    oh, ow = size
-    mh = axis_matrix(method, h, oh, align_corners, half_pixel_centers)
-    mw = axis_matrix(method, w, ow, align_corners, half_pixel_centers)
-    if method == "area":
-        mh = mh * float(area_norm(h, w, oh, ow, align_corners))
+    mh, mw = resize_matrices(method, size, align_corners, half_pixel_centers, h, w)
     t = np.einsum("oh,nowc->nhwc", mh, g.astype(np.float64))
     return np.einsum("pw,nhpc->nhwc", mw, t).astype(g.dtype)
 
