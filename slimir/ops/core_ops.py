@@ -399,9 +399,9 @@ def stack(values, axis: int = 0, name: str = "stack") -> Tensor:
     """TF's tf.stack: pack tensors of one shape along a new `axis`."""
     from .array_ops import concat, expand_dims
 
-    vals = [convert_to_tensor(v) for v in values]
-    if not vals:
+    if not len(values):
         raise InvalidArgumentError("stack needs at least one value")
+    vals = [_packed(v) for v in values]
     r = len(vals[0].shape)
     ax = axis if axis >= 0 else axis + r + 1
     if not 0 <= ax <= r:
@@ -409,6 +409,22 @@ def stack(values, axis: int = 0, name: str = "stack") -> Tensor:
     with name_scope(name, "stack") as scope:
         parts = [expand_dims(v, ax) for v in vals]
         return concat(parts, axis=ax, name=scope or "stack/")
+
+
+def _packed(v) -> Tensor:
+    """A value as a tensor; nested lists holding tensors are stacked (TF's auto-packing of [[0, t], ...])."""
+    if isinstance(v, (list, tuple)) and any(isinstance(e, Tensor) or isinstance(e, (list, tuple)) for e in v):
+        if any(isinstance(e, Tensor) for e in _flat(v)):
+            return stack(list(v), axis=0, name="packed")
+    return convert_to_tensor(v)
+
+
+def _flat(v):
+    for e in v:
+        if isinstance(e, (list, tuple)):
+            yield from _flat(e)
+        else:
+            yield e
 
 
 def unstack(value, num: Optional[int] = None, axis: int = 0, name: str = "unstack") -> list:
