@@ -831,8 +831,9 @@ def _transpose_vjp(node, grads):
 
 
 def _pad_vjp(node, grads):
-    if node.attrs["mode"] != "CONSTANT":
-        raise InvalidArgumentError(f"{node.name}: the gradient of {node.attrs['mode']} padding is not supported")
+    if node.attrs["mode"] != "CONSTANT":  # the mirrored borders folded back (grad_ops.mirror_pad_grad)
+        return [apply_op("mirror_pad_grad", [grads[0], node.inputs[0]], paddings=node.attrs["paddings"],
+                         mode=node.attrs["mode"])]
     x = node.inputs[0]
     key = tuple(slice(a, (a + d) if d is not None else (-c if c else None))
                 for (a, c), d in zip(node.attrs["paddings"], x.shape))

@@ -53,3 +53,10 @@ def test_gather(axis, pshape, ishape):
     rng = np.random.default_rng(1)
     idx = rng.integers(0, pshape[axis], ishape)  # repeats included: their gradients add up
     check_grads(lambda p: core_ops.gather(p, slim.constant(idx.astype(np.int32)), axis=axis), [pshape], n_coords=8)
+
+
+@pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC"])
+def test_mirror_pad(mode):
+    """REFLECT / SYMMETRIC padding (cyclegan's and pix2pix's tf.pad(..., mode='REFLECT')): borders fold back."""
+    check_grads(lambda x: slim.pad(x, [[0, 0], [2, 1], [1, 3], [0, 0]], mode=mode), [(2, 4, 5, 2)], n_coords=20)
+    check_grads(lambda x: slim.pad(x, [[3, 3], [0, 2]], mode=mode), [(4, 3)], n_coords=12)

@@ -254,3 +254,27 @@ def test_stack_unstack():
     np.testing.assert_array_equal(v0, [[1, 2], [3, 4]])
     np.testing.assert_array_equal(v1, [[1, 3], [2, 4]])
     np.testing.assert_array_equal(np.stack(ps, axis=1), np.arange(6).reshape(2, 3))
+
+
+# ------------------------------------------------------------------------------------------
+# the gradient of REFLECT / SYMMETRIC padding ("mirror_pad_grad"), which cyclegan's and pix2pix's pads need
+
+
+@pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC"])
+@pytest.mark.parametrize("paddings", [[[0, 0], [2, 1], [1, 3], [0, 0]], [[1, 0], [0, 0], [3, 3], [2, 2]]])
+def test_mirror_pad_grad_lowering(mode, paddings):
+    from slimir.ops.registry import apply_op
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)
+    g = rng.standard_normal(np.pad(x, paddings).shape).astype(np.float32)
+    pads = tuple(tuple(p) for p in paddings)
+    out = check(lambda gg, xx: apply_op("mirror_pad_grad", [gg, xx], paddings=pads, mode=mode), [g, x],
+                op="mirror_pad_grad", dynamic={1: [0]} if paddings[0] == [0, 0] else {})
+    with slim.Graph().as_default():  # a padded axis of unknown size cannot be folded back
+        xs = slim.placeholder(slim.float32, [None, 4])
+        with pytest.raises(slim.errors.ShapeError, match="known size of axis 0"):
+            apply_op("mirror_pad_grad", [slim.placeholder(slim.float32, [None, 4]), xs], paddings=((1, 1), (0, 0)),
+                     mode=mode)
+    # the adjoint of numpy's mirror padding: <pad(x), g> == <x, grad>
+    np.testing.assert_allclose(np.sum(np.pad(x, paddings, mode=mode.lower()) * g), np.sum(x * out[0]), rtol=1e-4)

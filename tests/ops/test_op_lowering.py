@@ -116,7 +116,7 @@ TESTED_IN = {
         "tile_grad"]},
     **{n: "test_op_image_lowering.py" for n in ["resize", "resize_grad"]},
     **{n: "test_op_core_lowering.py" for n in ["range", "random_uniform_int", "random_dynamic", "assert", "gather",
-                                               "gather_grad"]},
+                                               "gather_grad", "mirror_pad_grad"]},
 }
 
 
