@@ -18,6 +18,7 @@ centers, `shape(input, out_type)`). Each name maps onto slimir (`tf.train` is `s
     tf.compat.v1.logging.info('conv1: %s', net.shape)
 """
 
+# ruff: noqa: F401, E402  (a facade re-exporting slimir under TF's names, like slimir/__init__.py)
 from __future__ import annotations
 
 import builtins as _builtins

@@ -55,7 +55,7 @@ def _range_ref(start, limit, delta, length):
     return (start + np.arange(n).astype(dt) * delta).astype(dt)
 
 
-register(OpDef("range", _range_shape, lambda b, node, s, l, d: b.op("Range", [s, l, d]), _range_ref,
+register(OpDef("range", _range_shape, lambda b, node, s, lim, d: b.op("Range", [s, lim, d]), _range_ref,
                default_name="range", differentiable=False))
 
 

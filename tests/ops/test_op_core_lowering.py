@@ -37,8 +37,8 @@ def test_range_values_and_dtypes():
 
 def test_range_of_tensors_lowering():
     """Run-time bounds (placeholders): the length is only known when it runs."""
-    def build(s, l, d):
-        r = core_ops.range_(s, l, d)
+    def build(s, lim, d):
+        r = core_ops.range_(s, lim, d)
         assert r.shape == [None]
         return r
 
