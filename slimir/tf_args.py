@@ -286,15 +286,8 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a
 # tf.nn names
 
 
-def _features(fn):
-    return tf_aliases(features="x")(fn)
-
-
-relu = _features(math_ops.relu)
-relu6 = _features(math_ops.relu6)
-elu = _features(math_ops.elu)
-softplus = _features(math_ops.softplus)
-softsign = _features(math_ops.softsign)
+# the activations take TF's `features=` themselves (math_ops), so slim.nn.relu is math_ops.relu
+relu, relu6, elu, softplus, softsign = math_ops.relu, math_ops.relu6, math_ops.elu, math_ops.softplus, math_ops.softsign
 
 
 @tf_aliases(input="value")
