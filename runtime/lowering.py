@@ -247,9 +247,9 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
     out_tensors = [o for o in outputs if isinstance(o, Tensor)]
     assigns, prints, checks = [], [], []
     if side_effects:
-        for node in check_nodes:
+        for node in check_nodes:  # a check op's rule gets all its outputs' values
             checks.append((node, len(out_tensors)))
-            out_tensors.append(node.outputs[0])
+            out_tensors.extend(node.outputs)
         for node in assign_nodes:
             assigns.append((node.attrs["var"], len(out_tensors)))
             out_tensors.append(node.outputs[0])

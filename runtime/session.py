@@ -595,7 +595,7 @@ def run_checks(low: Lowered, outs: list) -> None:
     """Raise the error of the first check op (check_numerics, check_labels, assert) whose value in this run
     fails."""
     for node, i in low.checks:
-        err = get_op(node.type).extra["check"](node, outs[i])
+        err = get_op(node.type).extra["check"](node, outs[i:i + len(node.outputs)])
         if err is not None:
             raise err
 

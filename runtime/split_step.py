@@ -158,9 +158,11 @@ class SplitStep:
         except Exception as e:
             raise SlimirError(f"the gradient graph failed in ONNX Runtime: {str(e).strip().splitlines()[0]}") from None
         outs = binding.get_outputs()
-        for node, i in low.checks:  # check_numerics, check_labels (slimir.ops.state_ops)
-            v = self.loss_view if i == 0 else (self.grad_views[i - 1] if i in targets else outs[i].numpy())
-            err = get_op(node.type).extra["check"](node, v)
+        def value(k):
+            return self.loss_view if k == 0 else (self.grad_views[k - 1] if k in targets else outs[k].numpy())
+
+        for node, i in low.checks:  # check ops (check_numerics, check_labels, assert): their rule on their values
+            err = get_op(node.type).extra["check"](node, [value(k) for k in range(i, i + len(node.outputs))])
             if err is not None:
                 raise err
         for i, spare in spares.items():

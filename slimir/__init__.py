@@ -30,19 +30,28 @@ from .layers import (avg_pool2d, batch_norm, bias_add, conv2d, conv2d_in_plane, 
 from .ops.array_ops import (cast, concat, constant, expand_dims, fill, identity, one_hot, ones, ones_like,  # noqa: F401
                             pad, placeholder, placeholder_with_default, reshape, shape, split, squeeze,
                             stop_gradient, tile, to_float, transpose, zeros, zeros_like)
-from .ops.array_ops import slice_ as slice  # noqa: F401,A001
 from .ops.math_ops import (abs, add, add_n, argmax, argmin, ceil, clip_by_value, divide, equal, exp,  # noqa: F401,A001
                            floor, greater, greater_equal, less, less_equal, log, logical_and, logical_not,
                            logical_or, matmul, maximum, minimum, multiply, negative, not_equal, pow, reciprocal,
                            reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum, rsqrt, sigmoid, sign,
                            sqrt, square, squared_difference, subtract, tanh, truediv, where)
 from .ops.random_ops import random_normal, random_uniform, truncated_normal  # noqa: F401
+from .ops.core_ops import count_up_to  # noqa: F401
+from .ops.image_ops import (resize_area, resize_bicubic, resize_bilinear, resize_images,  # noqa: F401
+                            resize_nearest_neighbor)
+# TF's argument names (slim.pad(tensor=...), slim.shape(input=...), ...) on the same functions, and the TF-core
+# ops the porting table promises under slim. (range, size, rank, gather, unstack)
+from .tf_args import (expand_dims, fill, gather, identity, matmul, ones, ones_like, pad, random_normal,  # noqa: F401,E501,F811
+                      random_uniform, range, rank, reshape, shape, size, slice, squeeze, stop_gradient, tile,
+                      transpose, truncated_normal, unstack, where, zeros, zeros_like)
+from . import tensor_util  # noqa: F401
 from .ops.registry import convert_to_tensor  # noqa: F401
 from .ops.state_ops import (Print, assign, assign_add, assign_sub, check_labels, check_numerics, group,  # noqa: F401
                             no_op)
 from .regularizers import (apply_regularization, l1_l2_regularizer, l1_regularizer, l2_regularizer,  # noqa: F401
                            sum_regularizer)
 from .shape import Shape as TensorShape  # noqa: F401
+from .shape import Dimension, dimension_value  # noqa: F401
 from .variables import (add_model_variable, create_global_step,  # noqa: F401
                         filter_variables, get_global_step, get_local_variables, get_model_variables,
                         get_or_create_global_step, get_trainable_variables, get_unique_variable, get_variable,

@@ -79,3 +79,8 @@ class NotFoundError(SlimirError, FileNotFoundError):
 
 class InputPipelineError(SlimirError, RuntimeError):
     """A reader, decoder or map of an input pipeline failed; names the record (the original is chained)."""
+
+
+class NotAvailableError(SlimirError, AttributeError):
+    """A TensorFlow name that slimir's `tf` namespace does not provide; the message says what to use instead
+    (an AttributeError too, so hasattr()/getattr(..., default) keep working)."""

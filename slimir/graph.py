@@ -137,6 +137,13 @@ class Node:
     def scope(self) -> str:
         return self.name.rpartition("/")[0]
 
+    def run(self, feed_dict=None, session=None) -> None:
+        """Run this operation in `session` or the default session (TF's Operation.run)."""
+        sess = session or get_default_session()
+        if sess is None:
+            raise GraphError(f"{self.name}.run(): no session given and no default session")
+        sess.run(self, feed_dict)
+
     def __repr__(self) -> str:
         return f"<slim.Node '{self.name}' type={self.type}>"
 
@@ -193,6 +200,13 @@ class Variable(Tensor):
         from .ops import state_ops
 
         return state_ops.assign_sub(self, delta, name=name)
+
+    def count_up_to(self, limit: int) -> Tensor:
+        """Increment this integer variable when run, returning its value before the increment; a run
+        that finds it at `limit` or beyond raises OutOfRangeError (TF's Variable.count_up_to)."""
+        from .ops import core_ops
+
+        return core_ops.count_up_to(self, limit)
 
     def __repr__(self) -> str:
         return f"<slim.Variable '{self.name}' shape={self._shape} dtype={self.dtype.name}>"

@@ -7,9 +7,10 @@ from typing import Optional
 from .errors import InvalidArgumentError
 from .graph import name_scope
 from .ops import array_ops, math_ops, nn_ops
-from .ops.math_ops import elu, leaky_relu, relu, relu6, sigmoid, softplus, softsign, tanh  # noqa: F401
-from .ops.nn_ops import (avg_pool, bias_add, dropout, fused_batch_norm, local_response_normalization,  # noqa: F401
-                         log_softmax, lrn, max_pool, softmax)
+from .ops.math_ops import leaky_relu, sigmoid, tanh  # noqa: F401
+from .ops.nn_ops import (bias_add, dropout, fused_batch_norm, local_response_normalization,  # noqa: F401
+                         log_softmax, lrn, softmax)
+from .tf_args import avg_pool, elu, max_pool, relu, relu6, softplus, softsign  # noqa: F401  (+ TF's arg names)
 from .nn_losses import (sigmoid_cross_entropy_with_logits, softmax_cross_entropy_with_logits,  # noqa: F401
                         sparse_softmax_cross_entropy_with_logits)
 from .ops.registry import apply_op, convert_to_tensor

@@ -39,9 +39,9 @@ def constant(value, dtype=None, shape=None, name: str = "Const", graph=None) -> 
         arr = arr.astype(dtype.np)
     else:
         arr = np.asarray(value)
-        if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+        if arr.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
             arr = arr.astype(np.float32)
-        elif arr.dtype == np.int64 and not isinstance(value, np.ndarray):
+        elif arr.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
             arr = arr.astype(np.int32)
         elif arr.dtype.kind == "O" or arr.dtype.kind == "U":
             raise DTypeError(f"constant: cannot make a tensor from {value!r}")
@@ -590,7 +590,20 @@ register(OpDef("pad", _pad_shape, _pad_lower, _pad_ref, default_name="Pad"))
 
 
 def pad(x, paddings, mode: str = "CONSTANT", name: Optional[str] = None, constant_values=0) -> Tensor:
-    paddings = tuple((int(a), int(c)) for a, c in np.asarray(paddings).reshape(-1, 2))
+    """TF's tf.pad: `paddings` [[before, after], ...] as ints, an array, or a tensor known while building."""
+    from ..tensor_util import static_ints
+
+    flat = np.asarray(static_ints(paddings, "pad: paddings"), dtype=object).reshape(-1)
+    if flat.size % 2 or any(v is None for v in flat):
+        raise ShapeError(f"pad: paddings must be [[before, after], ...] pairs of ints, got {paddings!r}")
+    paddings = tuple((int(a), int(c)) for a, c in flat.reshape(-1, 2))
+    if isinstance(constant_values, Tensor):
+        from ..tensor_util import constant_value
+
+        v = constant_value(constant_values)
+        if v is None:
+            raise InvalidArgumentError(f"pad: constant_values {constant_values.name} must be known while building")
+        constant_values = v.reshape(())
     return apply_op("pad", [x], name=name, paddings=paddings, mode=mode.upper(),
                     constant_values=float(constant_values))
 
@@ -818,8 +831,9 @@ def _transpose_vjp(node, grads):
 
 
 def _pad_vjp(node, grads):
-    if node.attrs["mode"] != "CONSTANT":
-        raise InvalidArgumentError(f"{node.name}: the gradient of {node.attrs['mode']} padding is not supported")
+    if node.attrs["mode"] != "CONSTANT":  # the mirrored borders folded back (grad_ops.mirror_pad_grad)
+        return [apply_op("mirror_pad_grad", [grads[0], node.inputs[0]], paddings=node.attrs["paddings"],
+                         mode=node.attrs["mode"])]
     x = node.inputs[0]
     key = tuple(slice(a, (a + d) if d is not None else (-c if c else None))
                 for (a, c), d in zip(node.attrs["paddings"], x.shape))

@@ -599,3 +599,69 @@ register(OpDef("num_elements", _numel_shape, _numel_lower,
                                                dtype.np),
                default_name="NumElements", differentiable=False))
 
+
+
+# ------------------------------------------------------------------------------------------
+# mirror_pad_grad: the gradient of REFLECT / SYMMETRIC padding (each mirrored border folded back onto its source)
+
+
+def mirror_source(d: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For each position of an axis padded by (before, after), the input index it copies (REFLECT skips the edge,
+    SYMMETRIC repeats it)."""
+    p = np.arange(-before, d + after)
+    edge = 0 if mode == "REFLECT" else 1
+    p = np.where(p < 0, -p - edge, p)
+    return np.where(p >= d, 2 * d - 2 + edge - p, p)
+
+
+def _mirror_grad_shape(specs, paddings, mode):
+    g, x = specs
+    for ax, ((a, c), d) in enumerate(zip(paddings, x.shape)):
+        if (a or c) and d is None:
+            raise ShapeError(f"the gradient of {mode} padding needs a known size of axis {ax}, got {fmt(x.shape)}")
+    return [Spec(tuple(x.shape), g.dtype)]
+
+
+def _mirror_grad_lower(b, node, g, x):
+    """Per padded axis: the centre slice, plus each border reversed and padded onto the input positions it copies."""
+    mode = node.attrs["mode"]
+    edge = 0 if mode == "REFLECT" else 1
+    y = g
+    for ax, ((a, c), d) in enumerate(zip(node.attrs["paddings"], node.inputs[1].shape)):
+        if not (a or c):
+            continue
+        rank = len(node.inputs[1].shape)
+
+        def sl(start, stop, step=1):
+            return b.op("Slice", [y, b.const(i64([start])), b.const(i64([stop])), b.const(i64([ax])),
+                                  b.const(i64([step]))])
+
+        def place(part, lo, hi):
+            pads = [0] * (2 * rank)
+            pads[ax], pads[rank + ax] = lo, hi
+            return b.op("Pad", [part, b.const(i64(pads))])
+
+        out = sl(a, a + d)
+        if a:  # g[a-1::-1] lands on x[1 - edge : a + 1 - edge]
+            out = b.op("Add", [out, place(sl(a - 1, -(2**62), -1), 1 - edge, d - a - 1 + edge)])
+        if c:  # g[a+d+c-1 : a+d-1 : -1] lands on x[d-1-c+edge : d-1+edge]
+            out = b.op("Add", [out, place(sl(a + d + c - 1, a + d - 1, -1), d - 1 - c + edge, 1 - edge)])
+        y = out
+    return y if y is not g else b.op("Identity", [g])
+
+
+def _mirror_grad_ref(g, x, paddings, mode):
+    out = g
+    for ax, ((a, c), d) in enumerate(zip(paddings, x.shape)):
+        if not (a or c):
+            continue
+        src = mirror_source(d, a, c, mode)
+        moved = np.moveaxis(out, ax, 0)
+        acc = np.zeros((d,) + moved.shape[1:], g.dtype)
+        np.add.at(acc, src, moved)
+        out = np.moveaxis(acc, 0, ax)
+    return np.ascontiguousarray(out)
+
+
+register(OpDef("mirror_pad_grad", _mirror_grad_shape, _mirror_grad_lower, _mirror_grad_ref,
+               default_name="MirrorPadGrad", differentiable=False, flops=lambda node: numel1(node.inputs[0].shape)))

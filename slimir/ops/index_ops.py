@@ -71,30 +71,14 @@ def top_k(input, k=1, sorted: bool = True, name: Optional[str] = None):
 
 
 # ------------------------------------------------------------------------------------------
-# gather: params indexed along one axis (TF's tf.gather; negative indices count from the end as in ONNX)
-
-
-def _gather_shape(specs, axis):
-    p, ix = specs
-    if not ix.dtype.is_integer:
-        raise DTypeError(f"gather: indices must be integers, got {ix.dtype.name}")
-    ax = normalize_axis(axis, len(p.shape))
-    return [Spec(tuple(p.shape[:ax]) + tuple(ix.shape) + tuple(p.shape[ax + 1:]), p.dtype)]
-
-
-def _gather_lower(b, node, params, indices):
-    ax = normalize_axis(node.attrs["axis"], len(node.inputs[0].shape))
-    return b.op("Gather", [params, indices], axis=ax)
-
-
-register(OpDef("gather", _gather_shape, _gather_lower,
-               lambda p, ix, axis: np.take(p, ix.astype(np.int64), axis=axis), default_name="GatherV2",
-               differentiable=False))
+# gather: the `gather` op of core_ops.py (TF's tf.gather, with its gradient), re-exported for the metrics
 
 
 def gather(params, indices, axis: int = 0, name: Optional[str] = None) -> Tensor:
     """params[..., indices, ...] along `axis` (TF's tf.gather)."""
-    return apply_op("gather", [params, indices], name=name, axis=int(axis))
+    from .core_ops import gather as _gather
+
+    return _gather(params, indices, name=name, axis=int(axis))
 
 
 # ------------------------------------------------------------------------------------------

@@ -73,9 +73,19 @@ for _n, (_d, _l, _r) in _UNARY.items():
     _make_unary(_n, _d, _l, _r)
 
 
+#: activations TF's tf.nn names `features` (tf.nn.relu(features=...)); slimir's `x` works as well
+_FEATURES = frozenset({"relu", "relu6", "elu", "softplus", "softsign"})
+
+
 def _unary(op_name):
-    def f(x, name=None):
-        return apply_op(op_name, [x], name=name)
+    if op_name in _FEATURES:
+        def f(x=None, name=None, *, features=None):
+            if (x is None) == (features is None):
+                raise TypeError(f"{op_name}() takes the tensor once, as x or as features")
+            return apply_op(op_name, [x if features is None else features], name=name)
+    else:
+        def f(x, name=None):
+            return apply_op(op_name, [x], name=name)
 
     f.__name__ = op_name
     f.__doc__ = f"Elementwise {op_name} (TF's tf.{op_name})."

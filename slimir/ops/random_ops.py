@@ -40,12 +40,21 @@ def _truncated_lower(b, node):
     a = node.attrs
     dt = a["dtype"]
     z = b.op("RandomNormal", [], shape=list(a["shape"]), dtype=dt.onnx, **_seed_attr(a["seed"]))
+    return _truncate(b, z, dt, a["a"], a["b"], a["seed"])
+
+
+def _truncate(b, z, dt, mean, stddev, seed):
     two = b.const(np.array(2.0, dt.np))
     for i in range(4):
-        z2 = b.op("RandomNormalLike", [z], **_seed_attr(a["seed"], i + 1))
+        z2 = b.op("RandomNormalLike", [z], **_seed_attr(seed, i + 1))
         z = b.op("Where", [b.op("Greater", [b.op("Abs", [z]), two]), z2, z])
     z = b.op("Clip", [z, b.const(np.array(-2.0, dt.np)), two])
-    return b.op("Add", [b.op("Mul", [z, b.const(np.array(a["b"], dt.np))]), b.const(np.array(a["a"], dt.np))])
+    return b.op("Add", [b.op("Mul", [z, b.const(np.array(stddev, dt.np))]), b.const(np.array(mean, dt.np))])
+
+
+def _truncated_like(b, like, dt, mean, stddev, seed):
+    """The truncated normal of the shape of `like` (run-time shapes)."""
+    return _truncate(b, b.op("RandomNormalLike", [like], **_seed_attr(seed)), dt, mean, stddev, seed)
 
 
 def truncated_normal_np(rng: np.random.Generator, shape, mean=0.0, stddev=1.0, dtype=np.float32) -> np.ndarray:
@@ -81,7 +90,13 @@ def random_normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, nam
     return _random("random_normal", shape, mean, stddev, dtype, seed, name)
 
 
-def random_uniform(shape, minval=0.0, maxval=1.0, dtype=_dt.float32, seed=None, name: Optional[str] = None) -> Tensor:
+def random_uniform(shape, minval=0, maxval=None, dtype=_dt.float32, seed=None, name: Optional[str] = None) -> Tensor:
+    """Uniform values in [minval, maxval) (maxval defaults to 1 for floats; integer dtypes need it, as in TF)."""
+    if _dt.as_dtype(dtype).is_integer:
+        from .core_ops import random_uniform_int
+
+        return random_uniform_int(shape, minval, maxval, dtype, seed=seed, name=name)
+    maxval = 1.0 if maxval is None else maxval
     if float(minval) >= float(maxval):
         raise InvalidArgumentError(f"random_uniform: minval {minval} must be < maxval {maxval}")
     return _random("random_uniform", shape, minval, maxval, dtype, seed, name)

@@ -115,9 +115,9 @@ def format_print(node: Node, values) -> str:
 # check_numerics: identity that makes the Session raise (before any variable is written) on NaN/Inf
 
 
-def _numerics_failure(node: Node, value) -> Optional[SlimirError]:
+def _numerics_failure(node: Node, values) -> Optional[SlimirError]:
     """The NumericsError of a check_numerics output holding NaN or Inf (None when all finite)."""
-    v = np.asarray(value)
+    v = np.asarray(values[0])
     if np.all(np.isfinite(v)):
         return None
     kind = "NaN" if np.any(np.isnan(v)) else "Inf"
@@ -152,8 +152,8 @@ def _labels_message(value, num_classes: int, message: str, tensor: str) -> Optio
             f"(tensor {tensor}: {int(bad.sum())} of {v.size} labels out of range)")
 
 
-def _labels_failure(node: Node, value) -> Optional[SlimirError]:
-    text = _labels_message(value, node.attrs["num_classes"], node.attrs["message"], node.inputs[0].name)
+def _labels_failure(node: Node, values) -> Optional[SlimirError]:
+    text = _labels_message(values[0], node.attrs["num_classes"], node.attrs["message"], node.inputs[0].name)
     return None if text is None else InvalidArgumentError(text + "; the variables were not updated by this run")
 
 
@@ -192,37 +192,16 @@ def check_labels(labels, num_classes: int, message: str = "", name: Optional[str
 
 
 # ------------------------------------------------------------------------------------------
-# assert: identity of a bool condition that makes the Session raise when an element of it is false
+# assert_all: a run-time assertion (the `assert` op of core_ops.py, TF's tf.Assert)
 
 
-def _assert_failure(node: Node, value) -> Optional[SlimirError]:
-    if np.all(np.asarray(value)):
-        return None
-    return InvalidArgumentError(f"{node.attrs['message']} (assertion {node.name} failed; the variables were not "
-                                "updated by this run)")
-
-
-def _assert_shape(specs, message):
-    if specs[0].dtype is not _dt.bool_:
-        raise DTypeError(f"assert: the condition must be bool, got {specs[0].dtype.name}")
-    return [specs[0]]
-
-
-def _assert_reference(cond, message):
-    if not np.all(cond):
-        raise InvalidArgumentError(str(message))
-    return cond
-
-
-register(OpDef("assert", _assert_shape, lambda b, node, x: b.op("Identity", [x]), _assert_reference,
-               default_name="Assert", stateful=True, differentiable=False, extra={"check": _assert_failure}))
-
-
-def assert_all(condition, message: str, name: Optional[str] = None) -> Tensor:
+def assert_all(condition, message: str, name: Optional[str] = None):
     """A run-time assertion (TF's assert ops): running it, or anything with a control dependency on it, makes
     the Session raise InvalidArgumentError(message) when an element of the bool `condition` is false, before
-    it writes any variable of that run."""
-    return apply_op("assert", [convert_to_tensor(condition)], name=name, message=str(message))
+    it writes any variable of that run. Returns the assert op."""
+    from .core_ops import make_assert
+
+    return make_assert(condition, name=name, message=str(message))
 
 
 # ------------------------------------------------------------------------------------------
