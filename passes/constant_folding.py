@@ -42,7 +42,9 @@ def constant_folding(graph, outputs) -> PassReport:
             sources.update(t.op.meta.get("sources", {}))
         scope = node.name.rpartition("/")[0]
         for t, v in zip(node.outputs, vals):
-            arr = np.asarray(v, dtype=t.dtype.np).reshape(tuple(t.shape))
+            arr = np.asarray(v, dtype=t.dtype.np)
+            if Shape(t.shape).is_fully_defined():  # else a data-dependent size (boolean_mask, top_k with a tensor k)
+                arr = arr.reshape(tuple(t.shape))
             c = const(graph, scope, arr, name=node.name.rpartition("/")[2] + "_folded")
             if sources:
                 c.op.meta["from_variable"] = True

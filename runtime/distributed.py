@@ -282,7 +282,8 @@ def merge_metric_variables(sess, graph, comm: Communicator) -> None:
 
     Totals, counts, confusion matrices and thresholded TP/FP/TN/FN merge by sum; streaming_covariance
     (and so streaming_pearson_correlation) merges its count/means/comoment with the parallel-moments
-    formula; streaming_concat concatenates the ranks' filled parts in rank order. The state is small, so
+    formula; streaming_concat (with or without max_size, and so streaming_dynamic_auc and
+    auc_with_confidence_intervals) concatenates the ranks' filled parts in rank order. The state is small, so
     it travels in one allgather of arrays slimir computed itself.
     """
     from slimir.ir.graph import GraphKeys
@@ -327,6 +328,10 @@ def merge_metric_variables(sess, graph, comm: Communicator) -> None:
     for arr_name, size_name in concat_groups:
         var = by_name[arr_name]
         parts = np.concatenate([s[arr_name] for s in gathered], axis=0)
+        if var.shape[0] is None:  # a growing buffer (streaming_concat without max_size) takes all the rows
+            sess.set_variable_value(var, parts)
+            sess.set_variable_value(by_name[size_name], np.asarray(parts.shape[0], by_name[size_name].dtype.np))
+            continue
         if parts.shape[0] > var.shape[0]:
             raise DistributedError(f"{arr_name}: the ranks concatenated {parts.shape[0]} rows in all, more than its "
                                    f"max_size {var.shape[0]}")

@@ -413,6 +413,14 @@ def count_parameters(model: onnx.ModelProto) -> tuple:
     return sum(_num(init_shapes[n]) for n in names), names, "initializers"
 
 
+def _require_model(model: onnx.ModelProto, path: str) -> None:
+    """A protobuf that parsed as a ModelProto but is no model (any short byte string can): a SlimirError."""
+    missing = [what for what, ok in (("an IR version", model.ir_version > 0), ("a graph", model.HasField("graph")),
+                                     ("an opset import", len(model.opset_import) > 0)) if not ok]
+    if missing:
+        raise SlimirError(f"{path} is not an ONNX model: it has no {', no '.join(missing)}")
+
+
 def describe_onnx(path_or_model: str | os.PathLike | onnx.ModelProto) -> OnnxReport:
     """Inputs/outputs, node count by op type, parameter count and FLOPs of an ONNX model (file or proto).
 
@@ -427,12 +435,15 @@ def describe_onnx(path_or_model: str | os.PathLike | onnx.ModelProto) -> OnnxRep
         if not os.path.isfile(path):
             raise SlimirError(f"no such ONNX file: {path}")
         size = os.path.getsize(path)
+        if size == 0:
+            raise SlimirError(f"{path} is empty (0 bytes): not an ONNX model")
         try:
             model = onnx.load(path)
         except Exception as e:  # noqa: BLE001
             raise SlimirError(
                 f"{path} is not a readable ONNX model: {str(e).splitlines()[0] if str(e) else e}"
             ) from None
+        _require_model(model, path)
     g = model.graph
     init_shapes = {i.name: [int(d) for d in i.dims] for i in g.initializer}
     params, names, source = count_parameters(model)

@@ -128,7 +128,7 @@ class Lowered:
     assigns: list = field(default_factory=list)  # (Variable, output index) written back after a run
     prints: list = field(default_factory=list)  # (print Node, [output indices]) printed after a run
     python_nodes: list = field(default_factory=list)  # init / no_op nodes the Session runs itself
-    checks: list = field(default_factory=list)  # (check_numerics Node, output index) verified before writing
+    checks: list = field(default_factory=list)  # (check Node, output index) verified before writing
 
 
 def value_info(name: str, t: Tensor, dim_names: Optional[dict] = None):
@@ -203,9 +203,9 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
             continue
         if node.type == "print":
             print_nodes.append(node)
-        elif node.type == "check_numerics":
-            check_nodes.append(node)
         op = get_op(node.type)
+        if "check" in op.extra:  # check_numerics, check_labels: the Session verifies the value after the run
+            check_nodes.append(node)
         if op.lower is None:
             raise InvalidArgumentError(f"{node.name}: op {node.type} cannot be lowered to ONNX")
         start = len(b.nodes)
@@ -250,9 +250,9 @@ def lower(graph: Graph, outputs: list, feeds: list = (), *, opset: int = DEFAULT
     out_tensors = [o for o in outputs if isinstance(o, Tensor)]
     assigns, prints, checks = [], [], []
     if side_effects:
-        for node in check_nodes:
+        for node in check_nodes:  # a check op's rule gets all its outputs' values
             checks.append((node, len(out_tensors)))
-            out_tensors.append(node.outputs[0])
+            out_tensors.extend(node.outputs)
         for node in assign_nodes:
             assigns.append((node.attrs["var"], len(out_tensors)))
             out_tensors.append(node.outputs[0])

@@ -13,14 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from slimir.errors import (
-    FailedPreconditionError,
-    FeedError,
-    GraphError,
-    NumericsError,
-    RuntimeExecutionError,
-    SlimirError,
-)
+from slimir.errors import FailedPreconditionError, FeedError, GraphError, RuntimeExecutionError, SlimirError
 from slimir.ir.analysis import needed_nodes, no_gc
 from slimir.ir.graph import Graph, Node, Tensor, Variable, _session_stack, get_default_graph, rng_for
 from slimir.ir.registry import get_op
@@ -249,7 +242,7 @@ class Session:
 
     def set_variable_value(self, var: Variable, value) -> None:
         arr = np.asarray(value)
-        if tuple(arr.shape) != tuple(var.shape):
+        if arr.ndim != len(var.shape) or any(d is not None and d != n for d, n in zip(var.shape, arr.shape)):
             raise FeedError(f"cannot set {var.op.name} of shape {list(var.shape)} to a value of shape "
                             f"{list(arr.shape)}")
         host = np.array(arr, dtype=var.dtype.np, order="C")
@@ -389,10 +382,14 @@ class Session:
         for var, idx in low.assigns:
             last_assign[var] = idx
         written = {idx: var for var, idx in last_assign.items()}
-        spares = {}
+        spares, grown = {}, {}
         for i, name in enumerate(comp.output_names):
             var = written.get(i)
             if var is None:
+                binding.bind_output(name)
+                continue
+            if not var.shape.is_fully_defined():  # a variable whose shape changes (a growing buffer): ORT allocates
+                grown[i] = var
                 binding.bind_output(name)
                 continue
             cur = self._state.get(var)
@@ -405,18 +402,20 @@ class Session:
         ort_outs = binding.get_outputs()
         outs = []
         for i in range(len(comp.output_names)):
-            if i in spares:
+            if i in spares or i in grown:
                 outs.append(None)
             else:
                 outs.append(ort_outs[i].numpy())
-        _check_numerics(low, outs)  # before any variable changes: a failed check leaves the state as it was
+        run_checks(low, outs)  # before any variable changes: a failed check leaves the state as it was
         for i, spare in spares.items():
             var = written[i]
             old = self._state.get(var)
             self._state[var] = spare
             if old is not None:
                 self._spare[var] = old
-        for i in spares:  # a fetched assign returns the new value (a copy: the buffer will be reused)
+        for i, var in grown.items():
+            self._state[var] = ort_outs[i].numpy()
+        for i in list(spares) + list(grown):  # a fetched assign returns the new value (a copy: buffers are reused)
             if i < len(low.outputs) and low.outputs[i] is not None:
                 outs[i] = self._state[written[i]].copy()
         return outs
@@ -439,11 +438,15 @@ class Session:
         for var, idx in low.assigns:
             written[var] = idx
         written = {idx: var for var, idx in written.items()}
-        spares = {}
+        spares, grown = {}, {}
         for i, name in enumerate(comp.output_names):
             var = written.get(i)
             if var is None:
                 binding.bind_output(name, "cpu")
+                continue
+            if not var.shape.is_fully_defined():  # a variable whose shape changes: ORT allocates it on `dev`
+                grown[i] = var
+                binding.bind_output(name, dev)
                 continue
             spare = self._spare.get(var)
             if spare is None or spare is self._state.get(var):
@@ -454,15 +457,17 @@ class Session:
         comp.sess.run_with_iobinding(binding)
         binding.synchronize_outputs()
         ort_outs = binding.get_outputs()
-        outs = [None if i in spares else ort_outs[i].numpy() for i in range(len(comp.output_names))]
-        _check_numerics(low, outs)  # before any variable changes: a failed check leaves the state as it was
+        outs = [None if i in spares or i in grown else ort_outs[i].numpy() for i in range(len(comp.output_names))]
+        run_checks(low, outs)  # before any variable changes: a failed check leaves the state as it was
         for i, spare in spares.items():
             var = written[i]
             old = self._state.get(var)
             self._state[var] = spare
             if old is not None and not isinstance(old, np.ndarray):
                 self._spare[var] = old
-        for i in spares:  # a fetched assign returns the new value (copied to the host)
+        for i, var in grown.items():
+            self._state[var] = ort_outs[i]
+        for i in list(spares) + list(grown):  # a fetched assign returns the new value (copied to the host)
             if i < len(low.outputs) and low.outputs[i] is not None:
                 outs[i] = self._state[written[i]].numpy()
         return outs
@@ -536,14 +541,13 @@ class InteractiveSession(Session):
         super().close()
 
 
-def _check_numerics(low: Lowered, outs: list) -> None:
-    """Raise NumericsError for the first check_numerics output of this run holding NaN or Inf."""
+def run_checks(low: Lowered, outs: list) -> None:
+    """Raise the error of the first check op (check_numerics, check_labels, assert) whose value in this run
+    fails."""
     for node, i in low.checks:
-        v = outs[i]
-        if not np.all(np.isfinite(v)):
-            kind = "NaN" if np.any(np.isnan(v)) else "Inf"
-            raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had {kind} values "
-                                "(the variables were not updated by this run)")
+        err = get_op(node.type).extra["check"](node, outs[i:i + len(node.outputs)])
+        if err is not None:
+            raise err
 
 
 def _is_var(t) -> bool:

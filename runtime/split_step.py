@@ -25,6 +25,7 @@ import numpy as np
 
 from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError, SlimirError
 from slimir.ir.graph import GraphKeys
+from slimir.ir.registry import get_op
 
 from .distributed import Communicator, DistributedError, LocalCommunicator, parameter_hash
 
@@ -157,11 +158,13 @@ class SplitStep:
         except Exception as e:
             raise SlimirError(f"the gradient graph failed in ONNX Runtime: {str(e).strip().splitlines()[0]}") from None
         outs = binding.get_outputs()
-        for node, i in low.checks:
-            v = self.loss_view if i == 0 else (self.grad_views[i - 1] if i in targets else outs[i].numpy())
-            if not np.all(np.isfinite(v)):
-                raise NumericsError(f"{node.attrs['message']} : Tensor {node.inputs[0].name} had NaN or Inf values "
-                                    "(the variables were not updated by this run)")
+        def value(k):
+            return self.loss_view if k == 0 else (self.grad_views[k - 1] if k in targets else outs[k].numpy())
+
+        for node, i in low.checks:  # check ops (check_numerics, check_labels, assert): their rule on their values
+            err = get_op(node.type).extra["check"](node, [value(k) for k in range(i, i + len(node.outputs))])
+            if err is not None:
+                raise err
         for i, spare in spares.items():
             sess._state[written[i]] = spare
         for view, var in zip(self.bn_views, self.bn_vars):

@@ -26,10 +26,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from slimir.errors import InvalidArgumentError, NumericsError, OutOfRangeError
+from slimir.errors import CheckpointWriteError, InvalidArgumentError, NumericsError, OutOfRangeError
 from slimir.ir.graph import Tensor
 from slimir.variables import get_global_step, global_variables_initializer, local_variables_initializer
 
+from .checkpoint.lock import hold_train_dir
+from .checkpoint.resume import restore_for_resume
 from .checkpoint.saver import Saver, latest_checkpoint
 from .session import Session
 
@@ -158,15 +160,8 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
             local_init_op = local_variables_initializer()
     if not is_chief:  # only the chief writes to logdir
         saver, summary_op = None, None
-    writer = None
     if logdir and is_chief:
         os.makedirs(logdir, exist_ok=True)
-        if summary_op is not None and summary_writer is _USE_DEFAULT:
-            from slimir.summary import FileWriter
-
-            writer = FileWriter(logdir)
-        elif summary_writer not in (_USE_DEFAULT, None):
-            writer = summary_writer
     if session is not None:
         sess = session
     elif comm is not None:  # one thread pool per rank, no spinning between the two graphs of a step
@@ -186,7 +181,8 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
     kwargs.update(number_of_steps=number_of_steps, log_every_n_steps=log_every_n_steps, feed_fn=feed_fn,
                   progress=progress)
     ckpt_prefix = os.path.join(logdir, "model.ckpt") if logdir else None
-    with g.as_default():
+    # one run per logdir: the chief holds its lock until the end (checkpoint/lock.py)
+    with g.as_default(), hold_train_dir(logdir if is_chief else None):
         if comm is None or is_chief:
             _prepare(sess, init_op, init_feed_dict, local_init_op, init_fn, saver, logdir)
         else:  # a worker initialises (for the shapes), then takes the chief's values
@@ -203,12 +199,14 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
             log.info("global step %d already reached number_of_steps=%d", step0, number_of_steps)
             return None
         stepper.start(sess, train_op, step0, logdir)
+        writer = _summary_writer(logdir, is_chief, summary_op, summary_writer)
         bar = _progress_bar(progress, step0, number_of_steps)
         last_save = time.time()
         last_summary = float("-inf")  # the first step writes summaries, then every save_summaries_secs
         total_loss = None
         stopped_by = None
         failed = False
+        in_flight = None  # the exception leaving the loop, if any
         try:
             while True:
                 now = time.time()
@@ -239,18 +237,23 @@ def train(train_op, logdir: Optional[str], train_step_fn: Callable = train_step,
                 if should_stop:
                     stopped_by = "number_of_steps"
                     break
+        except BaseException as e:
+            in_flight = e
+            raise
         finally:
             if bar is not None:
                 bar.close()
-            if total_loss is not None:
-                stepper.sync(sess)
-            if saver is not None and ckpt_prefix and total_loss is not None and is_chief and not failed:
-                _save_if_finite(sess, saver, ckpt_prefix, global_step)
-            stepper.finish(sess, logdir, total_loss is not None)
-            if writer is not None:
+            try:
                 if total_loss is not None:
-                    writer.add_scalar("losses/train_op_loss", float(np.asarray(total_loss)), kwargs.get("last_step", 0))
-                writer.close()
+                    stepper.sync(sess)
+                if saver is not None and ckpt_prefix and total_loss is not None and is_chief and not failed:
+                    _final_save(sess, saver, ckpt_prefix, global_step, in_flight)
+            finally:
+                try:
+                    stepper.finish(sess, logdir, total_loss is not None)
+                finally:
+                    if writer is not None:
+                        _close_writer(writer, total_loss, kwargs.get("last_step", 0), in_flight)
         log.info("training stopped (%s) at global step %s", stopped_by, kwargs.get("last_step"))
         return total_loss
 
@@ -315,6 +318,44 @@ def _step_backend(backend, train_step_fn, optimizer, number_of_steps, master, sy
     return OrtTrainingStep(optimizer, device=device or "cpu")
 
 
+def _summary_writer(logdir, is_chief, summary_op, summary_writer):
+    """The FileWriter of logdir's summaries (the chief's only), or the one given, or None."""
+    if not (logdir and is_chief):
+        return None
+    if summary_op is not None and summary_writer is _USE_DEFAULT:
+        from slimir.summary import FileWriter
+
+        return FileWriter(logdir)
+    if summary_writer not in (_USE_DEFAULT, None):
+        return summary_writer
+    return None
+
+
+def _final_save(sess, saver, prefix, global_step, in_flight) -> None:
+    """The save at the end of train(). After a failed write (a full disk) there is none: it would fail the
+    same way; while another error propagates, a failure here is logged instead of chained to it."""
+    if isinstance(in_flight, CheckpointWriteError):
+        return
+    try:
+        _save_if_finite(sess, saver, prefix, global_step)
+    except CheckpointWriteError as e:
+        if in_flight is None:
+            raise
+        log.error("%s", e)
+
+
+def _close_writer(writer, total_loss, step, in_flight) -> None:
+    """Log the last loss and close the summary writer; while an error propagates, its failure is logged."""
+    try:
+        if total_loss is not None:
+            writer.add_scalar("losses/train_op_loss", float(np.asarray(total_loss)), step)
+        writer.close()
+    except OSError as e:
+        if in_flight is None:
+            raise
+        log.error("could not close the summary writer: %s", e)
+
+
 def _save_if_finite(sess, saver, prefix, global_step) -> None:
     """Save, unless a variable went NaN/Inf (a diverging run must not replace the last good checkpoint)."""
     for name, v in saver.variables.items():
@@ -330,22 +371,20 @@ def _prepare(sess, init_op, init_feed_dict, local_init_op, init_fn, saver, logdi
         sess.run(init_op, init_feed_dict)
     if local_init_op is not None:
         sess.run(local_init_op)
-    ckpt = latest_checkpoint(logdir) if logdir else None
-    if ckpt is not None and saver is not None:
-        log.info("restoring %s", ckpt)
-        saver.restore(sess, ckpt)
-        st = _state_paths(logdir)
-        if st:
-            saver.set_last_checkpoints(st)
-    elif init_fn is not None:
+    restored = None
+    if logdir and saver is not None:
+        point = restore_for_resume(logdir, lambda prefix: _restore(sess, saver, prefix))
+        restored = point.checkpoint
+        if restored is not None:
+            saver.set_last_checkpoints(point.keep)
+            saver.protect(point.protect)
+    if restored is None and init_fn is not None:
         init_fn(sess)
 
 
-def _state_paths(logdir: str) -> list:
-    from .checkpoint.saver import get_checkpoint_state
-
-    st = get_checkpoint_state(logdir)
-    return list(st.all_model_checkpoint_paths) if st else []
+def _restore(sess, saver, prefix: str) -> None:
+    log.info("restoring %s", prefix)
+    saver.restore(sess, prefix)
 
 
 def _progress_bar(enabled: bool, start: int, total: Optional[int]):

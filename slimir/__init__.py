@@ -29,22 +29,28 @@ from .layers import (avg_pool2d, batch_norm, bias_add, conv2d, conv2d_in_plane, 
                      separable_convolution2d, softmax, stack, unit_norm)
 from .ir.autodiff import gradients  # noqa: F401
 from .ir.registry import convert_to_tensor  # noqa: F401
-from .ops.array import (cast, concat, constant, expand_dims, fill, identity, one_hot, ones, ones_like,  # noqa: F401
-                        placeholder, placeholder_with_default, reshape, shape, split, squeeze, stop_gradient, tile,
-                        to_float, transpose, zeros, zeros_like)
+from .ops.array import (cast, concat, constant, one_hot, placeholder, placeholder_with_default,  # noqa: F401
+                        split, to_float)
 from .ops.elementwise import (abs, add, add_n, ceil, clip_by_value, divide, equal, exp, floor,  # noqa: F401,A004
                               greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
                               maximum, minimum, multiply, negative, not_equal, pow, reciprocal, rsqrt, sigmoid, sign,
-                              sqrt, square, squared_difference, subtract, tanh, truediv, where)
-from .ops.matmul import matmul  # noqa: F401
-from .ops.random import random_normal, random_uniform, truncated_normal  # noqa: F401
+                              sqrt, square, squared_difference, subtract, tanh, truediv)
+from .ops.image import (resize_area, resize_bicubic, resize_bilinear, resize_images,  # noqa: F401
+                        resize_nearest_neighbor)
 from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: F401
-from .ops.slicing import pad  # noqa: F401
-from .ops.slicing import slice_ as slice  # noqa: F401,A001
-from .ops.state import Print, assign, assign_add, assign_sub, check_numerics, group, no_op  # noqa: F401
+from .ops.state import (Print, assign, assign_add, assign_sub, check_labels, check_numerics, count_up_to,  # noqa: F401
+                        group, no_op)
+
+# TF's argument names (slim.pad(tensor=...), slim.shape(input=...), ...) on the array/matmul/random functions, and
+# the TF-core ops the porting table promises under slim. (range, size, rank, gather, unstack)
+from .tf_args import (expand_dims, fill, gather, identity, matmul, ones, ones_like, pad,  # noqa: F401,A004
+                      random_normal, random_uniform, range, rank, reshape, shape, size, slice, squeeze,
+                      stop_gradient, tile, transpose, truncated_normal, unstack, where, zeros, zeros_like)
+from . import tensor_util  # noqa: F401
 from .regularizers import (apply_regularization, l1_l2_regularizer, l1_regularizer, l2_regularizer,  # noqa: F401
                            sum_regularizer)
 from .shape import Shape as TensorShape  # noqa: F401
+from .shape import Dimension, dimension_value  # noqa: F401
 from .variables import (add_model_variable, create_global_step,  # noqa: F401
                         filter_variables, get_global_step, get_local_variables, get_model_variables,
                         get_or_create_global_step, get_trainable_variables, get_unique_variable, get_variable,

@@ -4,6 +4,8 @@ Every mistake a user can make raises a `SlimirError`; subclasses also derive fro
 exception TF-Slim raises in the same situation, so `except ValueError` keeps working.
 """
 
+from __future__ import annotations
+
 
 class SlimirError(Exception):
     """Base class of every error slimir raises on purpose."""
@@ -45,6 +47,20 @@ class CheckpointError(SlimirError, ValueError):
     """A checkpoint that cannot be read or does not fit the variables it is restored into."""
 
 
+class CheckpointWriteError(CheckpointError, OSError):
+    """A checkpoint or its state file could not be written (disk full, file size limit, permissions).
+
+    Also an OSError, with the errno of the failure; the message names the file, the global step and the
+    last good checkpoint, which the failed write left intact."""
+
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None):
+        super().__init__(message)
+        self.errno, self.filename = errno, filename
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class NumericsError(SlimirError, ArithmeticError):
     """A checked tensor (check_numerics; the loss in training) became NaN or Inf."""
 
@@ -63,3 +79,8 @@ class NotFoundError(SlimirError, FileNotFoundError):
 
 class InputPipelineError(SlimirError, RuntimeError):
     """A reader, decoder or map of an input pipeline failed; names the record (the original is chained)."""
+
+
+class NotAvailableError(SlimirError, AttributeError):
+    """A TensorFlow name that slimir's `tf` namespace does not provide; the message says what to use instead
+    (an AttributeError too, so hasattr()/getattr(..., default) keep working)."""

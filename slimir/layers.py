@@ -539,10 +539,17 @@ def flatten(inputs, outputs_collections=None, scope=None):
 
 
 @add_arg_scope
-def one_hot_encoding(labels, num_classes, on_value=1.0, off_value=0.0, outputs_collections=None, scope=None):
-    """One-hot encode integer labels into [..., num_classes] float32."""
+def one_hot_encoding(labels, num_classes, on_value=1.0, off_value=0.0, outputs_collections=None, scope=None,
+                     check_labels: bool = True):
+    """One-hot encode integer labels into [..., num_classes] float32.
+
+    check_labels (slimir): a run with a label outside [0, num_classes) raises InvalidArgumentError naming it
+    (state_ops.check_labels); False gives TF's all-off_value row for such a label.
+    """
     labels = convert_to_tensor(labels)
     with name_scope(scope, "OneHotEncoding", [labels]) as sc:
+        if check_labels:
+            labels = state_ops.check_labels(labels, num_classes, get_default_graph().get_name_scope())
         if labels.dtype is _dt.int32:
             labels = array_ops.cast(labels, _dt.int64)
         outputs = array_ops.one_hot(labels, num_classes, on_value=on_value, off_value=off_value)

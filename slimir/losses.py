@@ -423,9 +423,13 @@ def softmax_cross_entropy(logits, onehot_labels, weights=1.0, label_smoothing=0,
         return compute_weighted_loss(losses, weights, scope=sc)
 
 
-def sparse_softmax_cross_entropy(logits, labels, weights=1.0, scope: str | None = None) -> Tensor:
+def sparse_softmax_cross_entropy(logits, labels, weights=1.0, scope: str | None = None,
+                                 check_labels: bool = True) -> Tensor:
     """Weighted mean of the softmax cross-entropy with integer class labels of shape [batch_size]
-    (or [batch_size, 1]); `weights` is a scalar or [batch_size] ([batch_size, 1])."""
+    (or [batch_size, 1]); `weights` is a scalar or [batch_size] ([batch_size, 1]).
+
+    A run with a label outside [0, num_classes) raises InvalidArgumentError naming it and the range (TF's
+    message), before any variable changes; check_labels=False (slimir) lets it give NaN instead."""
     fn = "sparse_softmax_cross_entropy"
     _require(labels, "labels", fn)
     _require(weights, "weights", fn)
@@ -441,5 +445,5 @@ def sparse_softmax_cross_entropy(logits, labels, weights=1.0, scope: str | None 
             raise ShapeError(f"{_here(fn)}: labels of shape {fmt(ls)} do not match logits of shape "
                              f"{fmt(logits.shape)} (expected logits [batch_size, num_classes])")
         losses = nn_losses.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits,
-                                                                    name="xentropy")
+                                                                    name="xentropy", check_labels=check_labels)
         return compute_weighted_loss(losses, weights, scope=sc)

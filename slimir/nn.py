@@ -14,19 +14,18 @@ from .nn_losses import (  # noqa: F401
 )
 from .ops import array_ops, elementwise, math_ops, nn_ops
 from .ops.nn_ops import (  # noqa: F401
-    avg_pool,
     bias_add,
     dropout,
     fused_batch_norm,
     local_response_normalization,
     log_softmax,
     lrn,
-    max_pool,
     softmax,
 )
+from .tf_args import avg_pool, max_pool  # noqa: F401  (TF's argument names: value, ksize, ...)
 
 # the activations (relu, relu6, elu, sigmoid, tanh, softplus, softsign, leaky_relu, ...): every elementwise op whose
-# table row says TF has it in tf.nn
+# table row says TF has it in tf.nn (those TF calls with `features=` take it, elementwise._FEATURES)
 globals().update(elementwise.nn_functions())
 
 

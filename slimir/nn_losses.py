@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DTypeError, InvalidArgumentError, ShapeError
-from .ir.graph import Tensor, name_scope
+from .ir.graph import Tensor, get_default_graph, name_scope
 from .ir.registry import convert_to_tensor, normalize_axis
 from .ops import array_ops, math_ops, nn_ops
+from .ops import state as state_ops
 from .shape import compatible, fmt
 
 __all__ = ["sigmoid_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
@@ -68,11 +69,13 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 
 
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None,
-                                             name: str | None = None):
+                                             name: str | None = None, check_labels: bool = True):
     """-log_softmax(logits)[..., labels] (TF's tf.nn.sparse_softmax_cross_entropy_with_logits).
 
-    `labels` are int32/int64 class indices of shape logits.shape[:-1]. A label outside
-    [0, num_classes) gives NaN for its example (as TF on GPU), so a bad label set cannot train silently.
+    `labels` are int32/int64 class indices of shape logits.shape[:-1]. A run with a label outside
+    [0, num_classes) raises InvalidArgumentError with TF's (CPU) message, naming the labels tensor, before
+    any variable changes (state_ops.check_labels); with check_labels=False (slimir) such a label gives NaN
+    for its example instead (as TF on GPU).
     """
     fn = "sparse_softmax_cross_entropy_with_logits"
     _named_args_only(_sentinel, fn)
@@ -96,6 +99,8 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
         raise ShapeError(f"{fn}: the number of classes (last dimension of logits {fmt(logits.shape)}) "
                          "must be known statically")
     with name_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [logits, labels]) as sc:
+        if check_labels:
+            labels = state_ops.check_labels(labels, depth, get_default_graph().get_name_scope())
         onehot = array_ops.one_hot(labels, depth, dtype=logits.dtype)
         log_p = nn_ops.log_softmax(logits, axis=-1)
         loss = math_ops.neg(math_ops.reduce_sum(math_ops.mul(onehot, log_p), axis=-1))

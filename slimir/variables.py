@@ -180,9 +180,9 @@ def Variable_(initial_value=None, trainable: bool = True, collections=None, vali
         arr = np.asarray(initial_value)
         if dtype is not None:
             dt = _dt.as_dtype(dtype)
-        elif arr.dtype == np.float64 and not isinstance(initial_value, np.ndarray):
+        elif arr.dtype == np.float64 and not isinstance(initial_value, (np.ndarray, np.generic)):
             dt = _dt.float32
-        elif arr.dtype == np.int64 and not isinstance(initial_value, np.ndarray):
+        elif arr.dtype == np.int64 and not isinstance(initial_value, (np.ndarray, np.generic)):
             dt = _dt.int32
         else:
             dt = _dt.as_dtype(arr.dtype)

@@ -5,12 +5,17 @@
     saver.restore(sess, slim.train.latest_checkpoint('logdir'))       # also reads TF V2 checkpoints
 
 A save writes a temporary file, flushes and fsyncs it, renames it into place, then rewrites the state
-file the same way: a crash at any moment leaves the previous checkpoint readable.
+file the same way: a crash at any moment leaves the previous checkpoint readable. A save first removes
+the temporary files earlier writers were killed in the middle of (ownership.py); max_to_keep deletes only
+the Saver's own `<name>-<step>` files in the directory it saves to; a write that fails (disk full, file
+size limit) raises one CheckpointWriteError naming the file, the step and the intact last checkpoint.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import re
 import tempfile
@@ -21,17 +26,19 @@ from typing import Optional
 
 import numpy as np
 
-from slimir.errors import CheckpointError, ShapeError
+from slimir.errors import CheckpointError, CheckpointWriteError, ShapeError
 from slimir.ir.graph import GraphKeys, Tensor, Variable, get_default_graph
 
-SUFFIX = ".safetensors"
+from .ownership import SUFFIX, is_own_checkpoint, remove_stale_temp_files, temp_file_prefix
+
 STATE = "checkpoint"
+log = logging.getLogger("slimir")
 
 
 def _atomic_write(path: str, data: bytes) -> None:
     d = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+    fd, tmp = tempfile.mkstemp(prefix=temp_file_prefix(), dir=d)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
@@ -63,6 +70,7 @@ def _atomic_write(path: str, data: bytes) -> None:
 class CheckpointState:
     model_checkpoint_path: str = ""
     all_model_checkpoint_paths: list = field(default_factory=list)
+    as_written: dict = field(default_factory=dict)  # {path (absolute): the path as the state file wrote it}
 
 
 def _state_path(checkpoint_dir: str, latest_filename: Optional[str]) -> str:
@@ -75,21 +83,32 @@ def get_checkpoint_state(checkpoint_dir: str, latest_filename: Optional[str] = N
     if not os.path.isfile(p):
         return None
     st = CheckpointState()
-    with open(p, encoding="utf-8") as f:
-        for line in f:
-            m = re.match(r'\s*(model_checkpoint_path|all_model_checkpoint_paths)\s*:\s*"(.*)"\s*$', line)
-            if not m:
-                continue
-            path = m.group(2)
-            if not os.path.isabs(path):
-                path = os.path.join(checkpoint_dir, path)
-            if m.group(1) == "model_checkpoint_path":
-                st.model_checkpoint_path = path
-            else:
-                st.all_model_checkpoint_paths.append(path)
+    for line in _read_state_text(p).splitlines():
+        m = re.match(r'\s*(model_checkpoint_path|all_model_checkpoint_paths)\s*:\s*"(.*)"\s*$', line)
+        if not m:
+            continue
+        path = written = m.group(2)
+        if not os.path.isabs(path):
+            path = os.path.join(checkpoint_dir, path)
+        st.as_written[path] = written
+        if m.group(1) == "model_checkpoint_path":
+            st.model_checkpoint_path = path
+        else:
+            st.all_model_checkpoint_paths.append(path)
     if not st.model_checkpoint_path:
         raise CheckpointError(f"{p}: the checkpoint state file names no model_checkpoint_path")
     return st
+
+
+def _read_state_text(p: str) -> str:
+    """The text of the state file `p`; a CheckpointError naming it when it is not UTF-8 (damaged)."""
+    with open(p, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{p}: the checkpoint state file is damaged: byte {data[e.start]:#04x} at offset "
+                              f"{e.start} is not UTF-8 text") from None
 
 
 def update_checkpoint_state(checkpoint_dir: str, model_checkpoint_path: str, all_paths: list,
@@ -115,7 +134,11 @@ def latest_checkpoint(checkpoint_dir: str, latest_filename: Optional[str] = None
     st = get_checkpoint_state(checkpoint_dir, latest_filename)
     if st is None:
         return None
-    return st.model_checkpoint_path if checkpoint_exists(st.model_checkpoint_path) else None
+    if checkpoint_exists(st.model_checkpoint_path):
+        return st.model_checkpoint_path
+    log.warning("%s names %s as the newest checkpoint, but there is no checkpoint there (missing or not a "
+                "checkpoint)", _state_path(checkpoint_dir, latest_filename), st.model_checkpoint_path)
+    return None
 
 
 # ------------------------------------------------------------------------------------------
@@ -239,6 +262,8 @@ class Saver:
         self._last: list = []  # [(prefix, time)]
         self._next_keep = time.time() + self.keep_every_s
         self.reshape = reshape
+        self._protected: set = set()  # checkpoint files a save moves aside instead of overwriting
+        self._written: set = set()  # the prefixes this Saver wrote (absolute)
 
     @property
     def variables(self) -> dict:
@@ -254,6 +279,11 @@ class Saver:
 
     def recover_last_checkpoints(self, paths: list) -> None:
         self.set_last_checkpoints(paths)
+
+    def protect(self, paths: list) -> None:
+        """Never overwrite the checkpoints (prefixes) `paths`: a save to one of them first renames the file
+        to `<file>.kept` (learning.train protects the damaged checkpoints it did not resume from)."""
+        self._protected |= {os.path.abspath(p) + SUFFIX for p in paths}
 
     def save(self, sess, save_path: str, global_step=None, latest_filename: Optional[str] = None,
              meta_graph_suffix: str = "meta", write_meta_graph: bool = True, write_state: bool = True,
@@ -272,15 +302,54 @@ class Saver:
                 "crc32": json.dumps({k: zlib.crc32(a.tobytes()) for k, a in tensors.items()})}
         if step is not None:
             meta["global_step"] = str(step)
-        _atomic_write(prefix + SUFFIX, st_save(tensors, metadata=meta))
+        d = os.path.dirname(os.path.abspath(prefix))
+        remove_stale_temp_files(d)  # of writers killed mid-write (before this write needs the space)
+        data = st_save(tensors, metadata=meta)
+        try:
+            self._move_protected_aside(prefix + SUFFIX)
+            _atomic_write(prefix + SUFFIX, data)
+        except OSError as e:
+            raise write_error(e, "checkpoint", prefix + SUFFIX, step, d, latest_filename) from None
+        self._written.add(os.path.abspath(prefix))
         if write_state:
+            before = (list(self._last), self._next_keep)
             dropped = self._remember(prefix)
-            d = os.path.dirname(os.path.abspath(prefix))
-            update_checkpoint_state(d, prefix, self.last_checkpoints, latest_filename)
-            for p in dropped:  # only once the state file no longer names them
+            try:
+                update_checkpoint_state(d, prefix, self.last_checkpoints, latest_filename)
+            except OSError as e:
+                self._last, self._next_keep = before
+                raise write_error(e, "the checkpoint state file", _state_path(d, latest_filename), step, d,
+                                  latest_filename, f"{prefix + SUFFIX} was written, but no state file names it"
+                                  ) from None
+            self._delete(dropped, d, os.path.basename(save_path))  # once the state file no longer names them
+        return prefix
+
+    def _delete(self, dropped: list, directory: str, basename: str) -> None:
+        """Delete the checkpoints that fell out of max_to_keep: only files this Saver wrote, or its own
+        `<basename>-<step>` files in the directory it saves to (ownership.py)."""
+        for p in dropped:
+            if os.path.abspath(p) not in self._written and not is_own_checkpoint(p, directory, basename):
+                log.warning("not deleting %s: max_to_keep deletes only this Saver's own checkpoints %s-<step> in "
+                            "%s", p + SUFFIX, basename, directory)
+                continue
+            try:
                 if os.path.exists(p + SUFFIX):
                     os.unlink(p + SUFFIX)
-        return prefix
+            except OSError as e:
+                log.warning("could not delete the old checkpoint %s: %s", p + SUFFIX, e.strerror or e)
+
+    def _move_protected_aside(self, path: str) -> None:
+        """Rename a protected file at `path` (see protect) to a free `<path>.kept[.N]` name."""
+        path = os.path.abspath(path)
+        if path not in self._protected or not os.path.lexists(path):
+            return
+        aside, n = path + ".kept", 1
+        while os.path.lexists(aside):
+            aside, n = f"{path}.kept.{n}", n + 1
+        os.replace(path, aside)
+        self._protected.discard(path)
+        log.warning("%s was not written by this run and it did not resume from it: kept as %s instead of "
+                    "saving over it", path, aside)
 
     def _remember(self, prefix: str) -> list:
         """Add `prefix` to the kept list; returns the prefixes that fell out of it (to delete)."""
@@ -303,6 +372,27 @@ class Saver:
             raise CheckpointError("Saver.restore: save_path is None (no checkpoint found?)")
         reader = CheckpointReader(save_path)
         assign_from_reader(sess, reader, self._vars, reshape=self.reshape, where=save_path)
+
+
+def write_error(e: OSError, what: str, path: str, step: Optional[int], directory: str,
+                latest_filename: Optional[str] = None, note: str = "") -> CheckpointWriteError:
+    """One clear error for a failed checkpoint write: the file, the step, the reason, and the last good
+    checkpoint the state file names (intact: every write goes to a temporary file first)."""
+    try:
+        last = latest_checkpoint(directory, latest_filename)
+    except (CheckpointError, OSError):
+        last = None
+    at = f" at global step {step}" if step is not None else ""
+    reason = e.strerror or str(e)
+    intact = (f"the last good checkpoint {last} is intact" if last else
+              f"{directory} holds no earlier checkpoint")
+    hint = ""
+    if e.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
+        hint = " (free some space or raise the file size limit" + (", then run again to resume from it)" if last
+                                                                   else ")")
+    note = f"; {note}" if note else ""
+    return CheckpointWriteError(f"cannot write {what} {path}{at}: {reason}; {intact}{hint}{note}",
+                                errno=e.errno, filename=path)
 
 
 def assign_from_reader(sess, reader: CheckpointReader, name_to_var: dict, ignore_missing_vars: bool = False,

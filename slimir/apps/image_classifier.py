@@ -115,6 +115,12 @@ def _dataset(name: str, split: str, dataset_dir: str | None, skip_corrupt: bool 
     return dataset
 
 
+def _labels_what(f) -> str:
+    """How a label-range error names the labels of a job."""
+    offset = f" minus --labels_offset={f.labels_offset}" if f.labels_offset else ""
+    return f"labels of {f.dataset_name}/{f.dataset_split_name}{offset}"
+
+
 def _num_classes(dataset, labels_offset: int) -> int:
     n = int(dataset.num_classes) - int(labels_offset)
     if labels_offset < 0:
@@ -322,7 +328,8 @@ def _train_image_classifier(f: TrainFlags, comm, state: dict) -> TrainResult:
         images, labels = slim.train.batch([image, label], batch_size=f.batch_size,
                                           num_threads=f.num_preprocessing_threads,
                                 capacity=5 * f.batch_size)
-        labels = slim.one_hot_encoding(labels, num_classes)
+        labels = slim.one_hot_encoding(slim.check_labels(labels, num_classes, _labels_what(f)), num_classes,
+                                       check_labels=False)
 
         logits, end_points = network_fn(images)
         if "AuxLogits" in end_points:
@@ -479,6 +486,7 @@ def eval_image_classifier(f: EvalFlags) -> EvalResult:
         images, labels = slim.train.batch([image, label], batch_size=f.batch_size,
                                           num_threads=f.num_preprocessing_threads,
                                 capacity=5 * f.batch_size, allow_smaller_final_batch=True)
+        labels = slim.check_labels(labels, num_classes, _labels_what(f))  # (streaming_accuracy cannot tell)
         logits, _ = network_fn(images)
         predictions = slim.argmax(logits, 1)
         k = min(5, num_classes)

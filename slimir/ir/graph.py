@@ -137,6 +137,13 @@ class Node:
     def scope(self) -> str:
         return self.name.rpartition("/")[0]
 
+    def run(self, feed_dict=None, session=None) -> None:
+        """Run this operation in `session` or the default session (TF's Operation.run)."""
+        sess = session or get_default_session()
+        if sess is None:
+            raise GraphError(f"{self.name}.run(): no session given and no default session")
+        sess.run(self, feed_dict)
+
     def __repr__(self) -> str:
         return f"<slim.Node '{self.name}' type={self.type}>"
 

@@ -177,7 +177,8 @@ def convert_to_tensor(value, dtype: Optional[_dt.DType] = None, name: Optional[s
 
 
 def constant_array(value, dtype=None, shape=None) -> np.ndarray:
-    """`value` as the read-only array of a constant (TF's rules: Python floats float32, ints int32)."""
+    """`value` as the read-only array of a constant (TF's rules: Python floats float32, ints int32; numpy scalars
+    and arrays keep their dtype)."""
     if dtype is not None:
         dtype = _dt.as_dtype(dtype)
         arr = np.asarray(value)
@@ -186,9 +187,9 @@ def constant_array(value, dtype=None, shape=None) -> np.ndarray:
         arr = arr.astype(dtype.np)
     else:
         arr = np.asarray(value)
-        if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+        if arr.dtype == np.float64 and not isinstance(value, (np.ndarray, np.generic)):
             arr = arr.astype(np.float32)
-        elif arr.dtype == np.int64 and not isinstance(value, np.ndarray):
+        elif arr.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
             arr = arr.astype(np.int32)
         elif arr.dtype.kind == "O" or arr.dtype.kind == "U":
             raise DTypeError(f"constant: cannot make a tensor from {value!r}")

@@ -21,9 +21,14 @@ run, so `update` is computed from the old accumulators plus the batch's contribu
 fetched in the same run as its `update` gives the value from before the run.
 
 Deviations from TF-Slim are noted in the docstrings; in short: labels are dense tensors (no
-SparseTensor); `streaming_concat` needs `max_size`; out-of-range class ids and predictions outside
-[0, 1] where TF asserts are reported at run time as a `NumericsError` raised before any accumulator
-is written.
+SparseTensor). Out-of-range class ids, labels and predictions outside [0, 1] where TF asserts are
+reported at run time as TF does, with an `InvalidArgumentError` raised before any accumulator is written.
+
+The modules: means.py (means, accuracy, errors), classification.py (counts, thresholds, AUC, mean IoU),
+ranking.py (top-k), statistics.py (covariance, concatenation), curves.py (the ranking, curve and agreement
+metrics: streaming_dynamic_auc, auc_with_confidence_intervals, precision_recall_at_equal_thresholds,
+recall_at_precision, precision_at_recall, cohen_kappa, streaming_specificity_at_sensitivity,
+streaming_sensitivity_at_specificity, the sparse average precisions).
 """
 
 from __future__ import annotations
@@ -49,6 +54,20 @@ from .classification import (
     streaming_true_negatives_at_thresholds,
     streaming_true_positives,
     streaming_true_positives_at_thresholds,
+)
+from .curves import (
+    AucData,
+    PrecisionRecallData,
+    auc_with_confidence_intervals,
+    cohen_kappa,
+    precision_at_recall,
+    precision_recall_at_equal_thresholds,
+    recall_at_precision,
+    streaming_dynamic_auc,
+    streaming_sensitivity_at_specificity,
+    streaming_sparse_average_precision_at_k,
+    streaming_sparse_average_precision_at_top_k,
+    streaming_specificity_at_sensitivity,
 )
 from .means import (
     count,
@@ -87,6 +106,11 @@ __all__ = [
     "streaming_sparse_precision_at_top_k", "streaming_sparse_recall_at_k", "streaming_true_negatives",
     "streaming_true_negatives_at_thresholds", "streaming_true_positives",
     "streaming_true_positives_at_thresholds", "accuracy", "precision", "recall", "percentage_less",
+    "AucData", "PrecisionRecallData", "auc_with_confidence_intervals", "cohen_kappa", "precision_at_recall",
+    "precision_recall_at_equal_thresholds", "recall_at_precision", "streaming_dynamic_auc",
+    "streaming_sensitivity_at_specificity",
+    "streaming_sparse_average_precision_at_k", "streaming_sparse_average_precision_at_top_k",
+    "streaming_specificity_at_sensitivity",
 ]
 
 

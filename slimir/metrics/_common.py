@@ -92,12 +92,9 @@ def _any(b: Tensor, axis=None) -> Tensor:
 
 
 def _runtime_check(bad: Tensor, message: str):
-    """A node that makes the Session raise (before writing any variable) when the scalar `bad` is true.
-
-    (TF's assert ops: slimir carries them with check_numerics on a value that is NaN when `bad`.)
-    """
-    flag = math_ops.where(bad, array_ops.constant(np.float32(np.nan)), array_ops.constant(np.float32(0.0)))
-    return state_ops.check_numerics(flag, message)
+    """A node that makes the Session raise InvalidArgumentError (before writing any variable) when the
+    scalar `bad` is true (TF's assert ops)."""
+    return state_ops.assert_all(math_ops.logical_not(bad), message)
 
 
 def _check_compatible(a: Tensor, b: Tensor, what: str) -> None:

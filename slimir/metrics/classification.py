@@ -258,7 +258,7 @@ def streaming_auc(predictions, labels, weights=None, num_thresholds=200, metrics
     `auc/false_positives` (one entry per threshold). `summation_method` (TF's tf.metrics.auc
     option, 'trapezoidal' by default as in TF-Slim): 'trapezoidal', 'careful_interpolation',
     'minoring' or 'majoring'; `thresholds` replaces the linear thresholds. Predictions must lie in
-    [0, 1]; a batch outside makes the run fail (NumericsError) before the accumulators change.
+    [0, 1]; a batch outside makes the run fail (InvalidArgumentError) before the accumulators change.
     """
     if curve not in ("ROC", "PR"):
         raise InvalidArgumentError(f"Curve must be either ROC or PR. Curve {curve} is unknown.")
@@ -386,7 +386,7 @@ def streaming_mean_iou(predictions, labels, num_classes, weights=None, metrics_c
     labels, columns = predictions), incremented by one_hot(labels)^T @ one_hot(predictions) (weighted).
     As in TF-Slim, `update` evaluates to the accumulated confusion matrix and `value` to the mean IoU.
     Predictions and labels are flattened; ids outside [0, num_classes) make the run fail
-    (NumericsError) before the matrix changes (TF raises InvalidArgumentError there).
+    (InvalidArgumentError, as TF) before the matrix changes.
     """
     num_classes = int(num_classes)
     if num_classes < 1:

@@ -1,4 +1,5 @@
-"""Covariance and Pearson correlation, and streaming concatenation."""
+"""Covariance and Pearson correlation, and streaming concatenation (a fixed buffer with max_size, a growing
+array without)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..errors import InvalidArgumentError
 from ..ir.graph import (
+    GraphKeys,
     Tensor,
     control_dependencies,
     get_default_graph,
@@ -15,6 +17,7 @@ from ..ir.graph import (
 from ..ops import array_ops, math_ops
 from ..ops import state as state_ops
 from ..shape import fmt
+from ..variables import _new_variable
 from ._common import (
     _F32,
     _F64,
@@ -117,12 +120,43 @@ def streaming_pearson_correlation(predictions, labels, weights=None, metrics_col
 # Concatenation
 
 
-class StreamingConcatValue:
-    """The value of `streaming_concat`: fetched with `sess.run`, it gives the concatenation so far.
+def _growing_variable(fixed: list, dtype, name: str):
+    """A metric variable of shape [None] + fixed that starts empty ([0] + fixed) and grows: each update
+    assigns it a longer value (the Session lets a variable with an unknown dimension change its shape)."""
+    dtype = _dt.as_dtype(dtype)
+    return _new_variable(name, [None] + list(fixed), dtype, np.zeros([0] + list(fixed), dtype.np), False,
+                         [GraphKeys.LOCAL_VARIABLES, GraphKeys.METRIC_VARIABLES], exact_name=False)
 
-    slimir tensors have static shapes, so the accumulator is a fixed [max_size, ...] buffer plus a
-    fill count; this object fetches both and returns the filled part (moved back to `axis`). It is
-    not a graph tensor; `buffer` and `size` are, for further graph use.
+
+def _growing_concat(values: Tensor, ax: int, fixed: list, deps=(), name=None, default_name="streaming_concat"):
+    """streaming_concat without max_size: accumulators `array` ([None] + fixed: the rows so far, `axis`
+    moved to the front) and `size` (int32). The update appends the batch (a concat: every run rewrites the
+    whole array anyway, so the array holds exactly `size` rows and never has spare capacity) and returns the
+    new size; `deps` guard the update only. The value is the array with `axis` moved back, named `concat`."""
+    ndim = len(values.shape)
+    with variable_scope(name, default_name, (values,)):
+        array = _growing_variable(fixed, values.dtype, "array")
+        size = _metric_variable([], _dt.int32, "size")
+        perm = [ax] + [i for i in range(ndim) if i != ax]
+        inverse = [int(i) for i in np.argsort(perm)]
+        value = array_ops.transpose(array, inverse, name="concat") if ax else array_ops.identity(array, name="concat")
+        with control_dependencies(list(deps)):
+            batch = array_ops.transpose(values, perm) if ax else array_ops.identity(values)
+            n = batch.shape[0]
+            rows = _const(n, _dt.int32) if n is not None else array_ops.shape(batch, out_type=_dt.int32)[0]
+            assign_array = state_ops.assign(array, array_ops.concat([array, batch], 0), name="Assign")
+            with control_dependencies([assign_array]):
+                update_op = state_ops.assign(size, size + rows, name="Assign_1")
+    return value, update_op
+
+
+class StreamingConcatValue:
+    """The value of `streaming_concat` with a `max_size`: fetched with `sess.run`, it gives the
+    concatenation so far.
+
+    The accumulator is a fixed [max_size, ...] buffer plus a fill count; this object fetches both and
+    returns the filled part (moved back to `axis`). It is not a graph tensor; `buffer` and `size` are,
+    for further graph use. (Without max_size the value is a graph tensor.)
     """
 
     def __init__(self, buffer: Tensor, size: Tensor, axis: int, name: str):
@@ -155,14 +189,19 @@ def streaming_concat(values, axis=0, max_size=None, metrics_collections=None, up
                      name=None):
     """Concatenate `values` along `axis` over batches (e.g. to collect all predictions of an evaluation).
 
-    slimir needs `max_size` (TF-Slim grows its array; slimir's variables have static shapes): the
-    accumulator `streaming_concat/array` has max_size rows along `axis`, `streaming_concat/size`
-    counts the filled ones, and rows past max_size are dropped (TF-Slim's behaviour once max_size
-    is reached). Without max_size this raises InvalidArgumentError. The returned value is a
-    `StreamingConcatValue` that `sess.run` turns into the array of the rows so far; `update` is
-    the new size (int32). Every dimension but `axis` must be static. An update places the batch
-    with a [max_size, batch] selection matmul, so keep max_size to some thousands of rows, and the
-    batch's values must be finite (a NaN or Inf spreads to the whole buffer).
+    Accumulators `streaming_concat/array` (the rows, `axis` moved to the front) and
+    `streaming_concat/size` (int32); `update` appends the batch and returns the new size. Every
+    dimension but `axis` must be static.
+
+    Without `max_size` (TF-Slim's default) the array grows without bound: it is a variable whose first
+    dimension is unknown, and each update assigns it the old rows plus the batch (a slimir run rewrites
+    a variable whole, so it holds exactly `size` rows); the value is a graph tensor `streaming_concat/concat`.
+
+    With `max_size` the array is a fixed [max_size, ...] buffer and rows past max_size are dropped
+    (TF-Slim's behaviour once max_size is reached); the value is then a `StreamingConcatValue` that
+    `sess.run` turns into the array of the rows so far. An update places the batch with a
+    [max_size, batch] selection matmul, so keep max_size to some thousands of rows, and the batch's
+    values must be finite (a NaN or Inf spreads to the whole buffer).
     """
     values = _t(values)
     shape = values.shape
@@ -177,10 +216,10 @@ def streaming_concat(values, axis=0, max_size=None, metrics_collections=None, up
         raise InvalidArgumentError("all dimensions of `values` other than the dimension to concatenate along must "
                                    f"have statically known size, got {fmt(shape)} with axis {ax}")
     if max_size is None:
-        raise InvalidArgumentError(
-            "streaming_concat in slimir needs max_size: the accumulator is a variable, and slimir variables "
-            "have static shapes, so it cannot grow the way TF-Slim's does. Pass max_size=N, the most rows to "
-            "keep along `axis` (rows past it are dropped, as TF-Slim does once max_size is reached).")
+        value, update_op = _growing_concat(values, ax, fixed, name=name)
+        _add_to_collections(metrics_collections, value)
+        _add_to_collections(updates_collections, update_op)
+        return value, update_op
     max_size = int(max_size)
     if max_size < 1:
         raise InvalidArgumentError(f"max_size must be >= 1, got {max_size}")

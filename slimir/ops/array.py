@@ -1,5 +1,6 @@
-"""Array ops: constants, placeholders, variables, reshape/transpose/concat/split/slice/pad/tile, casts, fills,
-and the shape helpers VJPs emit (broadcast_like, reshape_like, tile_grad). Each op's VJP sits with it."""
+"""Array ops: constants, placeholders, variables, reshape/transpose/concat/split/tile, casts, fills, range, size/rank,
+stack/unstack, and the shape helpers VJPs emit (broadcast_like, reshape_like, tile_grad). Each op's VJP sits with
+it. (Slicing and padding are in slicing.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..errors import DTypeError, InvalidArgumentError, ShapeError
-from ..ir.graph import Tensor, Variable
+from ..ir.graph import Tensor, Variable, name_scope
 from ..ir.registry import OpDef, Spec, apply_op, constant_array, convert_to_tensor, normalize_axis, register
 from ..shape import Shape, broadcast, fmt
 from .lowering_utils import i64, sum_reduce
+from .static import constant_value
 
 # ------------------------------------------------------------------------------------------
 # Sources: const, placeholder, variable
@@ -601,3 +603,144 @@ register(OpDef("reshape_like", _reshape_like_shape,
                lambda b, node, g, like: b.op("Reshape", [g, b.op("Shape", [like])]),
                lambda g, like: g.reshape(like.shape), default_name="Reshape",
                vjp=lambda node, grads: [apply_op("reshape_like", [grads[0], node.inputs[0]]), None]))
+
+
+# ------------------------------------------------------------------------------------------
+# range (TF's tf.range)
+
+
+_RANGE_TYPES = (_dt.int32, _dt.int64, _dt.float32, _dt.float64)
+
+
+def range_length(start, limit, delta, dtype: _dt.DType) -> int:
+    """TF's Range size: ceil(|limit - start| / |delta|), after TF's argument checks."""
+    if delta == 0:
+        raise InvalidArgumentError(f"Requires delta != 0: {delta}")
+    if delta > 0 and start > limit:
+        raise InvalidArgumentError(f"Requires start <= limit when delta > 0: {start}/{limit}")
+    if delta < 0 and start < limit:
+        raise InvalidArgumentError(f"Requires start >= limit when delta < 0: {start}/{limit}")
+    if dtype.is_integer:
+        return int((abs(int(limit) - int(start)) + abs(int(delta)) - 1) // abs(int(delta)))
+    t = dtype.np.type
+    return int(np.ceil(np.abs((t(limit) - t(start)) / t(delta))))
+
+
+def _range_shape(specs, length):
+    for s in specs:
+        if len(s.shape) != 0:
+            raise ShapeError(f"start, limit and delta must be scalars, got {fmt(s.shape)}")
+    dt = specs[0].dtype
+    if any(s.dtype is not dt for s in specs) or dt not in _RANGE_TYPES:
+        raise DTypeError(f"start, limit and delta must share one of int32/int64/float32/float64, got "
+                         f"{[s.dtype.name for s in specs]}")
+    return [Spec((length,), dt)]
+
+
+def _range_ref(start, limit, delta, length):
+    dt = start.dtype
+    n = range_length(start.item(), limit.item(), delta.item(), _dt.as_dtype(dt))
+    return (start + np.arange(n).astype(dt) * delta).astype(dt)
+
+
+register(OpDef("range", _range_shape, lambda b, node, s, lim, d: b.op("Range", [s, lim, d]), _range_ref,
+               default_name="range", differentiable=False))
+
+
+def _scalar_dtype(v) -> _dt.DType:
+    if isinstance(v, Tensor):
+        return v.dtype
+    if isinstance(v, (bool, np.bool_)):
+        raise DTypeError(f"range: a bool is not a number: {v!r}")
+    if isinstance(v, np.generic):
+        return _dt.as_dtype(v.dtype)
+    if isinstance(v, int):
+        return _dt.int32
+    return _dt.float32
+
+
+def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tensor:
+    """TF's tf.range(start, limit, delta, dtype): [start, limit) by delta; range(n) counts from 0. The dtype
+    is the widest of the arguments' (Python ints are int32, floats float32) unless given."""
+    if limit is None:
+        start, limit = 0, start
+    args = [start, limit, delta]
+    if dtype is not None:
+        dt = _dt.as_dtype(dtype)
+        if dt not in _RANGE_TYPES:
+            raise DTypeError(f"range: dtype must be int32, int64, float32 or float64, got {dt.name}")
+    else:
+        dt = max((_scalar_dtype(a) for a in args), key=_RANGE_TYPES.index)
+    with name_scope(name, "Range") as scope:
+        ts = []
+        for a, nm in zip(args, ("start", "limit", "delta")):
+            if isinstance(a, Tensor):
+                ts.append(a if a.dtype is dt else cast(a, dt))
+            else:
+                if dt.is_integer and float(a) != int(a):
+                    raise DTypeError(f"range: {nm}={a!r} is not an integer but the dtype is {dt.name}")
+                ts.append(constant(np.array(a).astype(dt.np), name=nm))
+        vals = [constant_value(t) for t in ts]
+        length = None if any(v is None for v in vals) else range_length(*(v.item() for v in vals), dt)
+        return apply_op("range", ts, name=scope or "range/", length=length)
+
+
+# ------------------------------------------------------------------------------------------
+# size / rank
+
+
+def size(input, name: Optional[str] = None, out_type=_dt.int32) -> Tensor:
+    """TF's tf.size: the number of elements, as an `out_type` scalar (the num_elements op of reduce.py)."""
+    return apply_op("num_elements", [convert_to_tensor(input)], name=name or "Size", axes=None,
+                    dtype=_dt.as_dtype(out_type))
+
+
+def rank(input, name: Optional[str] = None) -> Tensor:
+    """TF's tf.rank: slimir tensors always have a static rank, so this is an int32 constant."""
+    return constant(np.int32(len(convert_to_tensor(input).shape)), name=name or "Rank")
+
+
+# ------------------------------------------------------------------------------------------
+# stack / unstack (TF's tf.stack, not slim.stack the layer repeater)
+
+
+def stack(values, axis: int = 0, name: str = "stack") -> Tensor:
+    """TF's tf.stack: pack tensors of one shape along a new `axis`."""
+    if not len(values):
+        raise InvalidArgumentError("stack needs at least one value")
+    vals = [_packed(v) for v in values]
+    r = len(vals[0].shape)
+    ax = axis if axis >= 0 else axis + r + 1
+    if not 0 <= ax <= r:
+        raise ShapeError(f"stack: axis {axis} out of range for values of rank {r}")
+    with name_scope(name, "stack") as scope:
+        parts = [expand_dims(v, ax) for v in vals]
+        return concat(parts, axis=ax, name=scope or "stack/")
+
+
+def _packed(v) -> Tensor:
+    """A value as a tensor; nested lists holding tensors are stacked (TF's auto-packing of [[0, t], ...])."""
+    if isinstance(v, (list, tuple)) and any(isinstance(e, Tensor) or isinstance(e, (list, tuple)) for e in v):
+        if any(isinstance(e, Tensor) for e in _flat(v)):
+            return stack(list(v), axis=0, name="packed")
+    return convert_to_tensor(v)
+
+
+def _flat(v):
+    for e in v:
+        if isinstance(e, (list, tuple)):
+            yield from _flat(e)
+        else:
+            yield e
+
+
+def unstack(value, num: Optional[int] = None, axis: int = 0, name: str = "unstack") -> list:
+    """TF's tf.unstack: the slices of `value` along `axis`, that axis removed."""
+    value = convert_to_tensor(value)
+    ax = normalize_axis(axis, len(value.shape))
+    n = value.shape[ax] if num is None else int(num)
+    if n is None:
+        raise ShapeError(f"Cannot infer num from shape {fmt(value.shape)}")
+    with name_scope(name, "unstack"):
+        parts = split(value, n, axis=ax) if n > 1 else [value]
+        return [squeeze(p, [ax]) for p in parts]

@@ -152,9 +152,19 @@ for _n, _u in _UNARY.items():
     _register_unary(_n, _u)
 
 
+#: activations TF's tf.nn names `features` (tf.nn.relu(features=...)); slimir's `x` works as well
+_FEATURES = frozenset({"relu", "relu6", "elu", "selu", "softplus", "softsign"})
+
+
 def _unary(op_name: str, tf_name: Optional[str] = None):
-    def f(x, name=None):
-        return apply_op(op_name, [x], name=name)
+    if op_name in _FEATURES:
+        def f(x=None, name=None, *, features=None):
+            if (x is None) == (features is None):
+                raise TypeError(f"{op_name}() takes the tensor once, as x or as features")
+            return apply_op(op_name, [x if features is None else features], name=name)
+    else:
+        def f(x, name=None):
+            return apply_op(op_name, [x], name=name)
 
     f.__name__ = tf_name or op_name
     f.__doc__ = f"Elementwise {op_name} (TF's tf.{tf_name or op_name})."

@@ -1,5 +1,6 @@
 """Indexing and padding: numpy-style strided slices (`t[1:, ::2, None, ...]`, TF's tf.slice) and tf.pad,
-each with its VJP (a slice's gradient is the padding of the output gradient, a pad's the slice of it)."""
+each with its VJP (a slice's gradient is the padding of the output gradient, a constant pad's the slice of it,
+a REFLECT/SYMMETRIC pad's mirror_pad_grad, which folds the mirrored borders back)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError
 from ..ir.graph import Tensor
-from ..ir.registry import OpDef, Spec, apply_op, register
+from ..ir.registry import OpDef, Spec, apply_op, numel1, register
 from ..shape import fmt
 from .array import expand_dims, squeeze
 from .lowering_utils import i64
+from .static import constant_value, static_ints
 
 # ------------------------------------------------------------------------------------------
 # strided slice (numpy-style indexing with int / slice / newaxis / ellipsis)
@@ -241,8 +243,9 @@ def _pad_ref(x, paddings, mode, constant_values):
 
 
 def _pad_vjp(node, grads):
-    if node.attrs["mode"] != "CONSTANT":
-        raise InvalidArgumentError(f"{node.name}: the gradient of {node.attrs['mode']} padding is not supported")
+    if node.attrs["mode"] != "CONSTANT":  # the mirrored borders folded back (mirror_pad_grad below)
+        return [apply_op("mirror_pad_grad", [grads[0], node.inputs[0]], paddings=node.attrs["paddings"],
+                         mode=node.attrs["mode"])]
     x = node.inputs[0]
     key = tuple(slice(a, (a + d) if d is not None else (-c if c else None))
                 for (a, c), d in zip(node.attrs["paddings"], x.shape))
@@ -253,6 +256,81 @@ register(OpDef("pad", _pad_shape, _pad_lower, _pad_ref, default_name="Pad", vjp=
 
 
 def pad(x, paddings, mode: str = "CONSTANT", name: Optional[str] = None, constant_values=0) -> Tensor:
-    paddings = tuple((int(a), int(c)) for a, c in np.asarray(paddings).reshape(-1, 2))
+    """TF's tf.pad: `paddings` [[before, after], ...] as ints, an array, or a tensor known while building."""
+    flat = np.asarray(static_ints(paddings, "pad: paddings"), dtype=object).reshape(-1)
+    if flat.size % 2 or any(v is None for v in flat):
+        raise ShapeError(f"pad: paddings must be [[before, after], ...] pairs of ints, got {paddings!r}")
+    paddings = tuple((int(a), int(c)) for a, c in flat.reshape(-1, 2))
+    if isinstance(constant_values, Tensor):
+        v = constant_value(constant_values)
+        if v is None:
+            raise InvalidArgumentError(f"pad: constant_values {constant_values.name} must be known while building")
+        constant_values = v.reshape(())
     return apply_op("pad", [x], name=name, paddings=paddings, mode=mode.upper(),
                     constant_values=float(constant_values))
+
+
+# ------------------------------------------------------------------------------------------
+# mirror_pad_grad: the gradient of REFLECT / SYMMETRIC padding (each mirrored border folded back onto its source)
+
+
+def mirror_source(d: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For each position of an axis padded by (before, after), the input index it copies (REFLECT skips the edge,
+    SYMMETRIC repeats it)."""
+    p = np.arange(-before, d + after)
+    edge = 0 if mode == "REFLECT" else 1
+    p = np.where(p < 0, -p - edge, p)
+    return np.where(p >= d, 2 * d - 2 + edge - p, p)
+
+
+def _mirror_grad_shape(specs, paddings, mode):
+    g, x = specs
+    for ax, ((a, c), d) in enumerate(zip(paddings, x.shape)):
+        if (a or c) and d is None:
+            raise ShapeError(f"the gradient of {mode} padding needs a known size of axis {ax}, got {fmt(x.shape)}")
+    return [Spec(tuple(x.shape), g.dtype)]
+
+
+def _mirror_grad_lower(b, node, g, x):
+    """Per padded axis: the centre slice, plus each border reversed and padded onto the input positions it copies."""
+    mode = node.attrs["mode"]
+    edge = 0 if mode == "REFLECT" else 1
+    y = g
+    for ax, ((a, c), d) in enumerate(zip(node.attrs["paddings"], node.inputs[1].shape)):
+        if not (a or c):
+            continue
+        rank = len(node.inputs[1].shape)
+
+        def sl(start, stop, step=1):
+            return b.op("Slice", [y, b.const(i64([start])), b.const(i64([stop])), b.const(i64([ax])),
+                                  b.const(i64([step]))])
+
+        def place(part, lo, hi):
+            pads = [0] * (2 * rank)
+            pads[ax], pads[rank + ax] = lo, hi
+            return b.op("Pad", [part, b.const(i64(pads))])
+
+        out = sl(a, a + d)
+        if a:  # g[a-1::-1] lands on x[1 - edge : a + 1 - edge]
+            out = b.op("Add", [out, place(sl(a - 1, -(2**62), -1), 1 - edge, d - a - 1 + edge)])
+        if c:  # g[a+d+c-1 : a+d-1 : -1] lands on x[d-1-c+edge : d-1+edge]
+            out = b.op("Add", [out, place(sl(a + d + c - 1, a + d - 1, -1), d - 1 - c + edge, 1 - edge)])
+        y = out
+    return y if y is not g else b.op("Identity", [g])
+
+
+def _mirror_grad_ref(g, x, paddings, mode):
+    out = g
+    for ax, ((a, c), d) in enumerate(zip(paddings, x.shape)):
+        if not (a or c):
+            continue
+        src = mirror_source(d, a, c, mode)
+        moved = np.moveaxis(out, ax, 0)
+        acc = np.zeros((d,) + moved.shape[1:], g.dtype)
+        np.add.at(acc, src, moved)
+        out = np.moveaxis(acc, 0, ax)
+    return np.ascontiguousarray(out)
+
+
+register(OpDef("mirror_pad_grad", _mirror_grad_shape, _mirror_grad_lower, _mirror_grad_ref,
+               default_name="MirrorPadGrad", differentiable=False, flops=lambda node: numel1(node.inputs[0].shape)))

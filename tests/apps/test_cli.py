@@ -208,11 +208,16 @@ def test_python_dash_m_and_console_script(tmp_path):
         (["inspect", "vgg_16", "--image-size", "16"], "vgg_16/pool5"),
         (["inspect", "vgg_16", "--image-size", "100"], "vgg_16/fc6"),
         (["inspect", "{tmp}/corrupt.onnx"], "not a readable ONNX model"),
+        (["inspect", "{tmp}/empty.onnx"], "empty.onnx is empty (0 bytes)"),
+        (["inspect", "{tmp}/nograph.onnx"], "nograph.onnx is not an ONNX model"),
         (["frobnicate"], "invalid choice"),
     ],
 )
 def test_errors_are_one_line_exit_2(argv, fragment, tmp_path, capsys):
     (tmp_path / "corrupt.onnx").write_bytes(b"this is not a protobuf")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    # a protobuf message that parses as a ModelProto (producer_name "abc") but holds no graph
+    (tmp_path / "nograph.onnx").write_bytes(b"\x12\x03abc")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     rc, _out, err = _run(argv, capsys)
     assert rc == 2

@@ -862,8 +862,11 @@ class TestNnCrossEntropy:
         expected = -np.take_along_axis(np_log_softmax(x), y[..., None].astype(np.int64), -1)[..., 0]
         _close(_run(out), expected)
 
-    def test_sparse_out_of_range_label_gives_nan(self):
-        out = nn_losses.sparse_softmax_cross_entropy_with_logits(labels=_c([0, 3, -1]), logits=_c(LOGITS))
+    def test_sparse_out_of_range_label_is_an_error_or_nan_unchecked(self):
+        with pytest.raises(InvalidArgumentError, match=r"label value of 3 which is outside the valid range of \[0, 3"):
+            nn_losses.sparse_softmax_cross_entropy_with_logits(labels=_c([0, 3, -1]), logits=_c(LOGITS))
+        out = nn_losses.sparse_softmax_cross_entropy_with_logits(labels=_c([0, 3, -1]), logits=_c(LOGITS),
+                                                                 check_labels=False)
         got = _run(out)
         assert np.isfinite(got[0]) and np.isnan(got[1]) and np.isnan(got[2])
 

@@ -81,6 +81,9 @@ EXAMPLES = {
     "assign": (lambda a: slim.assign(slim.Variable(np.zeros((3, 4), np.float32), name="v"), a), [_M]),
     "print": (lambda a, b: slim.Print(a, [b], "values: "), [_M, _I]),
     "check_numerics": (lambda a: apply_op("check_numerics", [a], message="bad"), [_M]),
+    "check_labels": (lambda a: apply_op("check_labels", [a], num_classes=5, message="ids"), [_I]),
+    "assert": (lambda a: apply_op("assert", [a], message="all true", summarize=3, error="InvalidArgumentError"),
+               [np.ones((2, 3), np.bool_)]),
     "summary": (lambda a: apply_op("summary", [a], tag="m", kind="histogram"), [_M]),
     "bias_add": (lambda a, b: nn_ops.bias_add(a, b, data_format="NCHW"), [_X, _X[0, :, 0, 0]]),
     "conv2d": (lambda a, w: slim.nn.conv2d(a, w, 2, "SAME"), [_X, rand(_R, (3, 3, 5, 2))]),
@@ -115,6 +118,10 @@ TESTED_IN = {
         "max_pool_grad", "max_pool_argmax", "max_pool_grad_argmax", "avg_pool_grad", "lrn_grad", "sum_to",
         "broadcast_like", "reshape_like", "num_elements",
         "tile_grad"]},
+    **{n: "test_op_index_lowering.py" for n in ["top_k", "boolean_mask", "cumsum", "unsorted_segment_sum"]},
+    **{n: "test_op_image_lowering.py" for n in ["resize", "resize_grad"]},
+    **{n: "test_op_core_lowering.py" for n in ["range", "random_uniform_int", "random_dynamic", "assert", "gather",
+                                               "gather_grad", "mirror_pad_grad"]},
 }
 
 

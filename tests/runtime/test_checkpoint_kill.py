@@ -154,6 +154,8 @@ def test_sigkill_while_saving_never_leaves_a_broken_latest_checkpoint(tmp_path):
     with graph.as_default():
         final = _check_complete(logdir, sess, saver, variables, last_step)
     assert final == last_step + 3
+    # the saves of the last run removed the temp files the killed writers left behind (issue 17)
+    assert _tmp_files(logdir) == [], _tmp_files(logdir)
     sess.close()
     assert kills == ROUNDS
     print(f"{kills} kills in {time.time() - t0:.1f} s, {torn} of them inside a file write (a temp file left "
