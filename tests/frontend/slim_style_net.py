@@ -4,7 +4,7 @@ mixed with slim layers), ported by changing only the two import lines:
     import tensorflow.compat.v1 as tf   ->   import slimir.tf as tf
     import tf_slim as slim              ->   import slimir as slim
 
-Used by tests/test_tf_port.py. The helpers follow research/slim's own: fixed padding as in resnet_utils,
+Used by tests/frontend/test_tf_port.py. The helpers follow research/slim's own: fixed padding as in resnet_utils,
 nearest-neighbour upsampling with reflection padding as in pix2pix/cyclegan, a data-format choice as in nasnet.
 """
 

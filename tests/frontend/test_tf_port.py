@@ -1,5 +1,5 @@
-"""Issue 16 item 3: real-style model code (tests/frontend/slim_style_net.py, written the research/slim way with TF-core calls
-and TF's keyword names, imported through `import slimir.tf as tf` / `import slimir as slim`) builds with
+"""Issue 16 item 3: real-style model code (tests/frontend/slim_style_net.py, written the research/slim way with
+TF-core calls and TF's keyword names, imported through `import slimir.tf as tf` / `import slimir as slim`) builds with
 research/slim's names, trains a few steps with a decreasing loss and exports to ONNX that passes the full checker."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import slim_style_net as net_module
 
 import slimir as slim
 import slimir.tf as tf
-import slim_style_net as net_module
 
 
 def test_builds_with_research_slim_names(caplog):
