@@ -1,4 +1,4 @@
-"""Tests of the `slimir` command (runtime/cli.py) and of runtime/inspect.py: exported models pass the
+"""Tests of the `slimir` command (slimir/apps/cli.py) and of runtime/inspect.py: exported models pass the
 full ONNX checker and compute what slim.Session computes; inspect reports TF-Slim's parameter counts;
 bad input gives one `slimir: error:` line and exit status 2."""
 

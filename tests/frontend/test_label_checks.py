@@ -150,7 +150,7 @@ def test_the_check_op_is_a_checked_identity_in_the_reference_too():
 def test_slimir_train_and_eval_with_labels_shifted_out_of_range(tmp_path, capsys):
     """--labels_offset=1 on the 10 digit classes (labels 0..9 become -1..8 for 9 logits): one error line."""
     pytest.importorskip("sklearn")
-    from slimir.runtime import cli
+    from slimir.apps import cli
 
     common = ["--model_name=lenet", "--dataset_name=digits", "--labels_offset=1", "--batch_size=500"]
     rc = cli.main(["train", *common, f"--train_dir={tmp_path / 'train'}", "--max_number_of_steps=2",
