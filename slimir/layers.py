@@ -47,6 +47,8 @@ def _pair(value, what: str, where: str) -> tuple:
 
 
 def _num_outputs(n, where: str) -> int:
+    if isinstance(n, float) and n.is_integer():  # TF's layers take 160.0 as 160 (research/slim's multipliers)
+        n = int(n)
     if isinstance(n, bool) or not isinstance(n, int):
         raise InvalidArgumentError(f"{where}: num_outputs should be an int, got {n!r}")
     if n <= 0:

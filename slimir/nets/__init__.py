@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     inception_v2,
     inception_v3,
     lenet,
+    mobilenet,
     mobilenet_v1,
     nets_factory,
     overfeat,

@@ -20,6 +20,7 @@ from . import (
     resnet_v2,
     vgg,
 )
+from .mobilenet import mobilenet_v2
 
 __all__ = ["arg_scopes_map", "get_network_fn", "networks_map"]
 
@@ -46,6 +47,9 @@ networks_map = {
     "mobilenet_v1_075": mobilenet_v1.mobilenet_v1_075,
     "mobilenet_v1_050": mobilenet_v1.mobilenet_v1_050,
     "mobilenet_v1_025": mobilenet_v1.mobilenet_v1_025,
+    "mobilenet_v2": mobilenet_v2.mobilenet,
+    "mobilenet_v2_140": mobilenet_v2.mobilenet_v2_140,
+    "mobilenet_v2_035": mobilenet_v2.mobilenet_v2_035,
 }
 
 arg_scopes_map = {
@@ -71,6 +75,9 @@ arg_scopes_map = {
     "mobilenet_v1_075": mobilenet_v1.mobilenet_v1_arg_scope,
     "mobilenet_v1_050": mobilenet_v1.mobilenet_v1_arg_scope,
     "mobilenet_v1_025": mobilenet_v1.mobilenet_v1_arg_scope,
+    "mobilenet_v2": mobilenet_v2.training_scope,
+    "mobilenet_v2_140": mobilenet_v2.training_scope,
+    "mobilenet_v2_035": mobilenet_v2.training_scope,
 }
 
 
