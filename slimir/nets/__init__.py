@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     inception_v1,
     inception_v2,
     inception_v3,
+    inception_v4,
     lenet,
     mobilenet,
     mobilenet_v1,
