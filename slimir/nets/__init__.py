@@ -4,6 +4,7 @@ from . import (  # noqa: F401
     alexnet,
     cifarnet,
     inception,
+    inception_resnet_v2,
     inception_utils,
     inception_v1,
     inception_v2,

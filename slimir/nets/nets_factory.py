@@ -10,6 +10,7 @@ from ..errors import InvalidArgumentError
 from . import (
     alexnet,
     cifarnet,
+    inception_resnet_v2,
     inception_v1,
     inception_v2,
     inception_v3,
@@ -37,6 +38,7 @@ networks_map = {
     "inception_v2": inception_v2.inception_v2,
     "inception_v3": inception_v3.inception_v3,
     "inception_v4": inception_v4.inception_v4,
+    "inception_resnet_v2": inception_resnet_v2.inception_resnet_v2,
     "resnet_v1_50": resnet_v1.resnet_v1_50,
     "resnet_v1_101": resnet_v1.resnet_v1_101,
     "resnet_v1_152": resnet_v1.resnet_v1_152,
@@ -66,6 +68,7 @@ arg_scopes_map = {
     "inception_v2": inception_v2.inception_v2_arg_scope,
     "inception_v3": inception_v3.inception_v3_arg_scope,
     "inception_v4": inception_v4.inception_v4_arg_scope,
+    "inception_resnet_v2": inception_resnet_v2.inception_resnet_v2_arg_scope,
     "resnet_v1_50": resnet_v1.resnet_arg_scope,
     "resnet_v1_101": resnet_v1.resnet_arg_scope,
     "resnet_v1_152": resnet_v1.resnet_arg_scope,
