@@ -22,7 +22,7 @@ from . import (
     resnet_v2,
     vgg,
 )
-from .mobilenet import mobilenet_v2
+from .mobilenet import mobilenet_v2, mobilenet_v3
 
 __all__ = ["arg_scopes_map", "get_network_fn", "networks_map"]
 
@@ -54,6 +54,12 @@ networks_map = {
     "mobilenet_v2": mobilenet_v2.mobilenet,
     "mobilenet_v2_140": mobilenet_v2.mobilenet_v2_140,
     "mobilenet_v2_035": mobilenet_v2.mobilenet_v2_035,
+    "mobilenet_v3_small": mobilenet_v3.small,
+    "mobilenet_v3_large": mobilenet_v3.large,
+    "mobilenet_v3_small_minimalistic": mobilenet_v3.small_minimalistic,
+    "mobilenet_v3_large_minimalistic": mobilenet_v3.large_minimalistic,
+    "mobilenet_edgetpu": mobilenet_v3.edge_tpu,
+    "mobilenet_edgetpu_075": mobilenet_v3.edge_tpu_075,
 }
 
 arg_scopes_map = {
@@ -84,6 +90,12 @@ arg_scopes_map = {
     "mobilenet_v2": mobilenet_v2.training_scope,
     "mobilenet_v2_140": mobilenet_v2.training_scope,
     "mobilenet_v2_035": mobilenet_v2.training_scope,
+    "mobilenet_v3_small": mobilenet_v3.training_scope,
+    "mobilenet_v3_large": mobilenet_v3.training_scope,
+    "mobilenet_v3_small_minimalistic": mobilenet_v3.training_scope,
+    "mobilenet_v3_large_minimalistic": mobilenet_v3.training_scope,
+    "mobilenet_edgetpu": mobilenet_v3.training_scope,
+    "mobilenet_edgetpu_075": mobilenet_v3.training_scope,
 }
 
 
