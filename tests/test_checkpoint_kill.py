@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from slimir.runtime.checkpoint.assign import assign_from_checkpoint_fn
 
 import slimir as slim
 from slimir.errors import CheckpointError, SlimirError
+from slimir.runtime.checkpoint.assign import assign_from_checkpoint_fn
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"
@@ -195,7 +195,7 @@ def _damaged(data):
 
 @pytest.mark.parametrize("kind", list(_damaged(struct.pack("<Q", 2) + b"{}" + b"\0" * 16)))
 def test_damaged_or_foreign_safetensors_files_are_clear_errors(saved, kind, monkeypatch):
-    tmp_path, _prefix, data, original, g = saved
+    tmp_path, prefix, data, original, g = saved
     bad = tmp_path / f"{kind}.safetensors"
     bad.write_bytes(_damaged(data)[kind])
 
@@ -218,7 +218,7 @@ def test_damaged_or_foreign_safetensors_files_are_clear_errors(saved, kind, monk
 
 
 def test_huge_header_length_is_refused_before_allocating(saved):
-    tmp_path, _prefix, data, _original, _g = saved
+    tmp_path, prefix, data, original, g = saved
     bad = tmp_path / "huge.safetensors"
     bad.write_bytes(struct.pack("<Q", 2 ** 62) + data[8:])
     t0 = time.time()

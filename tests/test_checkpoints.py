@@ -94,7 +94,7 @@ def test_save_with_integer_step_and_without_step(tmp_path):
 
 def test_var_list_as_list_saves_only_those(tmp_path):
     with slim.Graph().as_default():
-        w, b, _d, _n, step = _model()
+        w, b, d, n, step = _model()
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             path = slim.train.Saver([w, step]).save(sess, str(tmp_path / "m"), global_step=step)

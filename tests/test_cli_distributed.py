@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from slimir.runtime.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _mpiexec():
     try:
         import mpi4py  # noqa: F401
+
         from slimir.runtime.launch import find_mpiexec
 
         return find_mpiexec()
@@ -82,8 +84,8 @@ def test_launch_task_must_be_the_rank(tmp_path):
     proc = _launch(tmp_path / "train", "--sync_replicas", "--task", "0")
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("slimir: error:")]
     assert proc.returncode != 0
-    assert lines == [("slimir: error: rank 1: --task 0 but this process is rank 1 of 2: under slimir launch the "
-                     "task index is the MPI rank; leave --task out")], proc.stderr
+    assert lines == ["slimir: error: rank 1: --task 0 but this process is rank 1 of 2: under slimir launch the "
+                     "task index is the MPI rank; leave --task out"], proc.stderr
 
 
 FAIL_ON_RANK_1 = """

@@ -20,6 +20,7 @@ import slimir as slim
 from slimir.errors import NumericsError, SlimirError
 from slimir.nets import cifarnet, lenet
 
+
 # CUDA against CPU at rtol 1e-3 needs full float32 math: no TF32 in cuDNN (this variable must be set before
 # CUDA starts) nor in ORT's MatMul/Gemm (use_tf32=0 below); TF32 is faster and the default otherwise
 os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
@@ -74,7 +75,7 @@ def _batches(kind: str, n: int, batch: int = 8):
 
 
 def _train(kind: str, steps: int, **session_kwargs):
-    g, images, labels, _logits, train_op = _net(kind)
+    g, images, labels, logits, train_op = _net(kind)
     sess = slim.Session(graph=g, **session_kwargs)
     with g.as_default():
         sess.run(slim.global_variables_initializer())
@@ -97,7 +98,7 @@ def test_device_state_on_cpu_trains_bitwise_like_host_state():
 
 
 def test_device_state_two_buffers_per_variable_swapped_each_step():
-    g, images, labels, _logits, train_op = _net("lenet")
+    g, images, labels, logits, train_op = _net("lenet")
     sess = slim.Session(graph=g, state_device="cpu")
     (x, y), = _batches("lenet", 1)
     w = g.get_tensor_by_name("LeNet/fc4/weights:0")
@@ -161,7 +162,7 @@ def test_device_selection_and_fallback():
 
 
 def test_node_placement_of_a_train_step_and_the_fallback_filter():
-    g, images, labels, _logits, train_op = _net("lenet")
+    g, images, labels, logits, train_op = _net("lenet")
     sess = slim.Session(graph=g)
     (x, y), = _batches("lenet", 1)
     with g.as_default():
@@ -210,7 +211,7 @@ def test_training_batch_norm_is_primitive_ops_in_the_train_step():
 @needs_gpu
 @pytest.mark.parametrize("kind", ["lenet", "cifarnet"])
 def test_cuda_inference_matches_cpu(kind):
-    g, images, _labels, logits, _ = _net(kind)
+    g, images, labels, logits, _ = _net(kind)
     x = _batches(kind, 1, batch=16)[0][0]
     cpu = slim.Session(graph=g)
     with g.as_default():
@@ -239,7 +240,7 @@ def test_cuda_ten_training_steps_match_cpu(kind):
 @needs_gpu
 @pytest.mark.parametrize("kind", ["lenet", "cifarnet"])
 def test_cuda_train_step_has_no_cpu_fallback(kind):
-    g, images, labels, _logits, train_op = _net(kind)
+    g, images, labels, logits, train_op = _net(kind)
     sess = slim.Session(graph=g, providers=CUDA_FP32)
     (x, y), = _batches(kind, 1)
     with g.as_default():
@@ -254,7 +255,7 @@ def test_cuda_compatible_rewrites_maxunpool_with_the_same_values(kind):
     """MaxUnpool has no CUDA kernel: CUDA sessions compile the max-pool gradient as ScatterElements."""
     import onnx
 
-    g, images, labels, _logits, train_op = _net(kind)
+    g, images, labels, logits, train_op = _net(kind)
     sess = slim.Session(graph=g)
     (x, y), = _batches(kind, 1)
     with g.as_default():

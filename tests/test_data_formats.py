@@ -141,9 +141,10 @@ def test_tfrecord_writer_publishes_only_on_close(tmp_path):
     assert not path.exists()
     w.close()
     assert list(tfrecord.tf_record_iterator(str(path))) == [b"one"]
-    with pytest.raises(RuntimeError), tfrecord.TFRecordWriter(str(path)) as w2:
-        w2.write(b"two")
-        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError):
+        with tfrecord.TFRecordWriter(str(path)) as w2:
+            w2.write(b"two")
+            raise RuntimeError("boom")
     assert list(tfrecord.tf_record_iterator(str(path))) == [b"one"]  # the old file is untouched
     assert sorted(os.listdir(tmp_path)) == ["w.tfrecord"]  # and no temporary file is left
     with pytest.raises(NotFoundError, match="does not exist"):

@@ -341,8 +341,9 @@ def test_tfrecord_dataset_end_to_end_and_error_names_file(tmp_path):
         provider = DatasetDataProvider(ds, shuffle=False, num_epochs=1)
         _, y = provider.get(["x", "y"])
         [yb] = slim.train.batch([y.map(fail_on_4)], batch_size=1)
-        with slim.Session() as sess, pytest.raises(InputPipelineError) as info:
-            _drain(sess, yb)
+        with slim.Session() as sess:
+            with pytest.raises(InputPipelineError) as info:
+                _drain(sess, yb)
     assert f"record 4 of {path!r}" in str(info.value)
     assert isinstance(info.value.__cause__, RuntimeError)
 

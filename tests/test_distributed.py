@@ -122,7 +122,7 @@ def test_unsupported_settings_raise_clear_errors():
             slim.learning.train(train_op, None, number_of_steps=1, master="grpc://ps0:2222", sync_optimizer=sync)
         with pytest.raises(InvalidArgumentError, match="no master was given"):
             slim.learning.train(train_op, None, number_of_steps=1, sync_optimizer=sync)
-    g, _x, _y, train_op, _ = W.build("sgd", False, 0.0, 0)
+    g, x, y, train_op, _ = W.build("sgd", False, 0.0, 0)
     with g.as_default(), pytest.raises(InvalidArgumentError, match="asynchronous .*not support"):
         slim.learning.train(train_op, None, number_of_steps=1, master=_FakeWorld())
 
@@ -226,7 +226,7 @@ def test_an_exception_on_one_rank_aborts_the_job(tmp_path):
 
 @needs_mpi
 def test_the_end_of_one_ranks_input_stops_every_rank(tmp_path):
-    proc, _elapsed = _mpirun("uneven", tmp_path, timeout=60)
+    proc, elapsed = _mpirun("uneven", tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = _ranks(tmp_path, "uneven")
     ref = W.train_case("momentum", False, 0.5, None, None, steps=3)
@@ -258,7 +258,7 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one(tmp_path):
     assert proc.returncode != 0 and elapsed < 20
     ckpt = latest_checkpoint(str(logdir))
     assert ckpt is not None and ckpt.endswith("-2"), ckpt  # the 3rd save was killed before its rename
-    g, _x, _y, _train_op, _ = W.build("momentum", False, 0.0, 0)
+    g, x, y, train_op, _ = W.build("momentum", False, 0.0, 0)
     with g.as_default():
         sess = slim.Session(graph=g)
         sess.run(slim.global_variables_initializer())

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from slimir.runtime import evaluation
 
 import slimir as slim
-from slimir.crc32c import masked_crc32c
 from slimir.errors import CheckpointError, InvalidArgumentError
+from slimir.runtime import evaluation
+from slimir.crc32c import masked_crc32c
 
 try:  # slim.metrics (graph-built streaming metrics); a local streaming mean stands in when absent
-    from slimir import metrics
+    import slimir.metrics as metrics
 except ImportError:  # pragma: no cover - only before slimir/metrics.py exists
     metrics = None
 

@@ -43,7 +43,7 @@ def test_split_is_fixed_stratified_and_disjoint():
     assert len(y_tr) + len(y_te) == 1797
     assert 0.0 <= x_tr.min() and x_tr.max() <= 1.0
     assert set(np.unique(y_te)) == set(range(10))
-    (_x_tr2, _), (x_te2, y_te2) = ex.load_digits_split()
+    (x_tr2, _), (x_te2, y_te2) = ex.load_digits_split()
     np.testing.assert_array_equal(x_te, x_te2)
     np.testing.assert_array_equal(y_te, y_te2)
     train_rows = {r.tobytes() for r in x_tr}

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from slimir.runtime.checkpoint import assign as A
 
 import slimir as slim
-from slimir import scope_hints
 from slimir.errors import CheckpointError, InvalidArgumentError, ShapeError, SlimirError
+from slimir.runtime.checkpoint import assign as A
+from slimir import scope_hints
 from slimir.variables import Variable_
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -330,7 +330,7 @@ def test_summarize_gradients_adds_histogram_and_norm(tmp_path):
     x = np.array([1.0, 2.0, 3.0], np.float32)
     z = np.array([0.6, -0.8], np.float32)
     with slim.Graph().as_default():
-        _w, _b, loss = _tiny_linear(x, z)
+        w, b, loss = _tiny_linear(x, z)
         n_before = len(slim.get_collection(slim.GraphKeys.SUMMARIES))
         train_op = slim.learning.create_train_op(loss, slim.train.GradientDescentOptimizer(0.01),
                                                  summarize_gradients=True)

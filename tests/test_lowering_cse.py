@@ -9,10 +9,10 @@ import collections
 import numpy as np
 import onnx
 import onnxruntime as ort
-from slimir.runtime.lowering import lower
 
 import slimir as slim
 from slimir.ops import random_ops
+from slimir.runtime.lowering import lower
 
 
 def _run(model, feeds):

@@ -395,8 +395,9 @@ def test_auc_values():
             for got_u, got_v, (_, want, places) in zip(ups, vals, cases):
                 _close(got_u, want, places)
                 _close(got_v, want, places)
-    with slim.Graph().as_default(), pytest.raises(ValueError):
-        metrics.streaming_auc(slim.ones([4]), slim.ones([4]), curve="XY")
+    with slim.Graph().as_default():
+        with pytest.raises(ValueError):
+            metrics.streaming_auc(slim.ones([4]), slim.ones([4]), curve="XY")
 
 
 def test_auc_over_batches_matches_numpy():
@@ -682,8 +683,9 @@ def test_sparse_at_k_weights_duplicates_ties_and_3d():
             assert sess.run(rec_dup[1]) == 3.0 / 5.0  # label sets {2, 8} and {1, 2, 5}: hits 2 and 2, 5
             assert sess.run([tie0[1], tie1[1]]) == [1.0, 0.0]
             assert sess.run(rec3[1]) == 3.0 / 4.0
-    with slim.Graph().as_default(), pytest.raises(ValueError, match="at least k"):
-        metrics.streaming_sparse_precision_at_k(slim.ones([2, 3]), np.array([[0], [1]], np.int64), k=4)
+    with slim.Graph().as_default():
+        with pytest.raises(ValueError, match="at least k"):
+            metrics.streaming_sparse_precision_at_k(slim.ones([2, 3]), np.array([[0], [1]], np.int64), k=4)
 
 
 # ------------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def test_export_forward_lenet_structure_and_loss_value():
 
 
 def test_export_forward_takes_the_loss_of_a_train_op_and_initial_values_without_session():
-    g, images, labels, _logits, total = _lenet()
+    g, images, labels, logits, total = _lenet()
     with g.as_default():
         train_op = slim.learning.create_train_op(total, slim.train.GradientDescentOptimizer(0.1))
     fwd = ort_training.export_forward(train_op)
@@ -127,7 +127,7 @@ def test_export_forward_batch_norm_moving_statistics_are_frozen_outputs():
 
 
 def test_export_forward_variables_to_train_freezes_the_rest():
-    g, _images, _labels, _logits, total = _lenet()
+    g, images, labels, logits, total = _lenet()
     with g.as_default():
         only = slim.get_variables("LeNet/fc4")
     fwd = ort_training.export_forward(total, variables_to_train=only)
@@ -168,7 +168,7 @@ def test_stamp_ir_version():
 
 
 def test_export_forward_errors():
-    _g, _images, _labels, logits, total = _lenet()
+    g, images, labels, logits, total = _lenet()
     with pytest.raises(InvalidArgumentError, match="floating-point scalar"):
         ort_training.export_forward(logits)
     with pytest.raises(InvalidArgumentError, match="opsets <= 21"):
@@ -211,7 +211,7 @@ def test_without_the_profile_a_clear_error():
         pytest.skip("this environment has onnxruntime-training")
     with pytest.raises(ort_training.OrtTrainingUnavailableError, match="setup-ort-training.sh"):
         ort_training.import_ort_training()
-    g, images, labels, _logits, total = _lenet()
+    g, images, labels, logits, total = _lenet()
     with g.as_default():
         opt = slim.train.GradientDescentOptimizer(0.1)
         train_op = slim.learning.create_train_op(total, opt)

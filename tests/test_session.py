@@ -26,7 +26,7 @@ def test_fetch_structures_and_values():
         with slim.Session() as sess:
             sess.run(slim.global_variables_initializer())
             np.testing.assert_allclose(sess.run(y, {x: xv}), want, rtol=1e-6)
-            _a, b = sess.run([y, z], {x: xv})
+            a, b = sess.run([y, z], {x: xv})
             np.testing.assert_allclose(b, 2 * want, rtol=1e-6)
             t = sess.run((y, z), {x: xv})
             assert isinstance(t, tuple) and len(t) == 2
@@ -93,8 +93,9 @@ def test_fetching_from_another_graph_is_an_error():
         c1 = slim.constant(1.0)
     with g2.as_default():
         slim.constant(2.0)
-        with slim.Session() as sess, pytest.raises(errors.GraphError, match="another graph"):
-            sess.run(c1)
+        with slim.Session() as sess:
+            with pytest.raises(errors.GraphError, match="another graph"):
+                sess.run(c1)
 
 
 def test_variables_assign_and_initializer_op():
@@ -118,7 +119,7 @@ def test_variable_initial_value_from_graph_tensor():
         with slim.Session() as sess:
             sess.run(slim.variables_initializer([w]))
             sess.run(u.initializer)
-            wv, _uv = sess.run([w, u])
+            wv, uv = sess.run([w, u])
     assert wv.shape == (200, 50) and np.all(np.abs(wv) <= 0.2 + 1e-6)
     assert 0.07 < wv.std() < 0.095  # truncated at 2 sigma: std ~ 0.88 * 0.1
 

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from slimir.runtime.checkpoint import (
-    TFCheckpointReader,
-    crc32c,
-    is_tf_checkpoint,
-    latest_tf_checkpoint,
-    list_variables,
-    mask,
-    resolve_tf_checkpoint,
-    unmask,
-)
 
 import slimir as slim
 from slimir.errors import CheckpointError
+from slimir.runtime.checkpoint import (TFCheckpointReader, crc32c, is_tf_checkpoint, latest_tf_checkpoint,
+                                       list_variables, mask, resolve_tf_checkpoint, unmask)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURE = SHARED / "fixtures" / "tfslim_tiny"

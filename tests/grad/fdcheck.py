@@ -8,8 +8,8 @@ differences of the loss, perturbing the value in `feed` (placeholders) or `varia
 from __future__ import annotations
 
 import numpy as np
-from slimir.passes.gradients import gradients
 
+from slimir.passes.gradients import gradients
 from slimir.reference import evaluate
 
 

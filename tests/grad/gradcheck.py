@@ -4,9 +4,9 @@ against central differences of the forward references."""
 from __future__ import annotations
 
 import numpy as np
-from slimir.passes.gradients import gradients
 
 import slimir as slim
+from slimir.passes.gradients import gradients
 from slimir.reference import evaluate
 
 

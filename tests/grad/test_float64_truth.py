@@ -58,8 +58,8 @@ def _build(name: str, size: int):
         trainable = g.get_collection(GraphKeys.TRAINABLE_VARIABLES)
         grads = slim.gradients(loss, trainable)
     connected = [(v, d) for v, d in zip(trainable, grads) if d is not None]  # not inception_v3's AuxLogits
-    return {"graph": g, "images": images, "labels": labels, "logits": logits, "loss": loss, "reg": reg,
-                "trainable": [v for v, _ in connected], "grads": [d for _, d in connected]}
+    return dict(graph=g, images=images, labels=labels, logits=logits, loss=loss, reg=reg,
+                trainable=[v for v, _ in connected], grads=[d for _, d in connected])
 
 
 def _values(g, rng) -> dict:
@@ -128,8 +128,8 @@ def measure(name: str, size: int, seed: int = 0, share_decisions: bool = True, i
         return float(np.abs(a.astype(np.float64) - t).max()) / max(float(np.abs(t).max()), floor)
 
     rows = [(v.op.name, err(a, t), err(r, t)) for v, a, r, t in zip(m["trainable"], got[1:], ref32[1:], truth[1:])]
-    return {"loss": _rel(got[0], truth[0]), "loss_ref32": _rel(ref32[0], truth[0]),
-                "loss_given_logits": _rel(got[0], given_logits), "reg": _rel(sess_reg, truth[-1]), "rows": rows}
+    return dict(loss=_rel(got[0], truth[0]), loss_ref32=_rel(ref32[0], truth[0]),
+                loss_given_logits=_rel(got[0], given_logits), reg=_rel(sess_reg, truth[-1]), rows=rows)
 
 
 def _check(name: str, size: int) -> None:

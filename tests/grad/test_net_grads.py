@@ -15,12 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fdcheck import fd_check
-from slimir.passes.gradients import gradients
 
 import slimir as slim
 from slimir.graph import GraphKeys
 from slimir.nets import cifarnet, lenet
 from slimir.ops import array_ops, math_ops, nn_ops
+from slimir.passes.gradients import gradients
 from slimir.reference import evaluate
 
 

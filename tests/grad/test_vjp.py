@@ -15,12 +15,12 @@ from fdcheck import fd_check
 from gradcheck import check_grads
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from slimir.passes.gradients import gradients
 
 import slimir as slim
 from slimir.ops import array_ops, math_ops, nn_ops
 from slimir.ops.nn_ops import transposed_out_len
 from slimir.ops.registry import apply_op, registered_ops
+from slimir.passes.gradients import gradients
 from slimir.reference import evaluate
 
 SCALE = int(os.environ.get("SLIMIR_GRAD_EXAMPLES_SCALE", "1"))
@@ -931,8 +931,8 @@ _ACTS = ["", "relu", "relu6", "clip", "leaky_relu", "sigmoid", "tanh", "elu"]
 
 
 def _act_attrs(act):
-    return {"activation": act, "alpha": 0.2 if act == "leaky_relu" else 0.0, "lo": -0.5 if act == "clip" else 0.0,
-                "hi": 0.7 if act == "clip" else 0.0}
+    return dict(activation=act, alpha=0.2 if act == "leaky_relu" else 0.0, lo=-0.5 if act == "clip" else 0.0,
+                hi=0.7 if act == "clip" else 0.0)
 
 
 @pytest.mark.parametrize("act", _ACTS)
@@ -946,7 +946,7 @@ def test_fused_conv2d(conv, df, bias, act):
     x_shape = (2, 5, 4, 3) if df == "NHWC" else (2, 3, 5, 4)
     w_shape = {"conv2d": (3, 3, 3, 4), "depthwise_conv2d": (3, 3, 3, 2), "conv2d_transpose": (3, 3, 4, 3)}[conv]
     c_out = {"conv2d": 4, "depthwise_conv2d": 6, "conv2d_transpose": 4}[conv]
-    base = {"strides": (1, 1), "padding": "SAME", "data_format": df}
+    base = dict(strides=(1, 1), padding="SAME", data_format=df)
     if conv == "conv2d_transpose":
         base["output_hw"] = (5, 4)
     else:

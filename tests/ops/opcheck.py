@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 from hypothesis import assume, settings
@@ -30,7 +30,7 @@ def examples(n: int) -> settings:
 
 
 def check(build: Callable, inputs: Sequence[np.ndarray], *, op: str, rtol: float = RTOL, atol: float = ATOL,
-          dynamic: Iterable[int] | dict = (), variables: dict | None = None) -> list:
+          dynamic: Union[Iterable[int], dict] = (), variables: Optional[dict] = None) -> list:
     """Run `build(*placeholders)` on ORT and on the reference; assert equal shapes, dtypes and values.
 
     op: the op type under test; it must appear in the built graph (so no builder silently

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from opcheck import examples
-from slimir.runtime.lowering import lower
 
 import slimir as slim
+from slimir.runtime.lowering import lower
 
 
 def _session_value(build, inputs, dynamic=()):

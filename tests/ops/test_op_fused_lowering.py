@@ -23,7 +23,7 @@ activations = st.sampled_from([None] + sorted(ACTIVATIONS))
 
 def _act_attrs(act, draw):
     lo = draw(st.floats(-2, 0))
-    return {"activation": act, "alpha": draw(st.floats(0, 1)), "lo": lo, "hi": lo + draw(st.floats(0, 3))}
+    return dict(activation=act, alpha=draw(st.floats(0, 1)), lo=lo, hi=lo + draw(st.floats(0, 3)))
 
 
 @examples(40)
@@ -36,12 +36,12 @@ def test_fused_conv2d(conv, geo, df, ci, m, act, with_bias, data, seed, dyn):
     x = rand(rng, layout(2, h, w, ci, df))
     if conv == "conv2d_transpose":
         f, co = rand(rng, k + (m, ci)), m
-        base = {"strides": s, "padding": padding, "data_format": df,
-                    "output_hw": (None, None) if dyn else tuple(transposed_out_len(n, kk, ss, padding)
-                                                             for n, kk, ss in zip((h, w), k, s))}
+        base = dict(strides=s, padding=padding, data_format=df,
+                    output_hw=(None, None) if dyn else tuple(transposed_out_len(n, kk, ss, padding)
+                                                             for n, kk, ss in zip((h, w), k, s)))
     else:
         f, co = rand(rng, k + (ci, m)), (m if conv == "conv2d" else ci * m)
-        base = {"strides": s, "dilations": d, "padding": padding, "data_format": df}
+        base = dict(strides=s, dilations=d, padding=padding, data_format=df)
     inputs = [x, f] + ([rand(rng, (co,))] if with_bias else [])
     check(lambda *a: apply_op("fused_conv2d", list(a), conv=conv, **base, **_act_attrs(act, data.draw)),
           inputs, op="fused_conv2d", dynamic={0: hw_axes(df)} if dyn else {})

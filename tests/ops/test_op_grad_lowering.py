@@ -78,7 +78,7 @@ def test_max_pool_argmax_and_its_gradient(geo, df, n, c, seed, ties):
     shape = layout(n, h, w, c, df)
     x = rng.integers(0, 3, shape).astype(np.float32) if ties else rand(rng, shape)
     dy = rand(rng, layout(n, oh, ow, c, df))
-    attrs = {"ksize": k, "strides": s, "padding": padding, "data_format": df}
+    attrs = dict(ksize=k, strides=s, padding=padding, data_format=df)
     (idx,) = check(lambda a: apply_op("max_pool_argmax", [a], **attrs), [x], op="max_pool_argmax")
     assert idx.dtype == np.int64
     # the pooled maximum sits at the index

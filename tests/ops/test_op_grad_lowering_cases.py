@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from opcheck import check, layout, rand
-from slimir.runtime.lowering import lower
 
 import slimir as slim
 from slimir.ops.nn_ops import out_len
 from slimir.ops.registry import apply_op
+from slimir.runtime.lowering import lower
 
 FORMATS = ["NHWC", "NCHW"]
 
