@@ -98,9 +98,11 @@ def train_losses(name, input_shape, *, num_classes=10, steps=3, lr=1e-3, seed=3,
         slim.set_random_seed(0)
         x = slim.placeholder(slim.float32, list(input_shape), name="images")
         y = slim.placeholder(slim.int64, [input_shape[0]], name="labels")
-        logits, _ = nets_factory.get_network_fn(name, num_classes, weight_decay=weight_decay,
-                                                is_training=True)(x, **kwargs)
+        logits, end_points = nets_factory.get_network_fn(name, num_classes, weight_decay=weight_decay,
+                                                         is_training=True)(x, **kwargs)
         slim.losses.sparse_softmax_cross_entropy(logits, y)
+        if "AuxLogits" in end_points:  # as research/slim's train_image_classifier: the auxiliary loss at 0.4
+            slim.losses.sparse_softmax_cross_entropy(end_points["AuxLogits"], y, weights=0.4)
         total = slim.losses.get_total_loss()
         opt = optimizer or slim.train.AdamOptimizer(lr)
         train_op = slim.learning.create_train_op(total, opt)

@@ -33,6 +33,23 @@ EXPECTED = [
     "mobilenet_v1_075",
     "mobilenet_v1_050",
     "mobilenet_v1_025",
+    # research/slim's zoo beyond TF-Slim's own nets
+    "inception_v4",
+    "inception_resnet_v2",
+    "mobilenet_v2",
+    "mobilenet_v2_140",
+    "mobilenet_v2_035",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small_minimalistic",
+    "mobilenet_v3_large_minimalistic",
+    "mobilenet_edgetpu",
+    "mobilenet_edgetpu_075",
+    "nasnet_cifar",
+    "nasnet_mobile",
+    "nasnet_large",
+    "pnasnet_mobile",
+    "pnasnet_large",
 ]
 # Nets whose layers use batch norm (their training mode adds moving-average updates).
 BATCH_NORM = [n for n in EXPECTED if n.startswith(("resnet", "mobilenet"))]
@@ -64,7 +81,7 @@ def test_maps_cover_every_network_of_slimir_nets():
     for name, fn in nets_factory.networks_map.items():
         assert callable(nets_factory.arg_scopes_map[name]), name
         assert isinstance(nets_factory.arg_scopes_map[name](weight_decay=0.0), dict), name
-        assert fn.default_image_size in (28, 32, 224, 231, 299), name
+        assert fn.default_image_size in (28, 32, 224, 231, 299, 331), name
 
 
 @pytest.mark.parametrize("name", sorted(nets_factory.networks_map))

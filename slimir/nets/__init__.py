@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     lenet,
     mobilenet,
     mobilenet_v1,
+    nasnet,
     nets_factory,
     overfeat,
     resnet_utils,

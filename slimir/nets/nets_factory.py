@@ -23,6 +23,7 @@ from . import (
     vgg,
 )
 from .mobilenet import mobilenet_v2, mobilenet_v3
+from .nasnet import nasnet, pnasnet
 
 __all__ = ["arg_scopes_map", "get_network_fn", "networks_map"]
 
@@ -60,6 +61,11 @@ networks_map = {
     "mobilenet_v3_large_minimalistic": mobilenet_v3.large_minimalistic,
     "mobilenet_edgetpu": mobilenet_v3.edge_tpu,
     "mobilenet_edgetpu_075": mobilenet_v3.edge_tpu_075,
+    "nasnet_cifar": nasnet.build_nasnet_cifar,
+    "nasnet_mobile": nasnet.build_nasnet_mobile,
+    "nasnet_large": nasnet.build_nasnet_large,
+    "pnasnet_large": pnasnet.build_pnasnet_large,
+    "pnasnet_mobile": pnasnet.build_pnasnet_mobile,
 }
 
 arg_scopes_map = {
@@ -96,6 +102,11 @@ arg_scopes_map = {
     "mobilenet_v3_large_minimalistic": mobilenet_v3.training_scope,
     "mobilenet_edgetpu": mobilenet_v3.training_scope,
     "mobilenet_edgetpu_075": mobilenet_v3.training_scope,
+    "nasnet_cifar": nasnet.nasnet_cifar_arg_scope,
+    "nasnet_mobile": nasnet.nasnet_mobile_arg_scope,
+    "nasnet_large": nasnet.nasnet_large_arg_scope,
+    "pnasnet_large": pnasnet.pnasnet_large_arg_scope,
+    "pnasnet_mobile": pnasnet.pnasnet_mobile_arg_scope,
 }
 
 
