@@ -60,9 +60,10 @@ def _non_negative(what: str):
 
 
 def _networks() -> dict:
+    """Every network by name: the classifiers of nets_factory.networks_map and its generative_map."""
     from slimir.nets import nets_factory
 
-    return nets_factory.networks_map
+    return {**nets_factory.networks_map, **nets_factory.generative_map}
 
 
 def _net_help() -> str:
@@ -367,20 +368,22 @@ def build_network(
     import slimir as slim
     from slimir.nets import nets_factory
 
-    networks = nets_factory.networks_map
+    networks = _networks()
     if name not in networks:
         raise _Usage(f"unknown network {name!r} (choose from {_net_help()})")
     func = networks[name]
     if num_classes is None:
         num_classes = _default_num_classes(func)
-    size = image_size or getattr(func, "default_image_size", 224)
-    channels = _CHANNELS.get(name, 3)
+    shape = nets_factory.input_shape(name, image_size, _CHANNELS.get(name, 3))
     graph = slim.Graph()
     with graph.as_default():
         if seed is not None:
             slim.set_random_seed(seed)
-        images = slim.placeholder(slim.float32, [batch_size, size, size, channels], name="images")
-        network_fn = nets_factory.get_network_fn(name, num_classes, is_training=False)
+        images = slim.placeholder(slim.float32, [batch_size] + shape, name="images")
+        if name in nets_factory.generative_map:
+            network_fn = nets_factory.get_generative_network_fn(name, is_training=False)
+        else:
+            network_fn = nets_factory.get_network_fn(name, num_classes, is_training=False)
         net, _ = network_fn(images)
     return graph, images, net
 
@@ -548,10 +551,13 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from slimir.nets import nets_factory
+
     for name, func in sorted(_networks().items()):
-        size = getattr(func, "default_image_size", "?")
-        shape = f"{size}x{size}x{_CHANNELS.get(name, 3)}"
-        print(f"{name:12s} {shape:11s} num_classes={_default_num_classes(func)}")
+        shape = "x".join(str(d) for d in nets_factory.input_shape(name, channels=_CHANNELS.get(name, 3)))
+        what = ("generative" if name in nets_factory.generative_map
+                else f"num_classes={_default_num_classes(func)}")
+        print(f"{name:12s} {shape:11s} {what}")
     return 0
 
 

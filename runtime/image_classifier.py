@@ -774,21 +774,29 @@ def build_inference_graph(f: ExportFlags):
     _check_positive("batch_size", f.batch_size, allow_none=True)
     from slimir.nets import nets_factory
 
-    if f.model_name not in nets_factory.networks_map:
+    generative = f.model_name in nets_factory.generative_map
+    if f.model_name not in nets_factory.networks_map and not generative:
         raise JobError(f"--model_name: unknown network {f.model_name!r} (choose from "
-                       f"{', '.join(sorted(nets_factory.networks_map))})")
+                       f"{', '.join(sorted(nets_factory.networks_map) + sorted(nets_factory.generative_map))})")
+    if generative:
+        graph = slim.Graph()
+        with graph.as_default():
+            slim.set_random_seed(f.seed)
+            shape = nets_factory.input_shape(f.model_name, f.image_size, channels)
+            inputs = slim.placeholder(slim.float32, [f.batch_size] + shape, name="images")
+            net, _ = nets_factory.get_generative_network_fn(f.model_name, is_training=f.is_training)(inputs)
+        return graph, inputs, net
     if num_classes is None:
         from .cli import _default_num_classes
 
         num_classes = _default_num_classes(nets_factory.networks_map[f.model_name])
     if channels is None:
         channels = 1 if f.model_name == "lenet" else 3
-    func = nets_factory.networks_map[f.model_name]
-    size = f.image_size or getattr(func, "default_image_size", 224)
+    shape = nets_factory.input_shape(f.model_name, f.image_size, channels)
     graph = slim.Graph()
     with graph.as_default():
         slim.set_random_seed(f.seed)
-        images = slim.placeholder(slim.float32, [f.batch_size, size, size, channels], name="images")
+        images = slim.placeholder(slim.float32, [f.batch_size] + shape, name="images")
         network_fn = nets_factory.get_network_fn(f.model_name, num_classes=num_classes, is_training=f.is_training)
         logits, _ = network_fn(images)
     return graph, images, logits

@@ -330,7 +330,10 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
                renorm_decay=0.99, adjustment=None):
     """Batch normalisation (TF-Slim's batch_norm): batch statistics when is_training, else the moving ones.
 
-    In training, the moving mean/variance updates go to `updates_collections` (UPDATE_OPS), or run with
+    With `zero_debias_moving_mean` the moving mean is TF's zero-debiased average (variables
+    'moving_mean/biased' and 'moving_mean/local_step'; after t updates it is the decayed average of the batch
+    means divided by 1 - decay^t, so it starts unbiased). In training, the moving mean/variance updates go to
+    `updates_collections` (UPDATE_OPS), or run with
     the output when it is None. The fused path (rank 2 or 4, the default) updates the moving variance
     with the unbiased batch variance, as TF's fused kernel does.
     """
@@ -338,7 +341,7 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
     with variable_scope(scope, "BatchNorm", [inputs], reuse=reuse) as sc:
         where = _where(sc)
         for flag, name in ((batch_weights is not None, "batch_weights"), (renorm, "renorm"),
-                           (adjustment is not None, "adjustment"), (zero_debias_moving_mean, "zero_debias_moving_mean")):
+                           (adjustment is not None, "adjustment")):
             if flag:
                 raise InvalidArgumentError(f"{where}: batch_norm's {name} is not supported by slimir")
         if isinstance(is_training, Tensor):
@@ -379,8 +382,11 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
         outputs = y
         if is_training:
             one_minus = 1.0 - float(decay)
-            with name_scope("AssignMovingAvg"):
-                upd_mean = state_ops.assign_sub(moving_mean, (moving_mean - bmean) * one_minus)
+            if zero_debias_moving_mean:
+                upd_mean = _zero_debiased_update(moving_mean, bmean, one_minus, g)
+            else:
+                with name_scope("AssignMovingAvg"):
+                    upd_mean = state_ops.assign_sub(moving_mean, (moving_mean - bmean) * one_minus)
             with name_scope("AssignMovingAvg_1"):
                 upd_var = state_ops.assign_sub(moving_var, (moving_var - bvar) * one_minus)
             if updates_collections is None:
@@ -392,6 +398,28 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
         if activation_fn is not None:
             outputs = activation_fn(outputs)
         return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _zero_debiased_update(moving, value, one_minus: float, g):
+    """TF's assign_moving_average(zero_debias=True): a biased average `<moving>/biased` that starts at 0 and
+    a step count `<moving>/local_step` (global, non-trainable variables), the average set to
+    biased / (1 - decay^step); one grouped update op."""
+    from .variables import get_variable
+
+    def aux(name, shape):
+        return get_variable(f"{moving.op.name.rpartition('/')[2]}/{name}", shape=shape, dtype=moving.dtype,
+                            initializer=zeros_initializer(), trainable=False,
+                            collections=[GraphKeys.GLOBAL_VARIABLES])
+
+    with g.device(""):
+        biased = aux("biased", list(moving.shape))
+        local_step = aux("local_step", [])
+    with name_scope("AssignMovingAvg"):
+        biased_t = biased - (biased - value) * one_minus
+        step_t = local_step + 1.0
+        bias_factor = 1.0 - math_ops.pow(1.0 - one_minus, step_t)
+        return state_ops.group(state_ops.assign(biased, biased_t), state_ops.assign(local_step, step_t),
+                               state_ops.assign(moving, biased_t / bias_factor))
 
 
 @add_arg_scope

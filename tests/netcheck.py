@@ -116,3 +116,21 @@ def train_losses(name, input_shape, *, num_classes=10, steps=3, lr=1e-3, seed=3,
 def assert_decreasing(losses) -> None:
     assert all(np.isfinite(losses)), losses
     assert all(a > b for a, b in itertools.pairwise(losses)), losses
+
+
+def train_generic(build, steps=3, lr=1e-3, seed=3) -> list:
+    """`steps` Adam steps on the loss of `build(rng) -> feed_dict` (which builds the network and adds its
+    losses in a fresh graph); the total losses."""
+    rng = np.random.default_rng(seed)
+    with slim.Graph().as_default():
+        slim.set_random_seed(0)
+        feed = build(rng)
+        train_op = slim.learning.create_train_op(slim.losses.get_total_loss(), slim.train.AdamOptimizer(lr))
+        with slim.Session() as sess:
+            sess.run(slim.global_variables_initializer())
+            return [float(sess.run(train_op, feed)) for _ in range(steps)]
+
+
+def check_export_fn(build, input_shape, *, seed=2, rtol=1e-4):
+    """check_export for a network function `build(inputs) -> (net, end_points)` on an arbitrary input."""
+    return check_export(build, input_shape, seed=seed, rtol=rtol)

@@ -3,6 +3,7 @@
 from . import (  # noqa: F401
     alexnet,
     cifarnet,
+    dcgan,
     inception,
     inception_resnet_v2,
     inception_utils,

@@ -10,6 +10,7 @@ from ..errors import InvalidArgumentError
 from . import (
     alexnet,
     cifarnet,
+    dcgan,
     inception_resnet_v2,
     inception_v1,
     inception_v2,
@@ -25,7 +26,8 @@ from . import (
 from .mobilenet import mobilenet_v2, mobilenet_v3
 from .nasnet import nasnet, pnasnet
 
-__all__ = ["arg_scopes_map", "get_network_fn", "networks_map"]
+__all__ = ["arg_scopes_map", "generative_map", "get_generative_network_fn", "get_network_fn", "input_shape",
+           "networks_map"]
 
 networks_map = {
     "alexnet_v2": alexnet.alexnet_v2,
@@ -127,6 +129,49 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
     def network_fn(images, **kwargs):
         with arg_scope(arg_scopes_map[name](weight_decay=weight_decay)):
             return func(images, num_classes=num_classes, is_training=is_training, **kwargs)
+
+    if hasattr(func, "default_image_size"):
+        network_fn.default_image_size = func.default_image_size
+    return network_fn
+
+
+# research/slim's networks that are not image classifiers (its GANs): name -> function(inputs, is_training=...)
+generative_map = {
+    "dcgan_generator": dcgan.generator,
+    "dcgan_discriminator": dcgan.discriminator,
+}
+
+# Inputs that are not an image [size, size, channels]: the shape without the batch axis, from (size, channels).
+_INPUT_SHAPES = {
+    "dcgan_generator": lambda size, channels: [64],
+}
+
+
+def input_shape(name, image_size=None, channels=None) -> list:
+    """The input shape of network `name` without the batch axis: [size, size, channels] for image networks
+    (`image_size` or the network's default_image_size; 3 channels, 1 for lenet, unless `channels`), the
+    noise [64] of dcgan_generator."""
+    func = networks_map.get(name) or generative_map.get(name)
+    if func is None:
+        known = sorted(networks_map) + sorted(generative_map)
+        raise InvalidArgumentError(f"Name of network unknown {name} (known: {', '.join(known)})")
+    size = image_size or getattr(func, "default_image_size", 224)
+    channels = channels or (1 if name == "lenet" else 3)
+    shape_fn = _INPUT_SHAPES.get(name)
+    return shape_fn(size, channels) if shape_fn else [size, size, channels]
+
+
+def get_generative_network_fn(name, is_training=False):
+    """A function `network_fn(inputs, **kwargs) -> (net, end_points)` for the generative network `name`
+    (see `generative_map`), with `is_training` fixed; extra keyword arguments go to the network."""
+    if name not in generative_map:
+        raise InvalidArgumentError(
+            f"Name of generative network unknown {name} (known: {', '.join(sorted(generative_map))})")
+    func = generative_map[name]
+
+    @functools.wraps(func)
+    def network_fn(inputs, **kwargs):
+        return func(inputs, is_training=is_training, **kwargs)
 
     if hasattr(func, "default_image_size"):
         network_fn.default_image_size = func.default_image_size
