@@ -27,7 +27,7 @@ from .layers import (avg_pool2d, batch_norm, bias_add, conv2d, conv2d_in_plane, 
                      convolution, convolution2d, convolution2d_in_plane, convolution2d_transpose, dropout, flatten,
                      fully_connected, layer_norm, max_pool2d, one_hot_encoding, repeat, separable_conv2d,
                      separable_convolution2d, softmax, stack, unit_norm)
-from .layers_extra import group_norm, instance_norm  # noqa: F401
+from .layers_extra import avg_pool3d, conv3d, convolution3d, group_norm, instance_norm, max_pool3d  # noqa: F401
 from .ops.array_ops import (cast, concat, constant, expand_dims, fill, identity, one_hot, ones, ones_like,  # noqa: F401
                             pad, placeholder, placeholder_with_default, reshape, shape, split, squeeze,
                             stop_gradient, tile, to_float, transpose, zeros, zeros_like)

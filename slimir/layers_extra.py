@@ -7,13 +7,13 @@ from . import utils
 from .arg_scope import add_arg_scope
 from .errors import InvalidArgumentError, ShapeError
 from .graph import Tensor, name_scope, variable_scope
-from .initializers import ones_initializer, zeros_initializer
+from .initializers import ones_initializer, xavier_initializer, zeros_initializer
 from .ops import array_ops, math_ops
 from .ops.registry import convert_to_tensor
 from .shape import fmt
 from .variables import model_variable
 
-__all__ = ["group_norm", "instance_norm"]
+__all__ = ["avg_pool3d", "conv3d", "convolution3d", "group_norm", "instance_norm", "max_pool3d"]
 
 
 def _where(sc) -> str:
@@ -164,3 +164,112 @@ def instance_norm(inputs, center=True, scale=True, epsilon=1e-6, activation_fn=N
         if activation_fn is not None:
             outputs = activation_fn(outputs)
         return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+# ------------------------------------------------------------------------------------------
+# 3-D convolution and pooling
+
+
+def _triple(value, what: str, where: str) -> tuple:
+    """An int or three ints, each positive (3-D kernel sizes, strides, rates)."""
+    vals = list(value) if isinstance(value, (list, tuple)) else [value] * 3
+    try:
+        vals = [int(v) for v in vals]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{where}: {what} must be an int or three ints, got {value!r}") from None
+    if len(vals) != 3 or any(v <= 0 for v in vals):
+        raise InvalidArgumentError(f"{where}: {what} must be an int or three positive ints, got {value!r}")
+    return tuple(vals)
+
+
+def _format3d(data_format, where: str) -> str:
+    df = data_format or "NDHWC"
+    if df not in ("NDHWC", "NCDHW"):
+        raise InvalidArgumentError(f"{where}: data_format has to be either NCDHW or NDHWC, got {data_format!r}")
+    return df
+
+
+_XAVIER = xavier_initializer()
+_ZEROS = zeros_initializer()
+
+
+def _padding3d(padding, where: str) -> str:
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise InvalidArgumentError(f"{where}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    return padding.upper()
+
+
+@add_arg_scope
+def convolution3d(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=None, rate=1,
+                  activation_fn=math_ops.relu, normalizer_fn=None, normalizer_params=None,
+                  weights_initializer=_XAVIER, weights_regularizer=None,
+                  biases_initializer=_ZEROS, biases_regularizer=None, reuse=None,
+                  variables_collections=None, outputs_collections=None, trainable=True, scope=None):
+    """3-D convolution + bias + activation (TF-Slim's conv3d), on NDHWC (default) or NCDHW inputs; weights
+    [kd, kh, kw, in, out], biases unless a normalizer is given; default scope 'Conv'."""
+    from .ops import conv3d_ops, nn_ops
+
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "Conv", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        if len(inputs.shape) != 5:
+            raise ShapeError(f"{where}: conv3d expects input of rank 5, got {fmt(inputs.shape)}")
+        if isinstance(num_outputs, float) and num_outputs.is_integer():
+            num_outputs = int(num_outputs)
+        if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs <= 0:
+            raise InvalidArgumentError(f"{where}: num_outputs should be a positive int, got {num_outputs!r}")
+        k = _triple(kernel_size, "kernel_size", where)
+        strides = _triple(stride, "stride", where)
+        rates = _triple(rate, "rate", where)
+        padding = _padding3d(padding, where)
+        df = _format3d(data_format, where)
+        if max(strides) > 1 and max(rates) > 1:
+            raise InvalidArgumentError(f"{where}: stride > 1 together with rate > 1 is not supported, as in TF")
+        cin = inputs.shape[4] if df == "NDHWC" else inputs.shape[1]
+        if cin is None:
+            raise ShapeError(f"{where}: conv3d needs a known number of input channels, got {fmt(inputs.shape)}")
+        weights = _param("weights", [*k, cin, num_outputs], inputs.dtype, weights_initializer, weights_regularizer,
+                         variables_collections, trainable)
+        outputs = conv3d_ops.conv3d(inputs, weights, strides, padding, data_format=df, dilations=rates)
+        if normalizer_fn is None and biases_initializer is not None:
+            biases = _param("biases", [num_outputs], inputs.dtype, biases_initializer, biases_regularizer,
+                            variables_collections, trainable)
+            outputs = nn_ops.bias_add(outputs, biases, data_format="NHWC" if df == "NDHWC" else "NCHW")
+        if normalizer_fn is not None:
+            outputs = normalizer_fn(outputs, **(normalizer_params or {}))
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+conv3d = convolution3d
+
+
+def _pool3d(kind, inputs, kernel_size, stride, padding, data_format, outputs_collections, scope):
+    from .ops import conv3d_ops
+
+    inputs = convert_to_tensor(inputs)
+    default = "MaxPool3D" if kind == "max" else "AvgPool3D"
+    with name_scope(scope, default, [inputs]) as sc:
+        where = sc.rstrip("/")
+        if len(inputs.shape) != 5:
+            raise ShapeError(f"{where}: {default} expects input of rank 5, got {fmt(inputs.shape)}")
+        k = _triple(kernel_size, "kernel_size", where)
+        s = _triple(stride, "stride", where)
+        fn = conv3d_ops.max_pool3d if kind == "max" else conv3d_ops.avg_pool3d
+        outputs = fn(inputs, k, s, _padding3d(padding, where), data_format=_format3d(data_format, where))
+        return utils.collect_named_outputs(outputs_collections, sc, outputs)
+
+
+@add_arg_scope
+def max_pool3d(inputs, kernel_size, stride=2, padding="VALID", data_format="NDHWC", outputs_collections=None,
+               scope=None):
+    """3-D max pooling (TF-Slim's max_pool3d: default stride 2, VALID)."""
+    return _pool3d("max", inputs, kernel_size, stride, padding, data_format, outputs_collections, scope)
+
+
+@add_arg_scope
+def avg_pool3d(inputs, kernel_size, stride=2, padding="VALID", data_format="NDHWC", outputs_collections=None,
+               scope=None):
+    """3-D average pooling (TF-Slim's avg_pool3d: default stride 2, VALID; SAME averages over the real cells)."""
+    return _pool3d("avg", inputs, kernel_size, stride, padding, data_format, outputs_collections, scope)
