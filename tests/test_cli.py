@@ -309,6 +309,8 @@ ZOO_PARAMS = {
     "nasnet_mobile": 5_326_716,
     "pnasnet_large": 86_234_656,
     "pnasnet_mobile": 5_098_151,
+    "i3d": 13_319_544,
+    "s3dg": 10_148_408,
 }
 
 
@@ -350,7 +352,7 @@ def test_every_network_inspects_and_lowers(net, capsys):
 
 
 # outputs other than [batch, 1001] (research/slim's NASNet builders have no default num_classes: 1000)
-ZOO_OUTPUTS = {"dcgan_generator": [2, 32, 32, 3], "dcgan_discriminator": [2, 1],
+ZOO_OUTPUTS = {"dcgan_generator": [2, 32, 32, 3], "dcgan_discriminator": [2, 1], "i3d": [2, 1000], "s3dg": [2, 1000],
                **{n: [2, 1000] for n in ("nasnet_cifar", "nasnet_mobile", "nasnet_large", "pnasnet_mobile",
                                          "pnasnet_large")}}
 

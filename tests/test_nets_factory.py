@@ -50,6 +50,8 @@ EXPECTED = [
     "nasnet_large",
     "pnasnet_mobile",
     "pnasnet_large",
+    "i3d",
+    "s3dg",
 ]
 # Nets whose layers use batch norm (their training mode adds moving-average updates).
 BATCH_NORM = [n for n in EXPECTED if n.startswith(("resnet", "mobilenet"))]
@@ -93,7 +95,7 @@ def test_get_network_fn_builds_every_network(name):
     size = network_fn.default_image_size
     assert network_fn.default_image_size == nets_factory.networks_map[name].default_image_size
     with slim.Graph().as_default():
-        images = slim.placeholder(slim.float32, [batch, size, size, 3 if name != "lenet" else 1])
+        images = slim.placeholder(slim.float32, [batch] + nets_factory.input_shape(name))
         logits, end_points = network_fn(images)
         assert logits.shape.as_list() == [batch, num_classes]
         assert isinstance(end_points, dict) and end_points

@@ -4,6 +4,8 @@ from . import (  # noqa: F401
     alexnet,
     cifarnet,
     dcgan,
+    i3d,
+    i3d_utils,
     inception,
     inception_resnet_v2,
     inception_utils,
@@ -20,5 +22,6 @@ from . import (  # noqa: F401
     resnet_utils,
     resnet_v1,
     resnet_v2,
+    s3dg,
     vgg,
 )

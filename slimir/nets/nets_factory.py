@@ -11,6 +11,7 @@ from . import (
     alexnet,
     cifarnet,
     dcgan,
+    i3d,
     inception_resnet_v2,
     inception_v1,
     inception_v2,
@@ -21,6 +22,7 @@ from . import (
     overfeat,
     resnet_v1,
     resnet_v2,
+    s3dg,
     vgg,
 )
 from .mobilenet import mobilenet_v2, mobilenet_v3
@@ -42,6 +44,8 @@ networks_map = {
     "inception_v3": inception_v3.inception_v3,
     "inception_v4": inception_v4.inception_v4,
     "inception_resnet_v2": inception_resnet_v2.inception_resnet_v2,
+    "i3d": i3d.i3d,
+    "s3dg": s3dg.s3dg,
     "resnet_v1_50": resnet_v1.resnet_v1_50,
     "resnet_v1_101": resnet_v1.resnet_v1_101,
     "resnet_v1_152": resnet_v1.resnet_v1_152,
@@ -83,6 +87,8 @@ arg_scopes_map = {
     "inception_v3": inception_v3.inception_v3_arg_scope,
     "inception_v4": inception_v4.inception_v4_arg_scope,
     "inception_resnet_v2": inception_resnet_v2.inception_resnet_v2_arg_scope,
+    "i3d": i3d.i3d_arg_scope,
+    "s3dg": s3dg.s3dg_arg_scope,
     "resnet_v1_50": resnet_v1.resnet_arg_scope,
     "resnet_v1_101": resnet_v1.resnet_arg_scope,
     "resnet_v1_152": resnet_v1.resnet_arg_scope,
@@ -144,13 +150,15 @@ generative_map = {
 # Inputs that are not an image [size, size, channels]: the shape without the batch axis, from (size, channels).
 _INPUT_SHAPES = {
     "dcgan_generator": lambda size, channels: [64],
+    "i3d": lambda size, channels: [64, size, size, channels],  # videos: 64 frames (research/slim's tests)
+    "s3dg": lambda size, channels: [64, size, size, channels],
 }
 
 
 def input_shape(name, image_size=None, channels=None) -> list:
     """The input shape of network `name` without the batch axis: [size, size, channels] for image networks
     (`image_size` or the network's default_image_size; 3 channels, 1 for lenet, unless `channels`), the
-    noise [64] of dcgan_generator."""
+    videos [64, size, size, channels] of i3d and s3dg, the noise [64] of dcgan_generator."""
     func = networks_map.get(name) or generative_map.get(name)
     if func is None:
         known = sorted(networks_map) + sorted(generative_map)
