@@ -311,6 +311,9 @@ ZOO_PARAMS = {
     "pnasnet_mobile": 5_098_151,
     "i3d": 13_319_544,
     "s3dg": 10_148_408,
+    "pix2pix_generator": 48_839_875,
+    "pix2pix_discriminator": 2_765_633,
+    "cyclegan_generator": 7_841_219,
 }
 
 
@@ -353,6 +356,8 @@ def test_every_network_inspects_and_lowers(net, capsys):
 
 # outputs other than [batch, 1001] (research/slim's NASNet builders have no default num_classes: 1000)
 ZOO_OUTPUTS = {"dcgan_generator": [2, 32, 32, 3], "dcgan_discriminator": [2, 1], "i3d": [2, 1000], "s3dg": [2, 1000],
+               "pix2pix_generator": [2, 256, 256, 3], "pix2pix_discriminator": [2, 35, 35, 1],
+               "cyclegan_generator": [2, 256, 256, 3],
                **{n: [2, 1000] for n in ("nasnet_cifar", "nasnet_mobile", "nasnet_large", "pnasnet_mobile",
                                          "pnasnet_large")}}
 

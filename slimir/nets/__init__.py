@@ -3,6 +3,7 @@
 from . import (  # noqa: F401
     alexnet,
     cifarnet,
+    cyclegan,
     dcgan,
     i3d,
     i3d_utils,
@@ -19,6 +20,7 @@ from . import (  # noqa: F401
     nasnet,
     nets_factory,
     overfeat,
+    pix2pix,
     resnet_utils,
     resnet_v1,
     resnet_v2,

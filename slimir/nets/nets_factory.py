@@ -3,6 +3,7 @@ function `images -> (logits, end_points)` that applies the network under its own
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from ..arg_scope import arg_scope
@@ -10,6 +11,7 @@ from ..errors import InvalidArgumentError
 from . import (
     alexnet,
     cifarnet,
+    cyclegan,
     dcgan,
     i3d,
     inception_resnet_v2,
@@ -20,6 +22,7 @@ from . import (
     lenet,
     mobilenet_v1,
     overfeat,
+    pix2pix,
     resnet_v1,
     resnet_v2,
     s3dg,
@@ -28,7 +31,7 @@ from . import (
 from .mobilenet import mobilenet_v2, mobilenet_v3
 from .nasnet import nasnet, pnasnet
 
-__all__ = ["arg_scopes_map", "generative_map", "get_generative_network_fn", "get_network_fn", "input_shape",
+__all__ = ["arg_scopes_map", "generative_arg_scopes_map", "generative_map", "get_generative_network_fn", "get_network_fn", "input_shape",
            "networks_map"]
 
 networks_map = {
@@ -141,10 +144,31 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
     return network_fn
 
 
-# research/slim's networks that are not image classifiers (its GANs): name -> function(inputs, is_training=...)
+
+
+def _with_defaults(func, **defaults):
+    """`func` with other keyword defaults, keeping its name, docstring and default_image_size."""
+    fn = functools.partial(func, **defaults)
+    functools.update_wrapper(fn, func)
+    return fn
+
+
+# research/slim's networks that are not image classifiers (its GANs): name -> function(inputs, is_training=...).
+# pix2pix's generator upsamples with transposed convolutions here (research/slim's 'conv2d_transpose' option;
+# its default, a nearest-neighbour resize, needs slimir.ops.image_ops); its discriminator is the 70x70 PatchGAN.
 generative_map = {
     "dcgan_generator": dcgan.generator,
     "dcgan_discriminator": dcgan.discriminator,
+    "pix2pix_generator": _with_defaults(pix2pix.pix2pix_generator, num_outputs=3,
+                                        upsample_method="conv2d_transpose"),
+    "pix2pix_discriminator": _with_defaults(pix2pix.pix2pix_discriminator, num_filters=[64, 128, 256, 512]),
+    "cyclegan_generator": cyclegan.cyclegan_generator_resnet,
+}
+
+# The arg_scopes the generative networks are built under (the others set their own, or none).
+generative_arg_scopes_map = {
+    "pix2pix_generator": pix2pix.pix2pix_arg_scope,
+    "pix2pix_discriminator": pix2pix.pix2pix_arg_scope,
 }
 
 # Inputs that are not an image [size, size, channels]: the shape without the batch axis, from (size, channels).
@@ -177,9 +201,12 @@ def get_generative_network_fn(name, is_training=False):
             f"Name of generative network unknown {name} (known: {', '.join(sorted(generative_map))})")
     func = generative_map[name]
 
+    scope_fn = generative_arg_scopes_map.get(name)
+
     @functools.wraps(func)
     def network_fn(inputs, **kwargs):
-        return func(inputs, is_training=is_training, **kwargs)
+        with arg_scope(scope_fn()) if scope_fn else contextlib.nullcontext():
+            return func(inputs, is_training=is_training, **kwargs)
 
     if hasattr(func, "default_image_size"):
         network_fn.default_image_size = func.default_image_size
