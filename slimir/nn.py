@@ -7,6 +7,7 @@ from typing import Optional
 from .errors import InvalidArgumentError
 from .graph import name_scope
 from .ops import array_ops, math_ops, nn_ops
+from .ops.conv3d_ops import avg_pool3d, conv3d, max_pool3d  # noqa: F401
 from .ops.math_ops import elu, leaky_relu, relu, relu6, sigmoid, softplus, softsign, tanh  # noqa: F401
 from .ops.nn_ops import (avg_pool, bias_add, dropout, fused_batch_norm, local_response_normalization,  # noqa: F401
                          log_softmax, lrn, max_pool, softmax)

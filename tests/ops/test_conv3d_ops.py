@@ -11,6 +11,10 @@ from slimir import errors
 from slimir.ops import conv3d_ops
 from slimir.ops.registry import apply_op, get_op
 
+#: the ops this file tests (tests/ops/test_op_lowering.py checks every registered op is tested somewhere)
+OPS = ["conv3d", "conv3d_backprop_input", "conv3d_backprop_filter", "max_pool3d", "avg_pool3d", "max_pool3d_grad",
+       "avg_pool3d_grad"]
+
 GEOMETRIES = [  # (input NDHWC, kernel, strides, dilations, padding)
     ((2, 5, 7, 6, 3), (3, 2, 3), (1, 2, 2), (1, 1, 1), "SAME"),
     ((1, 6, 5, 7, 2), (2, 3, 3), (2, 1, 2), (1, 1, 1), "VALID"),
@@ -89,6 +93,7 @@ def test_flops():
 
 
 def test_shape_rules_and_errors():
+    assert slim.nn.conv3d is conv3d_ops.conv3d and slim.nn.max_pool3d is conv3d_ops.max_pool3d  # tf.nn names
     with slim.Graph().as_default():
         x = slim.placeholder(slim.float32, [None, 16, None, 9, 3])
         w = slim.placeholder(slim.float32, [3, 3, 3, 3, 8])

@@ -114,6 +114,9 @@ TESTED_IN = {
         "conv2d_backprop_input", "conv2d_backprop_filter", "depthwise_backprop_input", "depthwise_backprop_filter",
         "max_pool_grad", "max_pool_argmax", "max_pool_grad_argmax", "avg_pool_grad", "lrn_grad", "sum_to", "broadcast_like", "reshape_like", "num_elements",
         "tile_grad"]},
+    **{n: "test_conv3d_ops.py" for n in [
+        "conv3d", "conv3d_backprop_input", "conv3d_backprop_filter", "max_pool3d", "avg_pool3d", "max_pool3d_grad",
+        "avg_pool3d_grad"]},
 }
 
 
