@@ -23,9 +23,10 @@ from .initializers import (constant_initializer, glorot_normal_initializer, glor
                            ones_initializer, random_normal_initializer, random_uniform_initializer,
                            truncated_normal_initializer, variance_scaling_initializer, xavier_initializer,
                            xavier_initializer_conv2d, zeros_initializer)
-from .layers import (avg_pool2d, batch_norm, bias_add, conv2d, conv2d_in_plane, conv2d_transpose,  # noqa: F401
-                     convolution, convolution2d, convolution2d_in_plane, convolution2d_transpose, dropout, flatten,
-                     fully_connected, layer_norm, max_pool2d, one_hot_encoding, repeat, separable_conv2d,
+from .layers import (avg_pool2d, avg_pool3d, batch_norm, bias_add, conv2d, conv2d_in_plane,  # noqa: F401
+                     conv2d_transpose, conv3d, convolution, convolution2d, convolution2d_in_plane,
+                     convolution2d_transpose, convolution3d, dropout, flatten, fully_connected, group_norm,
+                     instance_norm, layer_norm, max_pool2d, max_pool3d, one_hot_encoding, repeat, separable_conv2d,
                      separable_convolution2d, softmax, stack, unit_norm)
 from .ir.autodiff import gradients  # noqa: F401
 from .ir.registry import convert_to_tensor  # noqa: F401

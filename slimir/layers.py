@@ -19,6 +19,8 @@ from .variables import model_variable
 
 DATA_FORMAT_NHWC = "NHWC"
 DATA_FORMAT_NCHW = "NCHW"
+DATA_FORMAT_NDHWC = "NDHWC"
+DATA_FORMAT_NCDHW = "NCDHW"
 
 
 # ------------------------------------------------------------------------------------------
@@ -47,7 +49,28 @@ def _pair(value, what: str, where: str) -> tuple:
     return out
 
 
+def _triple(value, what: str, where: str) -> tuple:
+    """An int or three ints, each positive (3-D kernel sizes, strides, rates)."""
+    vals = list(value) if isinstance(value, (list, tuple)) else [value] * 3
+    try:
+        vals = [int(v) for v in vals]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{where}: {what} must be an int or three ints, got {value!r}") from None
+    if len(vals) != 3 or any(v <= 0 for v in vals):
+        raise InvalidArgumentError(f"{where}: {what} must be an int or three positive ints, got {value!r}")
+    return tuple(vals)
+
+
+def _format3d(data_format, where: str) -> str:
+    df = data_format or DATA_FORMAT_NDHWC
+    if df not in ("NDHWC", "NCDHW"):
+        raise InvalidArgumentError(f"{where}: data_format has to be either NCDHW or NDHWC, got {data_format!r}")
+    return df
+
+
 def _num_outputs(n, where: str) -> int:
+    if isinstance(n, float) and n.is_integer():  # TF's layers take 160.0 as 160 (research/slim's multipliers)
+        n = int(n)
     if isinstance(n, bool) or not isinstance(n, int):
         raise InvalidArgumentError(f"{where}: num_outputs should be an int, got {n!r}")
     if n <= 0:
@@ -124,28 +147,44 @@ def convolution(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data
                 biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
                 variables_collections=None, outputs_collections=None, trainable=True, scope=None,
                 conv_dims=None):
-    """2-D convolution + bias + activation (TF-Slim's conv2d); weights [kh, kw, in, out]."""
+    """Convolution + bias + activation (TF-Slim's convolution): 2-D on rank-4 inputs (weights [kh, kw, in, out],
+    NHWC or NCHW), 3-D on rank-5 inputs (weights [kd, kh, kw, in, out], NDHWC or NCDHW); biases unless a
+    normalizer is given; default scope 'Conv'."""
     inputs = convert_to_tensor(inputs)
     with variable_scope(scope, "Conv", [inputs], reuse=reuse) as sc:
         where = _where(sc)
-        if conv_dims not in (None, 2) or len(inputs.shape) != 4:
-            raise ShapeError(f"{where}: conv2d expects input with rank 4, got {fmt(inputs.shape)}")
+        rank = len(inputs.shape)
+        dims = conv_dims if conv_dims is not None else rank - 2
+        if dims not in (2, 3) or rank != dims + 2:
+            layer = f"conv{conv_dims}d" if conv_dims is not None else "convolution"
+            want = f"rank {conv_dims + 2}" if conv_dims in (2, 3) else "rank 4 (2-D) or 5 (3-D)"
+            raise ShapeError(f"{where}: {layer} expects input with {want}, got {fmt(inputs.shape)}")
+        layer = f"conv{dims}d"
         num_outputs = _num_outputs(num_outputs, where)
-        kh, kw = _pair(kernel_size, "kernel_size", where)
-        strides = _pair(stride, "stride", where)
-        rates = _pair(rate, "rate", where)
+        tup = _pair if dims == 2 else _triple
+        kernel = tup(kernel_size, "kernel_size", where)
+        strides = tup(stride, "stride", where)
+        rates = tup(rate, "rate", where)
         padding = _padding(padding, where)
-        df = _data_format(data_format, where)
+        df = _data_format(data_format, where) if dims == 2 else _format3d(data_format, where)
         if max(strides) > 1 and max(rates) > 1:
             raise InvalidArgumentError(f"{where}: stride > 1 together with rate > 1 is not supported, as in TF")
-        cin = _channels(inputs, df, where, "conv2d")
-        _check_valid_fits(inputs, (kh, kw), rates, padding, df, where, "conv2d")
-        weights = _var("weights", [kh, kw, cin, num_outputs], inputs.dtype, weights_initializer,
+        channels_first = df.startswith("NC")
+        cin = inputs.shape[1] if channels_first else inputs.shape[-1]
+        if cin is None:
+            raise ShapeError(f"{where}: {layer} needs a known number of input channels, got {fmt(inputs.shape)}")
+        if dims == 2:
+            _check_valid_fits(inputs, kernel, rates, padding, df, where, layer)
+        weights = _var("weights", [*kernel, cin, num_outputs], inputs.dtype, weights_initializer,
                        weights_regularizer, utils.get_variable_collections(variables_collections, "weights"),
                        trainable)
-        outputs = _conv(inputs, weights, strides, rates, padding, df)
+        if dims == 2:
+            outputs = _conv(inputs, weights, strides, rates, padding, df)
+        else:
+            outputs = nn_ops.conv3d(inputs, weights, strides, padding, data_format=df, dilations=rates)
         outputs = _post(outputs, sc, biases_initializer, biases_regularizer, normalizer_fn, normalizer_params,
-                        activation_fn, variables_collections, trainable, num_outputs, df, inputs.dtype)
+                        activation_fn, variables_collections, trainable, num_outputs,
+                        DATA_FORMAT_NCHW if channels_first else DATA_FORMAT_NHWC, inputs.dtype)
         return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
@@ -287,6 +326,25 @@ def convolution2d_in_plane(inputs, kernel_size, stride=1, padding="SAME", activa
 conv2d_in_plane = convolution2d_in_plane
 
 
+@add_arg_scope
+def convolution3d(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=None, rate=1,
+                  activation_fn=math_ops.relu, normalizer_fn=None, normalizer_params=None,
+                  weights_initializer=xavier_initializer(), weights_regularizer=None,
+                  biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
+                  variables_collections=None, outputs_collections=None, trainable=True, scope=None):
+    """TF-Slim's conv3d: `convolution` for 5-D inputs (NDHWC by default, or NCDHW); its own arg_scope key."""
+    return convolution(inputs, num_outputs, kernel_size, stride=stride, padding=padding,
+                       data_format=data_format, rate=rate, activation_fn=activation_fn,
+                       normalizer_fn=normalizer_fn, normalizer_params=normalizer_params,
+                       weights_initializer=weights_initializer, weights_regularizer=weights_regularizer,
+                       biases_initializer=biases_initializer, biases_regularizer=biases_regularizer, reuse=reuse,
+                       variables_collections=variables_collections, outputs_collections=outputs_collections,
+                       trainable=trainable, scope=scope, conv_dims=3)
+
+
+conv3d = convolution3d
+
+
 # ------------------------------------------------------------------------------------------
 # fully_connected
 
@@ -329,7 +387,10 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
                renorm_decay=0.99, adjustment=None):
     """Batch normalisation (TF-Slim's batch_norm): batch statistics when is_training, else the moving ones.
 
-    In training, the moving mean/variance updates go to `updates_collections` (UPDATE_OPS), or run with
+    With `zero_debias_moving_mean` the moving mean is TF's zero-debiased average (variables
+    'moving_mean/biased' and 'moving_mean/local_step'; after t updates it is the decayed average of the batch
+    means divided by 1 - decay^t, so it starts unbiased). In training, the moving mean/variance updates go to
+    `updates_collections` (UPDATE_OPS), or run with
     the output when it is None. The fused path (rank 2 or 4, the default) updates the moving variance
     with the unbiased batch variance, as TF's fused kernel does.
     """
@@ -337,8 +398,7 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
     with variable_scope(scope, "BatchNorm", [inputs], reuse=reuse) as sc:
         where = _where(sc)
         for flag, name in ((batch_weights is not None, "batch_weights"), (renorm, "renorm"),
-                           (adjustment is not None, "adjustment"),
-                           (zero_debias_moving_mean, "zero_debias_moving_mean")):
+                           (adjustment is not None, "adjustment")):
             if flag:
                 raise InvalidArgumentError(f"{where}: batch_norm's {name} is not supported by slimir")
         if isinstance(is_training, Tensor):
@@ -379,8 +439,11 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
         outputs = y
         if is_training:
             one_minus = 1.0 - float(decay)
-            with name_scope("AssignMovingAvg"):
-                upd_mean = state_ops.assign_sub(moving_mean, (moving_mean - bmean) * one_minus)
+            if zero_debias_moving_mean:
+                upd_mean = _zero_debiased_update(moving_mean, bmean, one_minus, g)
+            else:
+                with name_scope("AssignMovingAvg"):
+                    upd_mean = state_ops.assign_sub(moving_mean, (moving_mean - bmean) * one_minus)
             with name_scope("AssignMovingAvg_1"):
                 upd_var = state_ops.assign_sub(moving_var, (moving_var - bvar) * one_minus)
             if updates_collections is None:
@@ -392,6 +455,28 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
         if activation_fn is not None:
             outputs = activation_fn(outputs)
         return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _zero_debiased_update(moving, value, one_minus: float, g):
+    """TF's assign_moving_average(zero_debias=True): a biased average `<moving>/biased` that starts at 0 and
+    a step count `<moving>/local_step` (global, non-trainable variables), the average set to
+    biased / (1 - decay^step); one grouped update op."""
+    from .variables import get_variable
+
+    def aux(name, shape):
+        return get_variable(f"{moving.op.name.rpartition('/')[2]}/{name}", shape=shape, dtype=moving.dtype,
+                            initializer=zeros_initializer(), trainable=False,
+                            collections=[GraphKeys.GLOBAL_VARIABLES])
+
+    with g.device(""):
+        biased = aux("biased", list(moving.shape))
+        local_step = aux("local_step", [])
+    with name_scope("AssignMovingAvg"):
+        biased_t = biased - (biased - value) * one_minus
+        step_t = local_step + 1.0
+        bias_factor = 1.0 - math_ops.pow(1.0 - one_minus, step_t)
+        return state_ops.group(state_ops.assign(biased, biased_t), state_ops.assign(local_step, step_t),
+                               state_ops.assign(moving, biased_t / bias_factor))
 
 
 @add_arg_scope
@@ -444,6 +529,147 @@ def unit_norm(inputs, dim, epsilon=1e-7, scope=None):
                              f"got dim={dim} for {fmt(inputs.shape)}")
         lengths = math_ops.sqrt(epsilon + math_ops.reduce_sum(math_ops.square(inputs), [dim], keepdims=True))
         return math_ops.div(inputs, lengths)
+
+
+def _layer_param(name, shape, dtype, initializer, regularizer, variables_collections, trainable):
+    return _var(name, shape, dtype, initializer, regularizer,
+                utils.get_variable_collections(variables_collections, name), trainable)
+
+
+def _moments(x: Tensor, axes, name: str = "moments"):
+    """(mean, variance) over `axes`, kept as size-1 dims; the two-pass form of tf.nn.moments."""
+    with name_scope(name):
+        mean = math_ops.reduce_mean(x, axes, keepdims=True, name="mean")
+        variance = math_ops.reduce_mean(math_ops.squared_difference(x, mean), axes, keepdims=True,
+                                        name="variance")
+    return mean, variance
+
+
+@add_arg_scope
+def group_norm(inputs, groups=32, channels_axis=-1, reduction_axes=(-3, -2), center=True, scale=True,
+               epsilon=1e-6, activation_fn=None, param_initializers=None, reuse=None, variables_collections=None,
+               outputs_collections=None, trainable=True, scope=None, mean_close_to_zero=False):
+    """Group normalisation (Wu & He, arXiv:1803.08494), TF-Slim's group_norm: the channels are split into
+    `groups` groups and each group is normalised over `reduction_axes` and its own channels, per example.
+
+    Variables 'beta' and 'gamma' of shape [channels] (scope 'GroupNorm'). `mean_close_to_zero` picks TF's
+    one-pass moments; both forms compute the same moments here (two-pass, the more accurate).
+    """
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "GroupNorm", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        shape = list(inputs.shape)
+        rank = len(shape)
+        if rank == 0:
+            raise ShapeError(f"{where}: group_norm needs an input of known rank, got {fmt(shape)}")
+        if channels_axis > rank - 1 or channels_axis < -rank:
+            raise ShapeError(f"{where}: group_norm channels_axis {channels_axis} is out of bounds for "
+                             f"{fmt(shape)}")
+        caxis = channels_axis % rank
+        channels = shape[caxis]
+        if channels is None:
+            raise ShapeError(f"{where}: group_norm inputs {fmt(shape)} have an undefined channel dimension "
+                             f"{caxis}")
+        axes = []
+        for a in reduction_axes:
+            if a > rank - 1 or a < -rank:
+                raise ShapeError(f"{where}: group_norm reduction axis {a} is out of bounds for {fmt(shape)}")
+            a %= rank
+            if a == caxis:
+                raise InvalidArgumentError(f"{where}: reduction_axes must be mutually exclusive with channels_axis")
+            axes.append(a)
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+            raise InvalidArgumentError(f"{where}: groups must be a positive int, got {groups!r}")
+        if groups > channels:
+            raise InvalidArgumentError(f"{where}: Invalid groups {groups} for {channels} channels.")
+        if channels % groups:
+            raise InvalidArgumentError(f"{where}: {channels} channels is not commensurate with {groups} groups.")
+        dtype = inputs.dtype
+        pi = param_initializers or {}
+        beta = gamma = None
+        if center:
+            beta = _layer_param("beta", [channels], dtype, pi.get("beta", zeros_initializer()), None,
+                          variables_collections, trainable)
+        if scale:
+            gamma = _layer_param("gamma", [channels], dtype, pi.get("gamma", ones_initializer()), None,
+                           variables_collections, trainable)
+        # Per-channel moments over the reduction axes, then averaged over each group's channels (equal counts,
+        # so the group's mean and variance are exact); the reshapes act on tensors whose reduced axes are 1.
+        per = channels // groups
+        kept = [1 if i in axes else d for i, d in enumerate(shape)]
+        grouped = kept[:caxis] + [groups, per] + kept[caxis + 1:]
+        if sum(d is None for d in grouped) > 1:
+            raise ShapeError(f"{where}: group_norm needs the non-reduced dimensions of {fmt(shape)} known but "
+                             "one")
+        grouped = [-1 if d is None else d for d in grouped]
+        back = [-1 if d is None else d for d in kept]
+        back[caxis] = channels
+
+        def group_mean(t, name):
+            m = math_ops.reduce_mean(t, axes, keepdims=True)
+            m = math_ops.reduce_mean(array_ops.reshape(m, grouped), [caxis + 1], keepdims=True)
+            m = m * array_ops.ones([per] + [1] * (rank - caxis - 1), dtype)
+            return array_ops.reshape(m, back, name=name)
+
+        with name_scope("moments"):
+            mean = group_mean(inputs, "mean")
+            centered = inputs - mean
+            variance = group_mean(math_ops.square(centered), "variance")
+        outputs = centered * math_ops.rsqrt(variance + epsilon)
+        bshape = [channels if i == caxis else 1 for i in range(rank)]
+        if gamma is not None:
+            outputs = outputs * (array_ops.reshape(gamma, bshape) if caxis != rank - 1 else gamma)
+        if beta is not None:
+            outputs = outputs + (array_ops.reshape(beta, bshape) if caxis != rank - 1 else beta)
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+@add_arg_scope
+def instance_norm(inputs, center=True, scale=True, epsilon=1e-6, activation_fn=None, param_initializers=None,
+                  reuse=None, variables_collections=None, outputs_collections=None, trainable=True,
+                  data_format="NHWC", scope=None):
+    """Instance normalisation (Ulyanov et al., arXiv:1607.08022), TF-Slim's instance_norm: each example and
+    channel normalised over the spatial axes. Variables 'beta' and 'gamma' of shape [channels] (scope
+    'InstanceNorm')."""
+    inputs = convert_to_tensor(inputs)
+    with variable_scope(scope, "InstanceNorm", [inputs], reuse=reuse) as sc:
+        where = _where(sc)
+        rank = len(inputs.shape)
+        if rank < 3:
+            raise ShapeError(f"{where}: instance_norm expects an input of rank >= 3, got {fmt(inputs.shape)}")
+        if data_format not in ("NHWC", "NCHW"):
+            raise InvalidArgumentError(f"{where}: data_format has to be either NCHW or NHWC, got {data_format!r}")
+        caxis = 1 if data_format == "NCHW" else rank - 1
+        channels = inputs.shape[caxis]
+        if channels is None:
+            raise ShapeError(f"{where}: instance_norm inputs {fmt(inputs.shape)} have an undefined channels "
+                             "dimension")
+        dtype = inputs.dtype
+        pi = param_initializers or {}
+        bshape = [channels if i == caxis else 1 for i in range(rank)]
+        beta = gamma = None
+        if center:
+            beta = _layer_param("beta", [channels], dtype, pi.get("beta", zeros_initializer()), None,
+                          variables_collections, trainable)
+            if caxis != rank - 1:
+                beta = array_ops.reshape(beta, bshape)
+        if scale:
+            gamma = _layer_param("gamma", [channels], dtype, pi.get("gamma", ones_initializer()), None,
+                           variables_collections, trainable)
+            if caxis != rank - 1:
+                gamma = array_ops.reshape(gamma, bshape)
+        axes = [i for i in range(1, rank) if i != caxis]
+        mean, variance = _moments(inputs, axes)
+        with name_scope("instancenorm"):
+            inv = math_ops.rsqrt(variance + epsilon)
+            if gamma is not None:
+                inv = inv * gamma
+            outputs = inputs * inv + ((beta - mean * inv) if beta is not None else -mean * inv)
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+        return utils.collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
 # ------------------------------------------------------------------------------------------
@@ -502,6 +728,34 @@ def avg_pool2d(inputs, kernel_size, stride=2, padding="VALID", data_format=DATA_
                outputs_collections=None, scope=None):
     """2-D average pooling (default stride 2, VALID; SAME averages over the valid cells only)."""
     return _pool("avg", inputs, kernel_size, stride, padding, data_format, outputs_collections, scope)
+
+
+def _pool3d(kind, inputs, kernel_size, stride, padding, data_format, outputs_collections, scope):
+    inputs = convert_to_tensor(inputs)
+    default = "MaxPool3D" if kind == "max" else "AvgPool3D"
+    with name_scope(scope, default, [inputs]) as sc:
+        where = sc.rstrip("/")
+        if len(inputs.shape) != 5:
+            raise ShapeError(f"{where}: {default} expects input of rank 5, got {fmt(inputs.shape)}")
+        k = _triple(kernel_size, "kernel_size", where)
+        s = _triple(stride, "stride", where)
+        fn = nn_ops.max_pool3d if kind == "max" else nn_ops.avg_pool3d
+        outputs = fn(inputs, k, s, _padding(padding, where), data_format=_format3d(data_format, where))
+        return utils.collect_named_outputs(outputs_collections, sc, outputs)
+
+
+@add_arg_scope
+def max_pool3d(inputs, kernel_size, stride=2, padding="VALID", data_format="NDHWC", outputs_collections=None,
+               scope=None):
+    """3-D max pooling (TF-Slim's max_pool3d: default stride 2, VALID)."""
+    return _pool3d("max", inputs, kernel_size, stride, padding, data_format, outputs_collections, scope)
+
+
+@add_arg_scope
+def avg_pool3d(inputs, kernel_size, stride=2, padding="VALID", data_format="NDHWC", outputs_collections=None,
+               scope=None):
+    """3-D average pooling (TF-Slim's avg_pool3d: default stride 2, VALID; SAME averages over the real cells)."""
+    return _pool3d("avg", inputs, kernel_size, stride, padding, data_format, outputs_collections, scope)
 
 
 @add_arg_scope

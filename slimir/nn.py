@@ -14,12 +14,15 @@ from .nn_losses import (  # noqa: F401
 )
 from .ops import array_ops, elementwise, math_ops, nn_ops
 from .ops.nn_ops import (  # noqa: F401
+    avg_pool3d,
     bias_add,
+    conv3d,
     dropout,
     fused_batch_norm,
     local_response_normalization,
     log_softmax,
     lrn,
+    max_pool3d,
     softmax,
 )
 from .tf_args import avg_pool, max_pool  # noqa: F401  (TF's argument names: value, ksize, ...)

@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _net_help() -> str:
-    return ", ".join(sorted(nets_factory.networks_map))
+    return ", ".join(nets_factory.network_names())
 
 
 def _add_net_options(p: argparse.ArgumentParser) -> None:
@@ -254,7 +254,7 @@ def cmd_inspect(args) -> int:
     from slimir.runtime.inspect import describe_graph, describe_onnx, format_graph, format_onnx
 
     target = args.target
-    if target in nets_factory.networks_map and not os.path.isfile(target):
+    if target in nets_factory.network_names() and not os.path.isfile(target):
         graph, _images, net = nets_factory.build_network(target, args.num_classes, args.image_size,
                                                          args.batch_size)
         report = describe_graph(net)
@@ -283,10 +283,11 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_list(args) -> int:
-    for name, func in sorted(nets_factory.networks_map.items()):
-        size = getattr(func, "default_image_size", "?")
-        shape = f"{size}x{size}x{nets_factory.input_channels_map.get(name, 3)}"
-        print(f"{name:12s} {shape:11s} num_classes={nets_factory.default_num_classes(name)}")
+    for name in nets_factory.network_names():
+        shape = "x".join(str(d) for d in nets_factory.input_shape(name))
+        what = ("generative" if name in nets_factory.generative_map
+                else f"num_classes={nets_factory.default_num_classes(name)}")
+        print(f"{name:12s} {shape:11s} {what}")
     return 0
 
 

@@ -549,9 +549,9 @@ def build_inference_graph(f: ExportFlags):
         channels = 1
     _check_positive("image_size", f.image_size, allow_none=True)
     _check_positive("batch_size", f.batch_size, allow_none=True)
-    if f.model_name not in nets_factory.networks_map:
+    if f.model_name not in nets_factory.network_names():
         raise JobError(f"--model_name: unknown network {f.model_name!r} (choose from "
-                       f"{', '.join(sorted(nets_factory.networks_map))})")
+                       f"{', '.join(nets_factory.network_names())})")
     return nets_factory.build_network(f.model_name, num_classes=num_classes, image_size=f.image_size,
                                       batch_size=f.batch_size, seed=f.seed, is_training=f.is_training,
                                       channels=channels)

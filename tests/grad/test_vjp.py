@@ -21,6 +21,7 @@ from slimir.ir.autodiff import gradients
 from slimir.ir.reference import evaluate
 from slimir.ir.registry import apply_op, registered_ops
 from slimir.ops import array_ops, math_ops, nn_ops
+from slimir.ops import conv3d as conv3d_ops
 from slimir.ops.nn_ops import transposed_out_len
 
 SCALE = int(os.environ.get("SLIMIR_GRAD_EXAMPLES_SCALE", "1"))
@@ -908,6 +909,7 @@ if "check_numerics" in registered_ops():
     VJP_TESTS["check_numerics"] = "test_check_numerics"
 
 VJP_TESTS["fused_conv2d"] = "test_fused_conv2d"
+VJP_TESTS.update({"conv3d": "test_conv3d", "max_pool3d": "test_pool3d", "avg_pool3d": "test_pool3d"})
 VJP_TESTS["gemm"] = "test_gemm"
 
 #: op -> the test file in this directory that checks its VJP by finite differences (it must name the op).
@@ -977,3 +979,28 @@ def test_gemm(transpose_b, act):
     w_shape = (3, 4) if transpose_b else (4, 3)
     check_grads(lambda a, w, b: apply_op("gemm", [a, w, b], transpose_b=transpose_b, **_act_attrs(act)),
                 [(5, 4), w_shape, (3,)])
+
+
+# ------------------------------------------------------------------------------------------
+# 3-D convolution and pooling (slimir/ops/conv3d.py)
+
+_GEOMETRIES_3D = [  # (input NDHWC, kernel, strides, dilations, padding)
+    ((2, 5, 7, 6, 3), (3, 2, 3), (1, 2, 2), (1, 1, 1), "SAME"),
+    ((1, 6, 5, 7, 2), (2, 3, 3), (2, 1, 2), (1, 1, 1), "VALID"),
+    ((1, 5, 6, 7, 2), (3, 2, 2), (1, 1, 1), (2, 1, 2), "SAME"),
+]
+
+
+@pytest.mark.parametrize("shape, k, s, d, padding", _GEOMETRIES_3D)
+def test_conv3d(shape, k, s, d, padding):
+    check_grads(lambda a, b: conv3d_ops.conv3d(a, b, s, padding, dilations=d), [shape, (*k, shape[-1], 2)],
+                n_coords=6)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("k, s, padding", [((2, 3, 2), (1, 2, 2), "SAME"), ((3, 3, 3), (2, 2, 2), "VALID")])
+def test_pool3d(kind, k, s, padding):
+    fn = conv3d_ops.max_pool3d if kind == "max" else conv3d_ops.avg_pool3d
+    check_grads(lambda a: fn(a, k, s, padding), [(2, 5, 6, 7, 2)], n_coords=8)
+
+

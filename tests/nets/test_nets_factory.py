@@ -33,6 +33,25 @@ EXPECTED = [
     "mobilenet_v1_075",
     "mobilenet_v1_050",
     "mobilenet_v1_025",
+    # research/slim's zoo beyond TF-Slim's own nets
+    "inception_v4",
+    "inception_resnet_v2",
+    "mobilenet_v2",
+    "mobilenet_v2_140",
+    "mobilenet_v2_035",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small_minimalistic",
+    "mobilenet_v3_large_minimalistic",
+    "mobilenet_edgetpu",
+    "mobilenet_edgetpu_075",
+    "nasnet_cifar",
+    "nasnet_mobile",
+    "nasnet_large",
+    "pnasnet_mobile",
+    "pnasnet_large",
+    "i3d",
+    "s3dg",
 ]
 # Nets whose layers use batch norm (their training mode adds moving-average updates).
 BATCH_NORM = [n for n in EXPECTED if n.startswith(("resnet", "mobilenet"))]
@@ -58,13 +77,14 @@ def _public_networks():
 def test_maps_cover_every_network_of_slimir_nets():
     assert set(nets_factory.networks_map) == set(nets_factory.arg_scopes_map)
     assert set(EXPECTED) <= set(nets_factory.networks_map)
-    registered = {id(f) for f in nets_factory.networks_map.values()}
+    registered = {id(f) for f in nets_factory.networks_map.values()} | {
+        id(getattr(f, "func", f)) for f in nets_factory.generative_map.values()}  # partials: their function
     missing = [name for name, fn in _public_networks().items() if id(fn) not in registered]
     assert missing == []
     for name, fn in nets_factory.networks_map.items():
         assert callable(nets_factory.arg_scopes_map[name]), name
         assert isinstance(nets_factory.arg_scopes_map[name](weight_decay=0.0), dict), name
-        assert fn.default_image_size in (28, 32, 224, 231, 299), name
+        assert fn.default_image_size in (28, 32, 224, 231, 299, 331), name
 
 
 @pytest.mark.slow
@@ -73,10 +93,9 @@ def test_get_network_fn_builds_every_network(name):
     """nets_factory_test: logits [batch, num_classes] at the network's default image size."""
     batch, num_classes = 2, 1000
     network_fn = nets_factory.get_network_fn(name, num_classes)
-    size = network_fn.default_image_size
     assert network_fn.default_image_size == nets_factory.networks_map[name].default_image_size
     with slim.Graph().as_default():
-        images = slim.placeholder(slim.float32, [batch, size, size, 3 if name != "lenet" else 1])
+        images = slim.placeholder(slim.float32, [batch] + nets_factory.input_shape(name))
         logits, end_points = network_fn(images)
         assert logits.shape.as_list() == [batch, num_classes]
         assert isinstance(end_points, dict) and end_points

@@ -122,6 +122,9 @@ TESTED_IN = {
     **{n: "test_op_image_lowering.py" for n in ["resize", "resize_grad"]},
     **{n: "test_op_core_lowering.py" for n in ["range", "random_uniform_int", "random_dynamic", "assert", "gather",
                                                "gather_grad", "mirror_pad_grad"]},
+    **{n: "test_op_conv3d_lowering.py" for n in [
+        "conv3d", "conv3d_backprop_input", "conv3d_backprop_filter", "max_pool3d", "avg_pool3d", "max_pool3d_grad",
+        "avg_pool3d_grad"]},
 }
 
 
