@@ -468,6 +468,10 @@ def _torch_layers():
             pl, pr = tf_pads(x.shape[3], self.k, self.stride, self.padding)
             if pt == pb and pl == pr:
                 return F.max_pool2d(x, self.k, self.stride, (pt, pl))
+            if pt == pl == 0:  # TF's odd pixel after: the last window runs off the end (ceil_mode), no copy
+                y = F.max_pool2d(x, self.k, self.stride, 0, ceil_mode=True)
+                if y.shape[2] == -(-x.shape[2] // self.stride) and y.shape[3] == -(-x.shape[3] // self.stride):
+                    return y
             return F.max_pool2d(F.pad(x, (pl, pr, pt, pb), value=float("-inf")), self.k, self.stride)
 
     class MobileNetV1(nn.Module):
@@ -1067,9 +1071,12 @@ def _part_of(name: str, op: str) -> str:
     return "other forward (concat, add, pad, dropout, flatten)"
 
 
-def _transpose_kind(perm: list, src: str, graph_inputs: set) -> str:
+def _transpose_kind(perm: list, src: str, graph_inputs: set, producers: dict | None = None) -> str:
     if src in graph_inputs and perm == [3, 2, 0, 1]:
         return "weight HWIO->OIHW reorder (per step, on the variable)"
+    p = (producers or {}).get(src)
+    if p is not None and p.op_type == "Reshape" and p.input[0] in graph_inputs and perm == [3, 2, 0, 1]:
+        return "depthwise weight reorder (per step, on the variable)"
     if src in graph_inputs and perm == [0, 3, 1, 2]:
         return "input batch NHWC->NCHW"
     if perm == [1, 0, 2, 3]:
@@ -1099,7 +1106,7 @@ def analyse_structure(model, ort_model=None) -> dict:
     for n in nodes:
         if n.op_type == "Transpose":
             perm = list(_attrs(n).get("perm", []))
-            tr.append((n.name, perm, _transpose_kind(perm, n.input[0], inputs)))
+            tr.append((n.name, perm, _transpose_kind(perm, n.input[0], inputs, producers)))
     st["transposes"] = tr
     layers = defaultdict(lambda: Counter())
     conv_layers = set()
@@ -1158,9 +1165,10 @@ def analyse_structure(model, ort_model=None) -> dict:
     if ort_model is not None:
         on = list(ort_model.graph.node)
         oin = {i.name for i in ort_model.graph.input}
+        oprod = {o: n for n in on for o in n.output}
         st["ort_op_counts"] = Counter(n.op_type for n in on)
         st["ort_transposes"] = [(n.name, list(_attrs(n).get("perm", [])),
-                                 _transpose_kind(list(_attrs(n).get("perm", [])), n.input[0], oin))
+                                 _transpose_kind(list(_attrs(n).get("perm", [])), n.input[0], oin, oprod))
                                 for n in on if n.op_type == "Transpose"]
         st["ort_fusedconv"] = sum(1 for n in on if n.op_type == "FusedConv")
     return st
@@ -1338,9 +1346,10 @@ def profile_slimir(r: SlimirRunner, runs: int, threads: int) -> dict:
     # Transposes as ORT ran them, with their time
     oin = {i.name for i in (ort_model or model).graph.input}
     tr_time: dict = defaultdict(lambda: [0.0, 0])
+    oprod = {o: n for n in (ort_model or model).graph.node for o in n.output}
     for n in (ort_model or model).graph.node:
         if n.op_type == "Transpose":
-            kind = _transpose_kind(list(_attrs(n).get("perm", [])), n.input[0], oin)
+            kind = _transpose_kind(list(_attrs(n).get("perm", [])), n.input[0], oin, oprod)
             tr_time[kind][0] += per_node.get(n.name, 0.0)
             tr_time[kind][1] += 1
     model_run = median([(b - a) / 1000.0 for a, b in spans])
@@ -1889,7 +1898,8 @@ def _base_facts(python: str) -> dict:
             "os.path.abspath(slimir.__file__))), 'onnxruntime': onnxruntime.__version__, "
             "'python': platform.python_version()}))")
     try:
-        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                             cwd=os.path.dirname(os.path.abspath(__file__)))  # (as the children: not the repo root)
         facts = json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
         raise SystemExit(f"train_step: --baseline-python {python} cannot import slimir and onnxruntime: {e}") from None
