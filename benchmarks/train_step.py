@@ -20,14 +20,25 @@ slim.learning.create_train_op. slimir's row times `sess.run(train_op, feed)` of 
 slim.Session(intra_op_num_threads=T): the whole step is ONE ONNX model run by ONNX Runtime.
 
 PyTorch runs equivalent NCHW modules written here with the same layers, in the same order, with the same
-FLOPs (TF 'SAME' padding reproduced exactly: an explicit F.pad only where TF pads asymmetrically, i.e.
-stride-2 layers on even sizes), SGD momentum 0.9, zero_grad(set_to_none=True), BatchNorm2d with TF's
-epsilon and momentum = 1 - decay (frozen weight = 1 where TF-Slim has no gamma). slimir's initial variables
-(weights, biases, batch-norm beta/gamma/moving statistics) are copied into them: every variable must map to
-exactly one PyTorch tensor of the same size. Before timing, the losses of two steps on the same batch from
-those weights are compared across runtimes (with dropout off for the nets that have dropout: a separate
-slimir process builds the net with dropout_keep_prob=1; PyTorch sets p=0 and restores its state after).
-"torch.compile" (inductor) is a separate runtime, left out with the reason printed when it fails.
+FLOPs (checked: PyTorch's FlopCounterMode against slimir's conv + matmul FLOPs), SGD momentum 0.9,
+zero_grad(set_to_none=True), in-place ReLU/ReLU6 as torchvision has them, BatchNorm2d with TF's epsilon and
+momentum = 1 - decay (weight frozen at 1 where TF-Slim has no gamma). TF's 'SAME' padding is reproduced
+exactly: where TF pads asymmetrically (stride 2 on even sizes: the odd pixel goes after), max pools use
+ceil_mode (no copy) and convolutions an explicit F.pad (mobilenet_v1's four stride-2 depthwise layers and the
+3-channel first convolutions; about 1% of PyTorch's mobilenet_v1 step in torch.profiler). slimir's initial
+variables (weights, biases, batch-norm beta/gamma/moving statistics) are copied into them: every variable
+must map to exactly one PyTorch tensor of the same size. Before timing, the losses of two steps on the same
+batch from those weights are compared across runtimes (with dropout off for the nets that have dropout: a
+separate slimir process builds the net with dropout_keep_prob=1; PyTorch sets p=0 and restores its state
+after): the first loss within 1e-4 relative; the second within 1e-4, or 2e-2 on the batch-norm nets, whose
+float32 gradients at initialisation are ill-conditioned (PyTorch's own float32 second loss is 1e-2 from its
+float64 one on resnet_v1_50; --check-float64 reports each runtime's distance from PyTorch in float64); and
+the first update (lr x gradient) of every trainable tensor within 0.1 of PyTorch eager's, in Frobenius norm
+(slimir's are within 2.5e-2 on all five nets; a missing or zero gradient is 1).
+"torch.compile" (inductor) is a separate runtime, left out with the reason printed when it fails to compile
+or run, and flagged where its losses differ (on the nets with dropout it is compiled twice: with dropout off
+for the check, with the net's dropout for the timed steps). Found so: torch 2.13.0+cpu's inductor returns
+zero gradients for the convolution before a ReLU -> MaxPool2d -> Flatten -> Linear tail (lenet, cifarnet).
 
 `--baseline-python PATH` adds the runtime "slimir-base": this same script run by another interpreter whose
 environment has another slimir checkout installed, so that two slimir versions and PyTorch are timed in ONE
@@ -53,8 +64,9 @@ torch.profiler beside it.
 
     python benchmarks/train_step.py [--nets NET ...] [--steps N] [--rounds R] [--threads T]
                                     [--device cpu|cuda] [--warmup W] [--no-torch] [--no-compile]
-                                    [--baseline-python PATH] [--no-profile] [--profile-nets NET ...]
-                                    [--profile-runs N] [--what-if] [--json PATH]
+                                    [--baseline-python PATH] [--check-float64] [--wait-quiet S]
+                                    [--no-profile] [--profile-nets NET ...] [--profile-runs N]
+                                    [--what-if] [--json PATH]
 
 Targets: issue 14: slimir's median step <= 1.0x PyTorch eager's on inception_v1 and resnet_v1_50, <= 1.25x on
 lenet, cifarnet and mobilenet_v1, p10-to-median spread within 15%, peak RSS <= 1.5x PyTorch's; issue 4:
@@ -377,9 +389,12 @@ class SlimirRunner:
         for k, v in self.model_vars.items():
             self.sess.set_variable_value(v, values[k])
 
-    def check(self, arg=None) -> list:
-        """Two steps from the current variables on the benchmark's batch: their losses."""
-        return [self.step(), self.step()]
+    def check(self, arg=None) -> dict:
+        """Two steps from the current variables on the benchmark's batch: their losses, and with
+        arg["updates"] the variables after the first step."""
+        l1 = self.step()
+        after = self.weights() if arg and arg.get("updates") else None
+        return {"losses": [l1, self.step()], "after1": after}
 
     def step(self, feed=None) -> float:
         if self.first_step_s is None:
@@ -687,6 +702,55 @@ def torch_load(model, net: str, values: dict) -> None:
                          f"({len(unloaded)})")
 
 
+def torch_export(model, net: str) -> dict:
+    """The inverse of torch_load for the trainable tensors: {slimir variable name: numpy array in TF layout}."""
+    import torch
+
+    def np_(t):
+        return t.detach().cpu().numpy()
+
+    def conv(w):  # OIHW -> HWIO
+        return np_(w).transpose(2, 3, 1, 0).copy()
+
+    def flat_fc(w, h, c):  # [out, c*h*w] in (c, h, w) order -> [h*w*c, out] in (h, w, c) order
+        out = w.shape[0]
+        return np_(w).reshape(out, c, h, h).transpose(2, 3, 1, 0).reshape(h * h * c, out).copy()
+
+    out = {}
+    if net == "lenet":
+        s = "LeNet/"
+        out[s + "conv1/weights"], out[s + "conv1/biases"] = conv(model.conv1.weight), np_(model.conv1.bias).copy()
+        out[s + "conv2/weights"], out[s + "conv2/biases"] = conv(model.conv2.weight), np_(model.conv2.bias).copy()
+        out[s + "fc3/weights"], out[s + "fc3/biases"] = flat_fc(model.fc3.weight, 7, 64), np_(model.fc3.bias).copy()
+        out[s + "fc4/weights"], out[s + "fc4/biases"] = np_(model.fc4.weight).T.copy(), np_(model.fc4.bias).copy()
+        return out
+    if net == "cifarnet":
+        convs = [m for m in model if isinstance(m, torch.nn.Conv2d)]
+        fcs = [m for m in model if isinstance(m, torch.nn.Linear)]
+        names = [f"cifarnet/conv{b}/conv{b}_{i}" for b, (_, n) in enumerate(CIFAR_SPEC, 1) for i in range(1, n + 1)]
+        for m, name in zip(convs, names):
+            out[name + "/weights"], out[name + "/biases"] = conv(m.weight), np_(m.bias).copy()
+        out["cifarnet/fc4/weights"] = flat_fc(fcs[0].weight, 4, 256)
+        out["cifarnet/fc4/biases"] = np_(fcs[0].bias).copy()
+        out["cifarnet/fc5/weights"], out["cifarnet/fc5/biases"] = np_(fcs[1].weight).T.copy(), np_(fcs[1].bias).copy()
+        return out
+    for m in model.modules():
+        scope = getattr(m, "tf_scope", None)
+        if scope is None:
+            continue
+        if m.depthwise:  # [C, 1, kh, kw] -> [kh, kw, C, 1]
+            out[scope + "/depthwise_weights"] = np_(m.conv.weight).transpose(2, 3, 0, 1).copy()
+        else:
+            out[scope + "/weights"] = conv(m.conv.weight)
+        if m.conv.bias is not None:
+            out[scope + "/biases"] = np_(m.conv.bias).copy()
+        if m.bn is not None:
+            out[scope + "/BatchNorm/beta"] = np_(m.bn.bias).copy()
+            if m.bn.weight.requires_grad:
+                out[scope + "/BatchNorm/gamma"] = np_(m.bn.weight).copy()
+    return out
+
+
 class TorchRunner:
     def __init__(self, net: str, threads: int, device: str, compile_: bool = False):
         import torch
@@ -726,27 +790,28 @@ class TorchRunner:
         self.model.to(self.dev)
         self._new_optimizer()
 
-    def check(self, arg=None) -> list | None:
-        """Two steps from the current weights, with dropout off (p = 0) when arg["dropout_off"]; the weights,
-        batch-norm statistics and optimiser are restored afterwards. None for a compiled module with dropout
-        (switching p would recompile it)."""
+    def check(self, arg=None) -> dict:
+        """Two steps from the current weights, with dropout off (p = 0) when arg["dropout_off"]: their losses,
+        and with arg["updates"] the trainable tensors after the first step (TF layout, slimir's names); the
+        weights, batch-norm statistics and optimiser are restored afterwards. (A compiled module with dropout
+        is compiled twice: with p = 0 here, with its p in the timed steps.)"""
         drops = [m for m in self.model.modules() if isinstance(m, self.torch.nn.Dropout)]
         off = bool(arg and arg.get("dropout_off")) and any(m.p > 0 for m in drops)
-        if off and self.compiled:
-            return None
         state = {k: v.clone() for k, v in self.model.state_dict().items()}
         ps = [m.p for m in drops]
         if off:
             for m in drops:
                 m.p = 0.0
         try:
-            losses = [self.step(), self.step()]
+            l1 = self.step()
+            after = torch_export(self.model, self.net) if arg and arg.get("updates") else None
+            losses = [l1, self.step()]
         finally:
             for m, p in zip(drops, ps):
                 m.p = p
             self.model.load_state_dict(state)
             self._new_optimizer()
-        return losses
+        return {"losses": losses, "after1": after}
 
     def truth(self, arg=None) -> list:
         """check()'s two steps in float64 on a copy of the module (dropout off when arg["dropout_off"]): the
@@ -1799,7 +1864,8 @@ def report(results: dict, args, versions: dict) -> list:
       f"{results['ort_matmul_start']:.0f} / {results['ort_matmul_end']:.0f} GFLOP/s (start / end, best of 7); load "
       f"average {results['load_start'][0]:.2f} at start, {results['load_end'][0]:.2f} at end")
     hdr = (f"{'runtime':<36}{'median':>8}{'p10':>8}{'min':>8}{'spread':>8}{'quiet med (n)':>15}"
-           f"{'/torch':>16}{'[rounds]':>9}{'/base':>7}{'GFLOP/s':>9}{'RSS MiB peak (+) end':>24}{'RSS/torch':>10}")
+           f"{'/torch':>16}{'[rounds]':>9}{'/base':>7}{'GFLOP/s':>9}{'RSS MiB peak (+) end':>24}{'RSS/torch':>10}"
+           f"{'losses':>8}")
     for net, res in results["nets"].items():
         s = NETS[net]
         rts = res["runtimes"]
@@ -1823,8 +1889,9 @@ def report(results: dict, args, versions: dict) -> list:
             gf = f"{step_flops / r['median_ms'] / 1e6:.0f}"
             mem = f"{r['peak_rss_mib']:.0f} (+{r['peak_rss_mib'] - r['base_rss_mib']:.0f}) {r['end_rss_mib']:.0f}"
             rss_t = ratio(r["peak_rss_mib"], tor["peak_rss_mib"]) if tor and rt != "torch" else ""
+            ok = {True: "ok", False: "DIFFER", None: "-"}[r.get("loss_check_ok")]
             w(f"{r['label'][:35]:<36}{fmt_ms(r['median_ms'])}{fmt_ms(r['p10_ms'])}{fmt_ms(r['min_ms'])}"
-              f"{100 * r['spread']:7.0f}%{q:>15}{vs_t:>16}{rounds:>9}{vs_b:>7}{gf:>9}{mem:>24}{rss_t:>10}")
+              f"{100 * r['spread']:7.0f}%{q:>15}{vs_t:>16}{rounds:>9}{vs_b:>7}{gf:>9}{mem:>24}{rss_t:>10}{ok:>8}")
         for rt, why in res.get("left_out", {}).items():
             w(f"{rt:<36}left out: {why.splitlines()[0][:160]}")
         lc = res.get("loss_check")
@@ -1867,11 +1934,14 @@ def report(results: dict, args, versions: dict) -> list:
         rts = res["runtimes"]
         med = {c: rts[c]["median_ms"] if c in rts else None for c in cols}
         sl, tor = rts.get("slimir"), rts.get("torch")
-        w(f"{net:<14}" + "".join(f"{med[c]:14.1f}" if med[c] else f"{'-':>14}" for c in cols)
+        flag = {c: "*" if c in rts and rts[c].get("loss_check_ok") is False else " " for c in cols}
+        w(f"{net:<14}" + "".join(f"{med[c]:13.1f}{flag[c]}" if med[c] else f"{'-':>14}" for c in cols)
           + f"{ratio(med['slimir'], med['torch']):>14}{ratio(med['slimir-base'], med['torch']):>12}"
           + f"{ratio(med['slimir'], med['slimir-base']):>13}"
           + (f"{100 * sl['spread']:7.0f}%" if sl else f"{'-':>8}")
           + f"{ratio(sl and sl['peak_rss_mib'], tor and tor['peak_rss_mib']):>14}")
+    w("* = that runtime's losses DIFFER from PyTorch eager's in the check before timing: it does not compute "
+      "the same step")
     w(f"spread = median / p10 - 1; quiet med = median over the timed segments during which other processes used < "
       f"{QUIET_CORES} cores (/proc/stat minus our processes), n = steps; /torch: median/median (p10/p10), "
       "[rounds] = median of the per-round ratios; /base = slimir / slimir-base; GFLOP/s = 3x forward FLOPs / median")
@@ -1907,13 +1977,45 @@ def _base_facts(python: str) -> dict:
     return facts
 
 
-def _loss_verdict(losses: dict, batch_norm: bool, truth: list | None = None) -> dict:
+def _update_diffs(w0: dict, after1: dict) -> dict:
+    """Per runtime, how far its first update (initial minus after-one-step values, i.e. lr x the gradient) is
+    from the reference's (PyTorch eager where it ran), per trainable tensor: |d - d_ref| / |d_ref| (Frobenius
+    norms); the largest, where, and the median."""
+    import numpy as np
+
+    ref_rt = "torch" if after1.get("torch") else "slimir"
+    ref = after1.get(ref_rt)
+    out: dict = {}
+    if not ref:
+        return out
+    for rt, a in after1.items():
+        if rt == ref_rt or not a:
+            continue
+        rel = {}
+        for k, r in ref.items():
+            if k not in a:
+                rel[k] = float("inf")
+                continue
+            d_ref = w0[k].astype(np.float64) - r
+            d = w0[k].astype(np.float64) - a[k]
+            rel[k] = float(np.linalg.norm(d - d_ref) / max(float(np.linalg.norm(d_ref)), 1e-30))
+        worst = max(rel, key=rel.get)
+        out[rt] = {"max": rel[worst], "worst": worst, "median": float(np.median(list(rel.values()))),
+                   "tensors": len(rel)}
+    return out
+
+
+def _loss_verdict(losses: dict, batch_norm: bool, truth: list | None = None, updates: dict | None = None) -> dict:
     """Each runtime's two losses against the reference's (PyTorch eager where it ran): the first (the forward
     from the same weights: layers, padding, weight mapping) within LOSS_RTOL; the second (after one update)
     within LOSS_RTOL too, or LOSS_RTOL_BN_STEP2 for batch-norm nets, whose float32 gradients at initialisation
     are ill-conditioned (measured: PyTorch's own float32 gradients differ from float64 by up to 17% per tensor
     on resnet_v1_50, and its second loss by 1e-2 relative; slimir's are as close to float64 as PyTorch's).
-    `truth`: PyTorch's float64 losses (--check-float64), reported as each runtime's distance from them."""
+    `truth`: PyTorch's float64 losses (--check-float64), reported as each runtime's distance from them.
+    `updates`: _update_diffs' result; a runtime whose first update differs from the reference's by more than
+    UPDATE_RTOL on any trainable tensor fails too (this catches a wrong gradient that the loss after one step
+    of an ill-conditioned net cannot: slimir against PyTorch measured <= 2.5e-2 on every tensor of the five
+    nets, while a zero gradient is 1)."""
     ref_rt = "torch" if losses.get("torch") else "slimir"
     ref = losses.get(ref_rt)
     tol = (LOSS_RTOL, LOSS_RTOL_BN_STEP2 if batch_norm else LOSS_RTOL)
@@ -1926,6 +2028,9 @@ def _loss_verdict(losses: dict, batch_norm: bool, truth: list | None = None) -> 
         diffs[rt] = d
         if any(x > t for x, t in zip(d, tol)):
             bad.append(rt)
+    for rt, u in (updates or {}).items():
+        if u["max"] > UPDATE_RTOL and rt not in bad:
+            bad.append(rt)
     txt = ", ".join(f"{k} {v[0]:.1e} / {v[1]:.1e}" for k, v in diffs.items())
     if not diffs:
         verdict = "not compared"
@@ -1935,8 +2040,13 @@ def _loss_verdict(losses: dict, batch_norm: bool, truth: list | None = None) -> 
     missing = [rt for rt, ls in losses.items() if not ls]
     if missing:
         verdict += "; not compared: " + ", ".join(missing)
+    if updates:
+        verdict += (f"; first update vs {ref_rt}'s, worst tensor (tolerance {UPDATE_RTOL:g}): "
+                    + ", ".join(f"{k} {u['max']:.1e} ({u['worst']}; median {u['median']:.1e})"
+                                for k, u in updates.items()))
+    by_rt = {rt: (None if not ls or not ref else rt not in bad) for rt, ls in losses.items()}
     out = {"losses": losses, "reference": ref_rt, "rel_diff": diffs, "tolerances": tol, "ok": not bad,
-           "verdict": verdict}
+           "ok_by_runtime": by_rt, "updates": updates or {}, "verdict": verdict}
     if truth:
         out["float64"] = truth
         out["rel_diff_float64"] = {rt: [abs(a - b) / max(1.0, abs(b)) for a, b in zip(ls, truth)]
@@ -1948,6 +2058,7 @@ def _loss_verdict(losses: dict, batch_norm: bool, truth: list | None = None) -> 
 
 LOSS_RTOL = 1e-4
 LOSS_RTOL_BN_STEP2 = 2e-2
+UPDATE_RTOL = 0.1
 
 
 def run_net(net: str, args, have: dict, results: dict) -> None:
@@ -2002,6 +2113,8 @@ def run_net(net: str, args, have: dict, results: dict) -> None:
             except RuntimeError as e:
                 drop(rt, f"could not take slimir's weights: {e}")
         losses: dict = {}
+        after1: dict = {}
+        check_arg = {"dropout_off": True, "updates": True}
         for rt in list(children):
             try:
                 if rt.startswith("slimir") and s.keep_prob is not None:
@@ -2010,11 +2123,12 @@ def run_net(net: str, args, have: dict, results: dict) -> None:
                         raise RuntimeError(cc.error)
                     try:
                         cc.call("load", w0)
-                        losses[rt] = cc.call("check")
+                        got = cc.call("check", check_arg)
                     finally:
                         cc.stop()
                 else:
-                    losses[rt] = children[rt].call("check", {"dropout_off": True})
+                    got = children[rt].call("check", check_arg)
+                losses[rt], after1[rt] = got["losses"], got["after1"]
             except RuntimeError as e:
                 if rt == "torch-compile":
                     drop(rt, f"torch.compile failed: {e}")
@@ -2027,7 +2141,8 @@ def run_net(net: str, args, have: dict, results: dict) -> None:
                 truth = children["torch"].call("truth", {"dropout_off": True})
             except RuntimeError as e:
                 print(f"[{net}] float64 reference failed: {e}")
-        res["loss_check"] = lc = _loss_verdict(losses, s.batch_norm, truth)
+        res["loss_check"] = lc = _loss_verdict(losses, s.batch_norm, truth, _update_diffs(w0, after1))
+        del after1
         print(f"[{net}] losses of 2 steps from the same weights" + (" (dropout off)" if s.keep_prob else "") + ": "
               + "; ".join(f"{k} " + (" ".join(f"{x:.6f}" for x in v) if v else "n/a") for k, v in losses.items())
               + f": {lc['verdict']}")
@@ -2078,6 +2193,7 @@ def run_net(net: str, args, have: dict, results: dict) -> None:
                 "times_ms": t,
                 "peak_rss_mib": mem["maxrss_kib"] / 1024, "base_rss_mib": base["rss_kib"] / 1024,
                 "end_rss_mib": mem["rss_kib"] / 1024, "build_s": c.info["build_s"], "facts": c.info.get("facts"),
+                "loss_check_ok": lc["ok_by_runtime"].get(rt),
             }
         res["load_per_round"] = loads
         if not args.no_profile and net in args.profile_nets:
