@@ -27,18 +27,19 @@ exactly: where TF pads asymmetrically (stride 2 on even sizes: the odd pixel goe
 ceil_mode (no copy) and convolutions an explicit F.pad (mobilenet_v1's four stride-2 depthwise layers and the
 3-channel first convolutions; about 1% of PyTorch's mobilenet_v1 step in torch.profiler). slimir's initial
 variables (weights, biases, batch-norm beta/gamma/moving statistics) are copied into them: every variable
-must map to exactly one PyTorch tensor of the same size. Before timing, the losses of two steps on the same
-batch from those weights are compared across runtimes (with dropout off for the nets that have dropout: a
-separate slimir process builds the net with dropout_keep_prob=1; PyTorch sets p=0 and restores its state
-after): the first loss within 1e-4 relative; the second within 1e-4, or 2e-2 on the batch-norm nets, whose
-float32 gradients at initialisation are ill-conditioned (PyTorch's own float32 second loss is 1e-2 from its
-float64 one on resnet_v1_50; --check-float64 reports each runtime's distance from PyTorch in float64); and
-the first update (lr x gradient) of every trainable tensor within 0.1 of PyTorch eager's, in Frobenius norm
+must map to exactly one PyTorch tensor of the same size. Before timing, two steps from those weights on
+the same batch are compared across runtimes, in processes of their own (torch.compile's in its timed one),
+with dropout off (slimir's nets built with dropout_keep_prob=1, PyTorch's p = 0): the first loss within
+1e-4 relative; the second within 1e-4, or 2e-2 on the batch-norm nets, whose float32 gradients at
+initialisation are ill-conditioned (PyTorch's own float32 second loss is 1e-2 from its float64 one on
+resnet_v1_50; --check-float64 reports each runtime's distance from PyTorch in float64); and the first update
+(lr x gradient) of every trainable tensor within 0.1 of PyTorch eager's, in Frobenius norm
 (slimir's are within 2.5e-2 on all five nets; a missing or zero gradient is 1).
 "torch.compile" (inductor) is a separate runtime, left out with the reason printed when it fails to compile
 or run, and flagged where its losses differ (on the nets with dropout it is compiled twice: with dropout off
 for the check, with the net's dropout for the timed steps). Found so: torch 2.13.0+cpu's inductor returns
-zero gradients for the convolution before a ReLU -> MaxPool2d -> Flatten -> Linear tail (lenet, cifarnet).
+zero gradients for the convolutions of cifarnet (minimal case: nn.Sequential(Conv2d, ReLU(), MaxPool2d,
+Flatten, Linear), loss .sum(): the compiled Conv2d weight gradient is 0).
 
 `--baseline-python PATH` adds the runtime "slimir-base": this same script run by another interpreter whose
 environment has another slimir checkout installed, so that two slimir versions and PyTorch are timed in ONE
@@ -46,7 +47,7 @@ interleaved run (same batch, same initial weights).
 
 Each runtime lives in its own child process (this script with --child, started with subprocess and talking
 over two pipes: JSON headers and numpy .npz payloads, no pickle), so its peak RSS (ru_maxrss: interpreter,
-imports, graph build and compilation included) is its own. The parent runs `--rounds` rounds; in each,
+imports, graph build and compilation included, and the initial weights it was sent) is its own. The parent runs `--rounds` rounds; in each,
 every runtime does `--steps` timed steps, starting at a rotating runtime (round-robin), so drift of the
 shared machine hits them alike. Reported per runtime: median, p10 and min ms/step, spread (median/p10 - 1),
 side-by-side ratios (against PyTorch eager, and slimir against slimir-base), achieved GFLOP/s (3x the
@@ -2112,22 +2113,31 @@ def run_net(net: str, args, have: dict, results: dict) -> None:
                 children[rt].call("load", w0)
             except RuntimeError as e:
                 drop(rt, f"could not take slimir's weights: {e}")
+        # The check runs in separate processes (slimir's nets built with dropout_keep_prob=1), so that the
+        # timed processes' peak RSS holds no copies of weights for it; torch.compile in its timed process
+        # (compiling it twice more would take minutes).
         losses: dict = {}
         after1: dict = {}
+        truth = None
         check_arg = {"dropout_off": True, "updates": True}
         for rt in list(children):
             try:
-                if rt.startswith("slimir") and s.keep_prob is not None:
-                    cc = start(rt, dropout=False)  # the same net with dropout_keep_prob=1, in its own process
+                if rt == "torch-compile":
+                    got = children[rt].call("check", check_arg)
+                else:
+                    cc = start(rt, dropout=False)
                     if not cc.wait_ready():
                         raise RuntimeError(cc.error)
                     try:
                         cc.call("load", w0)
                         got = cc.call("check", check_arg)
+                        if rt == "torch" and args.check_float64:
+                            try:
+                                truth = cc.call("truth", {"dropout_off": True})
+                            except RuntimeError as e:
+                                print(f"[{net}] float64 reference failed: {e}")
                     finally:
                         cc.stop()
-                else:
-                    got = children[rt].call("check", check_arg)
                 losses[rt], after1[rt] = got["losses"], got["after1"]
             except RuntimeError as e:
                 if rt == "torch-compile":
@@ -2135,12 +2145,6 @@ def run_net(net: str, args, have: dict, results: dict) -> None:
                 else:
                     losses[rt] = None
                     print(f"[{net}] {rt}: loss check failed: {e}")
-        truth = None
-        if args.check_float64 and "torch" in children:
-            try:
-                truth = children["torch"].call("truth", {"dropout_off": True})
-            except RuntimeError as e:
-                print(f"[{net}] float64 reference failed: {e}")
         res["loss_check"] = lc = _loss_verdict(losses, s.batch_norm, truth, _update_diffs(w0, after1))
         del after1
         print(f"[{net}] losses of 2 steps from the same weights" + (" (dropout off)" if s.keep_prob else "") + ": "
