@@ -83,6 +83,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -1397,6 +1398,7 @@ def profile_slimir(r: SlimirRunner, runs: int, threads: int) -> dict:
         ort_model = onnx.load(so.optimized_model_filepath)
     except Exception:  # noqa: BLE001
         ort_model = None
+    shutil.rmtree(tmp, ignore_errors=True)  # (ORT's profile and optimised model: read, not kept)
     by_op: dict = defaultdict(lambda: [0.0, 0])
     by_part: dict = defaultdict(float)
     by_layer: dict = defaultdict(lambda: defaultdict(float))
@@ -1941,8 +1943,9 @@ def report(results: dict, args, versions: dict) -> list:
           + f"{ratio(med['slimir'], med['slimir-base']):>13}"
           + (f"{100 * sl['spread']:7.0f}%" if sl else f"{'-':>8}")
           + f"{ratio(sl and sl['peak_rss_mib'], tor and tor['peak_rss_mib']):>14}")
-    w("* = that runtime's losses DIFFER from PyTorch eager's in the check before timing: it does not compute "
-      "the same step")
+    if any(r.get("loss_check_ok") is False for res in results["nets"].values() for r in res["runtimes"].values()):
+        w("* = that runtime's losses or first update DIFFER from PyTorch eager's in the check before timing: it "
+          "does not compute the same step")
     w(f"spread = median / p10 - 1; quiet med = median over the timed segments during which other processes used < "
       f"{QUIET_CORES} cores (/proc/stat minus our processes), n = steps; /torch: median/median (p10/p10), "
       "[rounds] = median of the per-round ratios; /base = slimir / slimir-base; GFLOP/s = 3x forward FLOPs / median")
