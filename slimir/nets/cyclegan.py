@@ -5,8 +5,10 @@ block_<i>'), two 2x upsamplings ('decoder/decoder1', 'decoder/decoder2') and a 7
 
     images, end_points = cyclegan.cyclegan_generator_resnet(inputs)    # [b, h, w, c], h and w multiples of 4
 
-Upsampling: research/slim's default 'conv2d_transpose'; 'nn_upsample_conv' and 'bilinear_upsample_conv'
-need the image resize ops (slimir.ops.image_ops). Training needs the gradient of REFLECT padding.
+Upsampling: research/slim's default 'conv2d_transpose', or a resize to `stride` times the run-time size (TF1's
+tf.image.resize nearest neighbour for 'nn_upsample_conv', tf.compat.v1.image.resize_bilinear with
+`align_corners` for 'bilinear_upsample_conv'; legacy pixel centres both) followed by `pad_mode` padding and a 3x3
+VALID conv.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ..arg_scope import arg_scope
 from ..errors import InvalidArgumentError, ShapeError
 from ..ir.graph import variable_scope
 from ..initializers import random_normal_initializer
-from ..ops import array_ops, math_ops
+from ..ops import array_ops, image, math_ops
 from ..ir.registry import apply_op
 from ..regularizers import l2_regularizer
 from ..shape import fmt
@@ -35,18 +37,6 @@ def cyclegan_arg_scope(instance_norm_center=True, instance_norm_scale=True, inst
         return sc
 
 
-def _resize(net, size, method, align_corners):
-    try:
-        from ..ops import image_ops  # type: ignore[attr-defined]
-    except ImportError:
-        raise InvalidArgumentError(f"cyclegan: upsample method {method!r} needs the image resize ops "
-                                   "(slimir.ops.image_ops), which this slimir build does not have; use "
-                                   "method='conv2d_transpose'") from None
-    if method == "nn_upsample_conv":
-        return image_ops.resize_nearest_neighbor(net, size)
-    return image_ops.resize_bilinear(net, size, align_corners=align_corners)
-
-
 def cyclegan_upsample(net, num_outputs, stride, method="conv2d_transpose", pad_mode="REFLECT",
                       align_corners=False):
     """Upsample by `stride` ('upconv'): a 3x3 VALID transposed conv with its first row and column dropped
@@ -54,10 +44,12 @@ def cyclegan_upsample(net, num_outputs, stride, method="conv2d_transpose", pad_m
     with variable_scope("upconv"):
         pad_1 = [[0, 0], [1, 1], [1, 1], [0, 0]]
         if method in ("nn_upsample_conv", "bilinear_upsample_conv"):
-            h, w = list(net.shape)[1:3]
-            if h is None or w is None:
-                raise ShapeError(f"cyclegan: {method} needs a known spatial size, got {fmt(net.shape)}")
-            net = _resize(net, [stride[0] * h, stride[1] * w], method, align_corners)
+            net_shape = array_ops.shape(net)
+            size = [stride[0] * net_shape[1], stride[1] * net_shape[2]]
+            if method == "nn_upsample_conv":
+                net = image.resize_images(net, size, method=image.ResizeMethodV1.NEAREST_NEIGHBOR)
+            else:
+                net = image.resize_bilinear(net, size, align_corners=align_corners)
             net = array_ops.pad(net, pad_1, mode=pad_mode)
             return layers.conv2d(net, num_outputs, kernel_size=[3, 3], padding="VALID")
         if method == "conv2d_transpose":

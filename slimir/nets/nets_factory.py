@@ -153,13 +153,12 @@ def _with_defaults(func, **defaults):
 
 
 # research/slim's networks that are not image classifiers (its GANs): name -> function(inputs, is_training=...).
-# pix2pix's generator upsamples with transposed convolutions here (research/slim's 'conv2d_transpose' option;
-# its default, a nearest-neighbour resize, needs slimir.ops.image_ops); its discriminator is the 70x70 PatchGAN.
+# pix2pix's generator makes RGB images with research/slim's default upsampling (nearest-neighbour resize + conv);
+# its discriminator is the 70x70 PatchGAN.
 generative_map = {
     "dcgan_generator": dcgan.generator,
     "dcgan_discriminator": dcgan.discriminator,
-    "pix2pix_generator": _with_defaults(pix2pix.pix2pix_generator, num_outputs=3,
-                                        upsample_method="conv2d_transpose"),
+    "pix2pix_generator": _with_defaults(pix2pix.pix2pix_generator, num_outputs=3),
     "pix2pix_discriminator": _with_defaults(pix2pix.pix2pix_discriminator, num_filters=[64, 128, 256, 512]),
     "cyclegan_generator": cyclegan.cyclegan_generator_resnet,
 }

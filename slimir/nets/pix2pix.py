@@ -7,8 +7,8 @@ weights).
     with slim.arg_scope(pix2pix.pix2pix_arg_scope()):
         images, end_points = pix2pix.pix2pix_generator(inputs, num_outputs=3)    # [b, 256, 256, 3]
 
-Upsampling: 'conv2d_transpose', or research/slim's default 'nn_upsample_conv' (nearest-neighbour resize,
-then a 4x4 conv), which needs the image resize ops (slimir.ops.image_ops).
+Upsampling: research/slim's default 'nn_upsample_conv' (TF1's tf.image.resize, nearest neighbour with legacy
+pixel centres, to twice the run-time height and width, then a 4x4 conv), or 'conv2d_transpose'.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..arg_scope import arg_scope
 from ..errors import InvalidArgumentError, ShapeError
 from ..ir.graph import variable_scope
 from ..initializers import random_normal_initializer
-from ..ops import array_ops, math_ops
+from ..ops import array_ops, image, math_ops
 from ..shape import fmt
 
 __all__ = ["Block", "pix2pix_arg_scope", "pix2pix_discriminator", "pix2pix_generator", "upsample"]
@@ -35,25 +35,15 @@ def pix2pix_arg_scope():
         return sc
 
 
-def resize_nearest_neighbor(net, size):
-    """tf.image.resize_nearest_neighbor through slimir's image ops (a clear error where this build lacks them)."""
-    try:
-        from ..ops import image_ops  # type: ignore[attr-defined]
-    except ImportError:
-        raise InvalidArgumentError("upsample method 'nn_upsample_conv' needs the image resize ops "
-                                   "(slimir.ops.image_ops), which this slimir build does not have; use "
-                                   "upsample_method='conv2d_transpose'") from None
-    return image_ops.resize_nearest_neighbor(net, size)
-
-
 def upsample(net, num_outputs, kernel_size, method="nn_upsample_conv"):
-    """Double (times `kernel_size`) the spatial size: a nearest-neighbour resize then a 4x4 conv
-    ('nn_upsample_conv'), or a 4x4 transposed conv ('conv2d_transpose'); no activation."""
+    """Scale the spatial size by `kernel_size` ([2, 2]: double it): a nearest-neighbour resize then a 4x4 conv
+    ('nn_upsample_conv'), or a 4x4 transposed conv of stride `kernel_size` ('conv2d_transpose'); no
+    activation. The resize takes its size from the run-time shape, as research/slim's."""
     if method == "nn_upsample_conv":
-        h, w = list(net.shape)[1:3]
-        if h is None or w is None:
-            raise ShapeError(f"pix2pix: nn_upsample_conv needs a known spatial size, got {fmt(net.shape)}")
-        net = resize_nearest_neighbor(net, [kernel_size[0] * h, kernel_size[1] * w])
+        net_shape = array_ops.shape(net)
+        height, width = net_shape[1], net_shape[2]
+        net = image.resize_images(net, [kernel_size[0] * height, kernel_size[1] * width],
+                                  method=image.ResizeMethodV1.NEAREST_NEIGHBOR)
         return layers.conv2d(net, num_outputs, [4, 4], activation_fn=None)
     if method == "conv2d_transpose":
         return layers.conv2d_transpose(net, num_outputs, [4, 4], stride=kernel_size, activation_fn=None)

@@ -35,6 +35,7 @@ def test_list_shows_the_zoo(capsys):
     ("nasnet_mobile", 96, ["batch", 96, 96, 3], ["?", 1000]),
     ("s3dg", 32, ["batch", 64, 32, 32, 3], ["?", 1000]),
     ("pix2pix_discriminator", 64, ["batch", 64, 64, 3], ["?", 11, 11, 1]),
+    ("pix2pix_generator", 128, ["batch", 128, 128, 3], ["?", 128, 128, 3]),  # nearest-neighbour upsampling
     ("cyclegan_generator", 32, ["batch", 32, 32, 3], ["?", 32, 32, 3]),
 ])
 def test_export_writes_a_checked_model(name, size, input_dims, output_dims, tmp_path, capsys):

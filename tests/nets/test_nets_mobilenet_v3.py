@@ -1,8 +1,9 @@
 """MobileNet v3 and MobileNet EdgeTPU (slimir.nets.mobilenet.mobilenet_v3) against research/slim's
 nets/mobilenet/mobilenet_v3.py and the scenarios of mobilenet_v3_test.py: end point shapes of large, small
 and EdgeTPU, base-only builds (also of unknown size), group norm instead of batch norm, the reduce-mean pool;
-variable names (squeeze-excite convs); parameter and multiply-accumulate counts; ONNX export equal to the
-Session; training steps that lower the loss."""
+variable names (squeeze-excite convs); the pooled squeeze-excite (average pool, gate, bilinear resize with
+aligned corners) against numpy; parameter and multiply-accumulate counts; ONNX export equal to the Session;
+training steps that lower the loss."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from netcheck import assert_decreasing, check_export, conv_macs, num_params, sha
 
 import slimir as slim
 from slimir.nets import nets_factory
-from slimir.nets.mobilenet import mobilenet_v3
+from slimir.nets.mobilenet import conv_blocks, mobilenet_v3
+from slimir.ops.image import resize_reference
 
 
 def _ph(*shape_):
@@ -157,3 +159,49 @@ def test_training_steps_reduce_the_loss():
 def test_training_steps_reduce_the_loss_of_large_and_edgetpu():
     assert_decreasing(train_losses("mobilenet_v3_large", (8, 32, 32, 3), lr=3e-4))
     assert_decreasing(train_losses("mobilenet_edgetpu", (8, 64, 64, 3)))
+
+
+def _sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+@pytest.mark.parametrize("size, pool, pooled", [(8, 4, 2), (6, 2, 3), (3, 4, 1)])
+def test_pooled_squeeze_excite_values(size, pool, pooled):
+    """squeeze_excite(pool=k): a k x k, stride-k VALID average pool (the whole map when it is smaller than k),
+    the two 1x1 convs, the gate resized back to the input's size by TF1's tf.image.resize_images (bilinear,
+    align_corners=True), times the input."""
+    rng = np.random.default_rng(size)
+    xv = rng.standard_normal((2, size, size, 16)).astype(np.float32)
+    with slim.Graph().as_default():
+        x = _ph(None, size, size, 16)
+        y = conv_blocks.squeeze_excite(x, squeeze_factor=4, pool=pool)
+        resizes = [n for n in slim.get_default_graph().nodes if n.type == "resize"]
+        assert [(n.attrs["method"], n.attrs["size"], n.attrs["align_corners"], n.attrs["half_pixel_centers"])
+                for n in resizes] == [("bilinear", (size, size), True, False)]
+        with slim.Session() as sess:
+            for v in slim.global_variables():
+                sess.set_variable_value(v, rng.normal(0, 0.5, v.shape.as_list()).astype(np.float32))
+            out, w1, b1, w2, b2 = sess.run([y, *slim.get_variables("squeeze_excite/Conv/"),
+                                            *slim.get_variables("squeeze_excite/Conv_1/")], {x: xv})
+    k = pool if size >= pool else size
+    p = xv.astype(np.float64).reshape(2, pooled, k, pooled, k, 16).mean(axis=(2, 4)) if size >= pool else \
+        xv.astype(np.float64).mean(axis=(1, 2), keepdims=True)
+    squeeze = np.maximum(p @ w1[0, 0] + b1, 0)
+    gate = _sigmoid(squeeze @ w2[0, 0] + b2).astype(np.float32)
+    want = xv * resize_reference(gate, (size, size), "bilinear", True, False)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
+def test_pooled_squeeze_excite_in_a_network_trains_and_exports():
+    """MobileNet v3 small with every squeeze-excite pooled (window 2): the gradient flows through the resize."""
+    def build(images):
+        with slim.arg_scope([conv_blocks.squeeze_excite], pool=2):
+            out = nets_factory.get_network_fn("mobilenet_v3_small", 10, is_training=False)(images)
+        resizes = [n for n in slim.get_default_graph().nodes if n.type == "resize"]
+        assert len(resizes) == 9 and all(n.attrs["align_corners"] for n in resizes)  # V3_SMALL's 9 SE blocks
+        return out
+
+    check_export(build, (2, 64, 64, 3))
+    with slim.arg_scope([conv_blocks.squeeze_excite], pool=2):
+        losses = train_losses("mobilenet_v3_small", (2, 64, 64, 3), lr=1e-3)
+    assert_decreasing(losses)

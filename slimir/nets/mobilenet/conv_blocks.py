@@ -12,7 +12,7 @@ from ... import layers
 from ...arg_scope import add_arg_scope, arg_scope
 from ...errors import InvalidArgumentError
 from ...ir.graph import name_scope, variable_scope
-from ...ops import array_ops, math_ops, nn_ops
+from ...ops import array_ops, image, math_ops, nn_ops
 
 __all__ = ["expand_input_by_factor", "expanded_conv", "split_conv", "split_separable_conv2d", "squeeze_excite"]
 
@@ -220,16 +220,8 @@ def squeeze_excite(input_tensor, divisible_by=8, squeeze_factor=3, inner_activat
                                 activation_fn=inner_activation_fn)
         excite = layers.conv2d(squeeze, num_outputs=output_channels, kernel_size=[1, 1], normalizer_fn=None,
                                activation_fn=gating_fn)
-        if pool is not None:
-            excite = _resize_bilinear_align_corners(excite, input_size)
+        if pool is not None:  # TF1's tf.image.resize_images: bilinear, corners aligned (the gate's size back)
+            dyn = array_ops.shape(input_tensor)
+            size = [d if d is not None else dyn[i + 1] for i, d in enumerate(input_size)]
+            excite = image.resize_images(excite, size, align_corners=True)
         return input_tensor * excite
-
-
-def _resize_bilinear_align_corners(x, size):
-    """tf.image.resize_images(x, size, align_corners=True) for the pooled squeeze-excite gate."""
-    try:
-        from ...ops import image_ops  # type: ignore[attr-defined]
-    except ImportError:
-        raise InvalidArgumentError("squeeze_excite with `pool` needs bilinear resizing, which this slimir build "
-                                   "does not have yet") from None
-    return image_ops.resize_bilinear(x, size, align_corners=True)
