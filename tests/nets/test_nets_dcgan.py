@@ -105,11 +105,13 @@ def test_zero_debiased_moving_mean_values():
                 np.testing.assert_allclose(sess.run(moving), want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_session():
     check_export(lambda x: dcgan.generator(x, is_training=False), (2, 64))
     check_export(lambda x: dcgan.discriminator(x, is_training=False), (2, 32, 32, 3))
 
 
+@pytest.mark.slow
 def test_factory_and_cli(tmp_path, capsys):
     from slimir.apps import cli
 

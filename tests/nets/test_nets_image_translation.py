@@ -132,6 +132,7 @@ def test_cyclegan_unknown_dims_kernel_sizes_and_errors():
             cyclegan.cyclegan_generator_resnet(_ph(None, 32, h, 3))
 
 
+@pytest.mark.slow
 def test_cyclegan_inference_names_and_counts():
     with slim.Graph().as_default():
         images = _ph(2, 32, 32, 3)

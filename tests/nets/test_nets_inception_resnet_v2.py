@@ -54,6 +54,7 @@ def test_build_logits_end_points_and_variable_names():
         assert v["InceptionResnetV2/Logits/Logits/biases"] == [1000]
 
 
+@pytest.mark.slow
 def test_no_aux_logits_and_no_classes():
     with slim.Graph().as_default():
         logits, ep = irv2.inception_resnet_v2(_ph(5, 299, 299, 3), 1000, create_aux_logits=False)
@@ -77,6 +78,7 @@ def test_end_point_shapes_up_to_pre_aux_logits(kind):
             assert rates == {(2, 2)}
 
 
+@pytest.mark.slow
 def test_base_and_every_final_endpoint():
     with slim.Graph().as_default():
         net, ep = irv2.inception_resnet_v2_base(_ph(5, 299, 299, 3))
@@ -109,6 +111,7 @@ def test_half_size_global_pool_and_unknown_batch():
         assert len(slim.global_variables()) == n
 
 
+@pytest.mark.slow
 def test_parameter_counts():
     """Without the auxiliary head, 1000 classes, under its arg_scope (batch norm with beta only):
     55,813,192 trainable values, 55,873,736 with the moving statistics: the counts of Keras'

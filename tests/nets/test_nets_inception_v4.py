@@ -26,6 +26,7 @@ def _ph(*shape_):
     return slim.placeholder(slim.float32, list(shape_), name="images")
 
 
+@pytest.mark.slow
 def test_build_logits_and_all_end_point_shapes():
     with slim.Graph().as_default():
         logits, ep = inception_v4.inception_v4(_ph(5, 299, 299, 3), 1000)
@@ -58,6 +59,7 @@ def test_pre_logits_and_no_aux_logits():
         assert "AuxLogits" not in ep and shape(logits) == [5, 1000]
 
 
+@pytest.mark.slow
 def test_base_network_and_every_final_endpoint():
     with slim.Graph().as_default():
         net, ep = inception_v4.inception_v4_base(_ph(5, 299, 299, 3))
@@ -103,6 +105,7 @@ def test_train_eval_with_reuse_and_batch_norm_scale():
         assert moving and all(n[: -len("moving_mean")] + "gamma" in names for n in moving)
 
 
+@pytest.mark.slow
 def test_parameter_counts():
     """Derived from the architecture (research/slim publishes none for v4): without the auxiliary head and
     with 1000 classes, 42,648,232 trainable values under inception_arg_scope (batch norm with beta only);

@@ -80,6 +80,7 @@ def test_no_classes_returns_the_pool_and_base_only_the_base():
         assert net is ep["layer_19"] and shape(net) == [2, 7, 7, 1280] and "global_pool" not in ep
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size, out", [(224, 7), (192, 6), (160, 5), (128, 4), (96, 3)])
 def test_image_sizes(size, out):
     with slim.Graph().as_default():
@@ -201,6 +202,7 @@ def test_parameter_counts_and_macs_match_the_readme(name, weights, trainable, to
     assert (round(weights / 1e6, 2), macs // 1_000_000) == readme  # the table truncates the MACs
 
 
+@pytest.mark.slow
 def test_group_norm_base():
     with slim.Graph().as_default():
         net, _ = mobilenet_v2.mobilenet_base_group_norm(_ph(2, 224, 224, 3), groups=4)
@@ -212,6 +214,7 @@ def test_group_norm_base():
         assert gn and all(n.outputs[0].shape.as_list()[3] == 4 for n in gn if len(n.outputs[0].shape) == 5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v2_035"])
 def test_onnx_export_matches_session(name):
     check_export(name, (2, 64, 64, 3), node_prefix="MobilenetV2/expanded_conv_5/")
@@ -222,5 +225,6 @@ def test_onnx_export_of_the_140_variant():
     check_export("mobilenet_v2_140", (1, 96, 96, 3))
 
 
+@pytest.mark.slow
 def test_training_steps_reduce_the_loss():
     assert_decreasing(train_losses("mobilenet_v2", (8, 32, 32, 3)))

@@ -47,6 +47,7 @@ def test_large_small_and_edge_tpu(use_groupnorm):
         assert ep["layer_24"].name.startswith("Scope")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("use_groupnorm", [False, True])
 def test_base_only(use_groupnorm):
     with slim.Graph().as_default():
@@ -139,6 +140,7 @@ def test_detection_defs_halve_the_last_layers():
     assert [d.params["num_outputs"] for d in mobilenet_v3.V3_SMALL_DETECTION["spec"][9:13]] == [48, 48, 48, 288]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mobilenet_v3_large", "mobilenet_v3_small", "mobilenet_edgetpu"])
 def test_onnx_export_matches_session(name):
     check_export(name, (2, 64, 64, 3))
@@ -151,6 +153,7 @@ def test_onnx_export_of_the_other_variants(name):
     check_export(name, (1, 64, 64, 3))
 
 
+@pytest.mark.slow
 def test_training_steps_reduce_the_loss():
     assert_decreasing(train_losses("mobilenet_v3_small", (8, 32, 32, 3)))
 
@@ -192,6 +195,7 @@ def test_pooled_squeeze_excite_values(size, pool, pooled):
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_pooled_squeeze_excite_in_a_network_trains_and_exports():
     """MobileNet v3 small with every squeeze-excite pooled (window 2): the gradient flows through the resize."""
     def build(images):

@@ -44,6 +44,7 @@ MODELS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_all_end_point_shapes_and_logits(model):
     build, scope_fn, size, classes, shapes = MODELS[model]
@@ -57,6 +58,7 @@ def test_all_end_point_shapes_and_logits(model):
         assert ep["AuxLogits"].op.name.startswith("aux_")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_pre_logits_and_no_aux_head(model):
     build, scope_fn, size, classes, shapes = MODELS[model]
@@ -76,6 +78,7 @@ def test_pre_logits_and_no_aux_head(model):
         assert "AuxLogits" not in ep  # the auxiliary head is a training-only head
 
 
+@pytest.mark.slow
 def test_variable_names_of_the_checkpoints():
     with slim.Graph().as_default(), slim.arg_scope(nasnet.nasnet_mobile_arg_scope()):
         nasnet.build_nasnet_mobile(_ph(1, 224, 224, 3), 1001)
@@ -100,6 +103,7 @@ def test_variable_names_of_the_checkpoints():
         assert not any(k.endswith("/biases") and "FC" not in k for k in v)  # convolutions have no biases
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, total, macs",
     [
@@ -131,6 +135,7 @@ def test_cifar_parameter_count():
         assert num_params(slim.get_model_variables()) == 3_383_786
 
 
+@pytest.mark.slow
 def test_final_endpoint_and_unknown_layer():
     with slim.Graph().as_default(), slim.arg_scope(nasnet.nasnet_large_arg_scope()):
         net, ep = nasnet.build_nasnet_large(_ph(1, 331, 331, 3), 1000, final_endpoint="Cell_5")
@@ -143,6 +148,7 @@ def test_final_endpoint_and_unknown_layer():
         assert "Predictions" in ep  # an unknown end point builds the whole network, as research/slim
 
 
+@pytest.mark.slow
 def test_nchw_override():
     config = pnasnet.mobile_imagenet_config()
     config.set_hparam("data_format", "NCHW")
@@ -234,6 +240,7 @@ def test_drop_path_keep_prob_follows_depth_and_progress():
                 assert abs((out > 0).mean() - want) < 0.04
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_session():
     check_export("nasnet_cifar", (2, 32, 32, 3), num_classes=10, node_prefix="cell_17/comb_iter_4/")
 

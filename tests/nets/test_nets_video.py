@@ -37,6 +37,7 @@ def test_classification_network_and_all_end_points(name):
             k: [5] + s for k, s in zip(ENDPOINTS, SHAPES)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_base_every_final_endpoint_half_size_and_ten_frames(name):
     _, base = NETS[name]
@@ -142,6 +143,7 @@ def test_self_gating_values():
     np.testing.assert_allclose(out, xv * gate[:, None, None, None, :], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_onnx_export_matches_session(name):
     check_export(name, (2, 8, 32, 32, 3), num_classes=10, node_prefix="InceptionV1/InceptionV1/Mixed_4f/")
